@@ -1,0 +1,327 @@
+// Package plugin is the kubectl-svccheck command: flags, discovery through the
+// Kubernetes API, running the plan and writing the report.
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/report"
+)
+
+// Exit codes; stable and documented in the README.
+const (
+	ExitOK          = 0
+	ExitFailed      = 1
+	ExitUsage       = 2
+	ExitCluster     = 3
+	ExitAgent       = 4
+	ExitInterrupted = 130
+)
+
+// ExitError carries the process exit code for an error. A nil Err means the
+// report already said everything (checks failed) and nothing more is printed.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// ExitCode maps an error returned by the command to the process exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return ExitUsage // cobra's own errors: unknown flags, bad arguments
+}
+
+var addressTypes = []string{"InternalIP", "ExternalIP", "Hostname", "InternalDNS", "ExternalDNS"}
+
+// Options are the command's flags and what Complete derives from them.
+type Options struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	genericiooptions.IOStreams
+
+	Names         []string
+	AllNamespaces bool
+	Selector      string
+	From          string
+	Output        string
+	Timeout       time.Duration
+	Concurrency   int
+	AddressTypes  []string
+	HTTP          bool
+
+	namespace  string
+	client     kubernetes.Interface
+	restConfig *rest.Config
+	now        func() time.Time
+	// probers override the vantage points' probers (tests).
+	probers map[probe.From]probe.Prober
+}
+
+// NewOptions returns Options with defaults.
+func NewOptions(streams genericiooptions.IOStreams) *Options {
+	return &Options{
+		ConfigFlags:  genericclioptions.NewConfigFlags(true),
+		IOStreams:    streams,
+		From:         "local",
+		Output:       "table",
+		Timeout:      2 * time.Second,
+		Concurrency:  64,
+		AddressTypes: []string{"InternalIP"},
+		now:          time.Now,
+	}
+}
+
+// NewCmd returns the kubectl-svccheck root command.
+func NewCmd(streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewOptions(streams)
+	cmd := &cobra.Command{
+		Use:   "kubectl-svccheck [SERVICE ...]",
+		Short: "Prove that each Service reaches each of its pods, by every path a client can take",
+		Long: `svccheck lists Services, EndpointSlices, Nodes and Pods, plans a probe for every path a
+client can take to each Service (every node's NodePort, LoadBalancer ingress, the ClusterIP,
+each endpoint, the DNS name), runs them concurrently and compares each outcome with what
+should happen: a NodePort answers on every node, a ClusterIP does not answer from outside,
+externalTrafficPolicy=Local nodes without a local endpoint drop.
+
+Exit codes: 0 every expectation met, 1 an expectation failed or an error was found,
+2 usage or input error, 3 cluster access error, 4 agent could not run, 130 interrupted.`,
+		Example: `  # Check every Service in the current namespace from this machine
+  kubectl svccheck
+
+  # Check one Service over HTTP, attributing answers to pods
+  kubectl svccheck web -n shop --http
+
+  # Every Service in the cluster as JSON, for a CI gate
+  kubectl svccheck -A -o json`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &ExitError{Code: ExitUsage, Err: err}
+	})
+	f := cmd.Flags()
+	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "check Services in all namespaces")
+	f.StringVarP(&o.Selector, "selector", "l", "", "label selector on Services (e.g. app=web)")
+	f.StringVar(&o.From, "from", o.From, "vantage points: local (this machine), cluster (an agent pod) or all")
+	f.StringVarP(&o.Output, "output", "o", o.Output, "output format: "+strings.Join(report.Formats, "|"))
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "timeout of each connection attempt")
+	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "probes in flight at once")
+	f.StringSliceVar(&o.AddressTypes, "node-address-type", o.AddressTypes, "node address types whose NodePorts are probed from outside: "+strings.Join(addressTypes, ","))
+	f.BoolVar(&o.HTTP, "http", false, "probe every TCP port with HTTP GET and attribute answers to pods (default: only ports named or appProtocol http)")
+	o.ConfigFlags.AddFlags(f)
+	return cmd
+}
+
+// Complete fills in what the flags imply: names, namespace, API client.
+func (o *Options) Complete(args []string) error {
+	o.Names = args
+	if o.client != nil {
+		return nil
+	}
+	loader := o.ConfigFlags.ToRawKubeConfigLoader()
+	ns, _, err := loader.Namespace()
+	if err != nil {
+		return &ExitError{Code: ExitCluster, Err: fmt.Errorf("load kubeconfig: %w", err)}
+	}
+	o.namespace = ns
+	cfg, err := o.ConfigFlags.ToRESTConfig()
+	if err != nil {
+		return &ExitError{Code: ExitCluster, Err: fmt.Errorf("load kubeconfig: %w", err)}
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 15 * time.Second // an unreachable API fails fast, not after the OS's TCP timeout
+	}
+	o.restConfig = cfg
+	o.client, err = kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return &ExitError{Code: ExitCluster, Err: fmt.Errorf("create client for %s: %w", cfg.Host, err)}
+	}
+	return nil
+}
+
+// Validate rejects flag combinations that cannot work.
+func (o *Options) Validate() error {
+	usage := func(format string, a ...any) error {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, a...)}
+	}
+	if _, err := o.vantagePoints(); err != nil {
+		return usage("%v", err)
+	}
+	if !slices.Contains(report.Formats, o.Output) {
+		return usage("unknown output format %q: want one of %s", o.Output, strings.Join(report.Formats, ", "))
+	}
+	if o.Timeout <= 0 {
+		return usage("--timeout must be positive, got %s", o.Timeout)
+	}
+	if o.Concurrency < 1 {
+		return usage("--concurrency must be at least 1, got %d", o.Concurrency)
+	}
+	if len(o.AddressTypes) == 0 {
+		return usage("--node-address-type needs at least one of %s", strings.Join(addressTypes, ", "))
+	}
+	for _, t := range o.AddressTypes {
+		if !slices.Contains(addressTypes, t) {
+			return usage("unknown node address type %q: want %s", t, strings.Join(addressTypes, ", "))
+		}
+	}
+	if o.AllNamespaces && len(o.Names) > 0 {
+		return usage("Service names need a single namespace: drop -A or the names")
+	}
+	return nil
+}
+
+func (o *Options) vantagePoints() ([]probe.From, error) {
+	switch o.From {
+	case "local":
+		return []probe.From{probe.FromLocal}, nil
+	case "cluster":
+		return []probe.From{probe.FromPod}, nil
+	case "all":
+		return []probe.From{probe.FromLocal, probe.FromPod}, nil
+	}
+	return nil, fmt.Errorf("unknown --from %q: want local, cluster or all", o.From)
+}
+
+// unavailable reports every probe of a vantage point as not run, with why.
+type unavailable string
+
+func (u unavailable) Probe(_ context.Context, p *probe.Probe) probe.Result {
+	return probe.Result{ID: p.ID, Outcome: probe.NotRun, Detail: string(u)}
+}
+
+// Run discovers, plans, probes, diagnoses and writes the report. It returns an
+// *ExitError whose code is the process's exit code.
+func (o *Options) Run(ctx context.Context) error {
+	start := o.now()
+	from, _ := o.vantagePoints()
+	sc := Scope{Namespace: o.namespace, Selector: o.Selector, Names: o.Names}
+	if o.AllNamespaces {
+		sc.Namespace = ""
+	}
+	inv, err := Discover(ctx, o.client, sc)
+	if err != nil {
+		if ctx.Err() != nil {
+			return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("interrupted during discovery")}
+		}
+		return err
+	}
+	plan := probe.BuildPlan(inv, probe.PlanOptions{From: from, AddressTypes: o.AddressTypes, HTTP: o.HTTP})
+	probers := o.probers
+	if probers == nil {
+		probers = map[probe.From]probe.Prober{
+			probe.FromLocal: &probe.Local{Timeout: o.Timeout},
+			probe.FromPod:   unavailable("in-cluster probing from an agent pod is not available in this build"),
+		}
+	}
+	prog := newProgress(o.ErrOut, len(plan.Probes))
+	results := probe.Run(ctx, plan.Probes, probers, o.Concurrency, prog.done)
+	prog.finish()
+	findings := probe.Diagnose(inv, plan, results)
+
+	md := report.Metadata{GeneratedAt: start.UTC(), DurationMs: o.now().Sub(start).Milliseconds()}
+	if o.restConfig != nil {
+		md.Server = o.restConfig.Host
+	}
+	if o.ConfigFlags != nil && o.ConfigFlags.Context != nil {
+		md.Context = *o.ConfigFlags.Context
+	}
+	scope := report.Scope{Namespace: sc.Namespace, AllNamespaces: o.AllNamespaces, Selector: o.Selector, Services: o.Names}
+	for _, f := range from {
+		scope.From = append(scope.From, string(f))
+	}
+	rep := report.Build(report.Input{Inventory: inv, Plan: plan, Results: results, Findings: findings, Metadata: md, Scope: scope})
+	if err := report.Render(o.Out, &rep, o.Output); err != nil {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("write report: %w", err)}
+	}
+	switch {
+	case rep.Interrupted:
+		return &ExitError{Code: ExitInterrupted}
+	case !rep.Passed():
+		return &ExitError{Code: ExitFailed}
+	}
+	return nil
+}
+
+// progress shows done/total on stderr while probes run, only on a terminal.
+type progress struct {
+	mu     sync.Mutex
+	w      *os.File
+	total  int
+	n      atomic.Int64
+	failed atomic.Int64
+	last   time.Time
+}
+
+func newProgress(w any, total int) *progress {
+	f, ok := w.(*os.File)
+	if !ok || !isTerminal(f) || total == 0 {
+		return &progress{total: total}
+	}
+	return &progress{w: f, total: total}
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func (p *progress) done(_ int, r probe.Result) {
+	n := p.n.Add(1)
+	if !r.Pass {
+		p.failed.Add(1)
+	}
+	if p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < 100*time.Millisecond && int(n) != p.total {
+		return
+	}
+	p.last = time.Now()
+	fmt.Fprintf(p.w, "\rprobing %d/%d, %d failed ", n, p.total, p.failed.Load())
+}
+
+func (p *progress) finish() {
+	if p.w != nil {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

@@ -1,0 +1,360 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/svccheck/svccheck/probe"
+)
+
+// Scope selects the Services to discover.
+type Scope struct {
+	// Namespace is the namespace to look in; "" means all namespaces.
+	Namespace string
+	// Selector is a label selector on Services.
+	Selector string
+	// Names restricts discovery to these Services (Namespace must be set).
+	Names []string
+	// PageSize is the List page size; 500 when zero.
+	PageSize int64
+}
+
+// Discover lists Services, EndpointSlices, Nodes and Pods in scope, one
+// paginated List per kind, and joins them into an Inventory. Errors are
+// *ExitError values with exit code 2 (bad input) or 3 (cluster access).
+func Discover(ctx context.Context, cs kubernetes.Interface, sc Scope) (probe.Inventory, error) {
+	var inv probe.Inventory
+	ns := sc.Namespace
+	where := fmt.Sprintf("in namespace %q", ns)
+	if ns == "" {
+		where = "in all namespaces"
+	}
+	page := sc.PageSize
+	if page <= 0 {
+		page = 500
+	}
+	svcs, err := listAll(ctx, page, func(o metav1.ListOptions) ([]corev1.Service, string, error) {
+		o.LabelSelector = sc.Selector
+		l, err := cs.CoreV1().Services(ns).List(ctx, o)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Items, l.Continue, nil
+	})
+	if err != nil {
+		return inv, accessError("list services "+where, err)
+	}
+	svcs, err = filterNames(svcs, sc.Names, ns)
+	if err != nil {
+		return inv, err
+	}
+	if len(svcs) == 0 {
+		return inv, noServices(ctx, cs, sc, where)
+	}
+	slices, err := listAll(ctx, page, func(o metav1.ListOptions) ([]discoveryv1.EndpointSlice, string, error) {
+		l, err := cs.DiscoveryV1().EndpointSlices(ns).List(ctx, o)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Items, l.Continue, nil
+	})
+	if err != nil {
+		return inv, accessError("list endpointslices.discovery.k8s.io "+where, err)
+	}
+	nodes, err := listAll(ctx, page, func(o metav1.ListOptions) ([]corev1.Node, string, error) {
+		l, err := cs.CoreV1().Nodes().List(ctx, o)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Items, l.Continue, nil
+	})
+	if err != nil {
+		return inv, accessError("list nodes", err)
+	}
+	pods, err := listAll(ctx, page, func(o metav1.ListOptions) ([]corev1.Pod, string, error) {
+		l, err := cs.CoreV1().Pods(ns).List(ctx, o)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Items, l.Continue, nil
+	})
+	if err != nil {
+		return inv, accessError("list pods "+where, err)
+	}
+	return buildInventory(svcs, slices, nodes, pods), nil
+}
+
+// listAll pages through a List with limit/continue.
+func listAll[T any](ctx context.Context, page int64, list func(metav1.ListOptions) ([]T, string, error)) ([]T, error) {
+	var all []T
+	opts := metav1.ListOptions{Limit: page}
+	for {
+		items, cont, err := list(opts)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+		if cont == "" {
+			return all, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		opts.Continue = cont
+	}
+}
+
+func filterNames(svcs []corev1.Service, names []string, ns string) ([]corev1.Service, error) {
+	if len(names) == 0 {
+		return svcs, nil
+	}
+	byName := map[string]int{}
+	for i := range svcs {
+		byName[svcs[i].Name] = i
+	}
+	out := make([]corev1.Service, 0, len(names))
+	seen := map[string]bool{}
+	for _, n := range names {
+		i, ok := byName[n]
+		if !ok {
+			msg := fmt.Sprintf("service %q not found in namespace %q", n, ns)
+			if s := suggest(n, svcs); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s", msg)}
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, svcs[i])
+		}
+	}
+	return out, nil
+}
+
+// suggest returns the Service name closest to n, if it is close enough to be
+// a plausible typo.
+func suggest(n string, svcs []corev1.Service) string {
+	best, bestD := "", len(n)/2+2
+	for i := range svcs {
+		c := svcs[i].Name
+		d := editDistance(n, c)
+		if strings.HasPrefix(c, n) || strings.HasPrefix(n, c) {
+			d = min(d, 1)
+		}
+		if d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func noServices(ctx context.Context, cs kubernetes.Interface, sc Scope, where string) error {
+	if sc.Namespace != "" {
+		_, err := cs.CoreV1().Namespaces().Get(ctx, sc.Namespace, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("namespace %q not found", sc.Namespace)}
+		}
+	}
+	msg := "no Services " + where
+	if sc.Selector != "" {
+		msg += fmt.Sprintf(" match selector %q", sc.Selector)
+	}
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s", msg)}
+}
+
+// accessError wraps an API error as a cluster access error (exit 3), naming
+// what was attempted.
+func accessError(what string, err error) error {
+	if apierrors.IsForbidden(err) {
+		return &ExitError{Code: ExitCluster, Err: fmt.Errorf("forbidden: cannot %s: %w", what, err)}
+	}
+	return &ExitError{Code: ExitCluster, Err: fmt.Errorf("%s: %w", what, err)}
+}
+
+func buildInventory(svcs []corev1.Service, slices []discoveryv1.EndpointSlice, nodes []corev1.Node, pods []corev1.Pod) probe.Inventory {
+	inv := probe.Inventory{}
+	bySvc := map[string][]*discoveryv1.EndpointSlice{}
+	for i := range slices {
+		s := &slices[i]
+		name := s.Labels[discoveryv1.LabelServiceName]
+		if name == "" {
+			continue
+		}
+		bySvc[s.Namespace+"/"+name] = append(bySvc[s.Namespace+"/"+name], s)
+	}
+	for i := range svcs {
+		s := convertService(&svcs[i])
+		for _, sl := range bySvc[s.Key()] {
+			inv.EndpointSlices++
+			s.Endpoints = append(s.Endpoints, convertSlice(sl)...)
+		}
+		sort.SliceStable(s.Endpoints, func(a, b int) bool {
+			ea, eb := s.Endpoints[a], s.Endpoints[b]
+			if ea.PodName != eb.PodName {
+				return ea.PodName < eb.PodName
+			}
+			return ea.Address < eb.Address
+		})
+		inv.Services = append(inv.Services, s)
+	}
+	sort.Slice(inv.Services, func(a, b int) bool { return inv.Services[a].Key() < inv.Services[b].Key() })
+	for i := range nodes {
+		inv.Nodes = append(inv.Nodes, convertNode(&nodes[i]))
+	}
+	sort.Slice(inv.Nodes, func(a, b int) bool { return inv.Nodes[a].Name < inv.Nodes[b].Name })
+	for i := range pods {
+		inv.Pods = append(inv.Pods, convertPod(&pods[i]))
+	}
+	return inv
+}
+
+func convertService(s *corev1.Service) probe.Service {
+	out := probe.Service{
+		Namespace:       s.Namespace,
+		Name:            s.Name,
+		Type:            string(s.Spec.Type),
+		ExternalName:    s.Spec.ExternalName,
+		SessionAffinity: string(s.Spec.SessionAffinity),
+		Selector:        s.Spec.Selector,
+	}
+	if out.Type == "" {
+		out.Type = probe.TypeClusterIP
+	}
+	ips := s.Spec.ClusterIPs
+	if len(ips) == 0 && s.Spec.ClusterIP != "" {
+		ips = []string{s.Spec.ClusterIP}
+	}
+	for _, ip := range ips {
+		if ip == corev1.ClusterIPNone {
+			out.Headless = true
+			continue
+		}
+		if ip != "" {
+			out.ClusterIPs = append(out.ClusterIPs, ip)
+		}
+	}
+	if s.Spec.Type == corev1.ServiceTypeNodePort || s.Spec.Type == corev1.ServiceTypeLoadBalancer {
+		out.ExternalTrafficPolicy = string(s.Spec.ExternalTrafficPolicy)
+		if out.ExternalTrafficPolicy == "" {
+			out.ExternalTrafficPolicy = probe.PolicyCluster
+		}
+	}
+	if s.Spec.InternalTrafficPolicy != nil {
+		out.InternalTrafficPolicy = string(*s.Spec.InternalTrafficPolicy)
+	}
+	for _, ing := range s.Status.LoadBalancer.Ingress {
+		switch {
+		case ing.IP != "":
+			out.LoadBalancerIngress = append(out.LoadBalancerIngress, ing.IP)
+		case ing.Hostname != "":
+			out.LoadBalancerIngress = append(out.LoadBalancerIngress, ing.Hostname)
+		}
+	}
+	for _, p := range s.Spec.Ports {
+		proto := string(p.Protocol)
+		if proto == "" {
+			proto = "TCP"
+		}
+		tp := p.TargetPort.String()
+		if p.TargetPort.IntVal == 0 && p.TargetPort.StrVal == "" {
+			tp = fmt.Sprint(p.Port)
+		}
+		sp := probe.ServicePort{Name: p.Name, Protocol: proto, Port: p.Port, TargetPort: tp, NodePort: p.NodePort}
+		if p.AppProtocol != nil {
+			sp.AppProtocol = *p.AppProtocol
+		}
+		out.Ports = append(out.Ports, sp)
+	}
+	return out
+}
+
+func convertSlice(sl *discoveryv1.EndpointSlice) []probe.Endpoint {
+	if sl.AddressType == discoveryv1.AddressTypeFQDN {
+		return nil
+	}
+	ports := map[string]int32{}
+	for _, p := range sl.Ports {
+		if p.Port == nil {
+			continue
+		}
+		name := ""
+		if p.Name != nil {
+			name = *p.Name
+		}
+		ports[name] = *p.Port
+	}
+	var out []probe.Endpoint
+	for _, ep := range sl.Endpoints {
+		ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
+		serving := ready
+		if ep.Conditions.Serving != nil {
+			serving = *ep.Conditions.Serving
+		}
+		term := ep.Conditions.Terminating != nil && *ep.Conditions.Terminating
+		pod := ""
+		if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" {
+			pod = ep.TargetRef.Name
+		}
+		node := ""
+		if ep.NodeName != nil {
+			node = *ep.NodeName
+		}
+		for _, addr := range ep.Addresses {
+			out = append(out, probe.Endpoint{Address: addr, PodName: pod, NodeName: node, Ready: ready,
+				Serving: serving, Terminating: term, Ports: ports})
+		}
+	}
+	return out
+}
+
+func convertNode(n *corev1.Node) probe.Node {
+	out := probe.Node{Name: n.Name, Addresses: map[string][]string{}, Unschedulable: n.Spec.Unschedulable}
+	for _, a := range n.Status.Addresses {
+		out.Addresses[string(a.Type)] = append(out.Addresses[string(a.Type)], a.Address)
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			out.Ready = c.Status == corev1.ConditionTrue
+		}
+	}
+	return out
+}
+
+func convertPod(p *corev1.Pod) probe.Pod {
+	out := probe.Pod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, NodeName: p.Spec.NodeName,
+		PodIP: p.Status.PodIP, Phase: string(p.Status.Phase)}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			out.Ready = c.Status == corev1.ConditionTrue
+		}
+	}
+	return out
+}

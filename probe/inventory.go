@@ -1,0 +1,111 @@
+// Package probe holds svccheck's domain: the inventory of Services, nodes and
+// endpoints it was given, the plan of probes derived from it, the probers that
+// execute probes, and the runner that executes a plan concurrently. It never
+// talks to the Kubernetes API; the plugin package builds the Inventory.
+package probe
+
+import "strconv"
+
+// Inventory is everything discovered in the cluster that the plan is built from.
+// Slices are sorted by the discoverer (namespace, then name) so plans are stable.
+type Inventory struct {
+	Services []Service `json:"services"`
+	Nodes    []Node    `json:"nodes"`
+	// Pods are the pods in scope, used to explain empty Services (a selector
+	// that matches nothing, pods that exist but are not ready).
+	Pods []Pod `json:"pods,omitempty"`
+	// EndpointSlices is the number of EndpointSlices the Services were built from.
+	EndpointSlices int `json:"endpointSlices"`
+}
+
+// Service types as in the Kubernetes API.
+const (
+	TypeClusterIP    = "ClusterIP"
+	TypeNodePort     = "NodePort"
+	TypeLoadBalancer = "LoadBalancer"
+	TypeExternalName = "ExternalName"
+)
+
+// Traffic policies as in the Kubernetes API.
+const (
+	PolicyCluster = "Cluster"
+	PolicyLocal   = "Local"
+)
+
+// Service is one Kubernetes Service with its endpoints already resolved from
+// its EndpointSlices.
+type Service struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+	// ClusterIPs holds every cluster IP (dual-stack Services have two); empty
+	// for headless and ExternalName Services.
+	ClusterIPs   []string `json:"clusterIPs,omitempty"`
+	Headless     bool     `json:"headless,omitempty"`
+	ExternalName string   `json:"externalName,omitempty"`
+	// LoadBalancerIngress lists status.loadBalancer.ingress as IPs or hostnames.
+	LoadBalancerIngress   []string          `json:"loadBalancerIngress,omitempty"`
+	ExternalTrafficPolicy string            `json:"externalTrafficPolicy,omitempty"`
+	InternalTrafficPolicy string            `json:"internalTrafficPolicy,omitempty"`
+	SessionAffinity       string            `json:"sessionAffinity,omitempty"`
+	Selector              map[string]string `json:"selector,omitempty"`
+	Ports                 []ServicePort     `json:"ports"`
+	Endpoints             []Endpoint        `json:"endpoints,omitempty"`
+}
+
+// Key returns "namespace/name".
+func (s *Service) Key() string { return s.Namespace + "/" + s.Name }
+
+// ServicePort is one port of a Service.
+type ServicePort struct {
+	Name        string `json:"name,omitempty"`
+	Protocol    string `json:"protocol"`
+	Port        int32  `json:"port"`
+	TargetPort  string `json:"targetPort,omitempty"` // as declared: a number or a container port name
+	NodePort    int32  `json:"nodePort,omitempty"`
+	AppProtocol string `json:"appProtocol,omitempty"`
+}
+
+// Label returns the port's name, or its number when unnamed.
+func (p ServicePort) Label() string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return strconv.Itoa(int(p.Port))
+}
+
+// Endpoint is one address of one EndpointSlice, with the target port resolved
+// per Service port name (EndpointSlice ports already carry resolved numbers,
+// including for named targetPorts).
+type Endpoint struct {
+	Address     string `json:"address"`
+	PodName     string `json:"pod,omitempty"`
+	NodeName    string `json:"node,omitempty"`
+	Ready       bool   `json:"ready"`
+	Serving     bool   `json:"serving"`
+	Terminating bool   `json:"terminating,omitempty"`
+	// Ports maps a Service port name ("" for the unnamed port) to the target
+	// port number on this endpoint.
+	Ports map[string]int32 `json:"ports"`
+}
+
+// Node is one cluster node.
+type Node struct {
+	Name string `json:"name"`
+	// Addresses maps an address type (InternalIP, ExternalIP, Hostname) to
+	// the node's addresses of that type, in API order.
+	Addresses     map[string][]string `json:"addresses"`
+	Ready         bool                `json:"ready"`
+	Unschedulable bool                `json:"unschedulable,omitempty"`
+}
+
+// Pod is the part of a pod svccheck reasons about.
+type Pod struct {
+	Namespace string            `json:"namespace"`
+	Name      string            `json:"name"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	NodeName  string            `json:"node,omitempty"`
+	PodIP     string            `json:"podIP,omitempty"`
+	Phase     string            `json:"phase,omitempty"`
+	Ready     bool              `json:"ready"`
+}

@@ -1,0 +1,97 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Outcome classifies what a probe observed.
+type Outcome string
+
+// Outcomes. NotRun means the probe was planned but not executed (Result.Detail
+// says why: unsupported protocol, vantage point not available, interrupted).
+const (
+	OK       Outcome = "ok"
+	Refused  Outcome = "refused"
+	Timeout  Outcome = "timeout"
+	Reset    Outcome = "reset"
+	NoRoute  Outcome = "noRoute"
+	DNSError Outcome = "dnsError"
+	Error    Outcome = "error"
+	NotRun   Outcome = "notRun"
+)
+
+// Attribution says how the answering backend was identified.
+const (
+	AttrHTTPBody = "httpBody"
+	AttrDirect   = "direct"
+)
+
+// Result is what one probe observed. Failures are data: a refused connection
+// is a Result, not an error.
+type Result struct {
+	ID      string  `json:"id"`
+	Outcome Outcome `json:"outcome"`
+	// Detail is the error text of the last failed attempt, or why the probe
+	// did not run.
+	Detail string `json:"detail,omitempty"`
+	// Latency is the median latency of the successful attempts (connect for
+	// TCP, time to response headers for HTTP).
+	Latency    time.Duration `json:"latency"`
+	HTTPStatus int           `json:"httpStatus,omitempty"`
+	// Backend is the pod that answered when exactly one did.
+	Backend     string `json:"backend,omitempty"`
+	Attribution string `json:"attribution,omitempty"`
+	// Seen lists the distinct backends that answered, sorted.
+	Seen []string `json:"seen,omitempty"`
+	// Attempts is the number of connections made; Failures how many failed.
+	Attempts    int  `json:"attempts"`
+	Failures    int  `json:"failures,omitempty"`
+	Pass        bool `json:"pass"`
+	Interrupted bool `json:"interrupted,omitempty"`
+}
+
+// Evaluate sets r.Pass by comparing the outcome with the probe's expectation:
+// reach passes when every attempt connected, noReach when none did, unknown
+// and not-run probes always pass (they are informational).
+func Evaluate(p *Probe, r *Result) {
+	switch {
+	case r.Outcome == NotRun:
+		r.Pass = true
+	case p.Expect.Want == Reach:
+		r.Pass = r.Outcome == OK && r.Failures == 0
+	case p.Expect.Want == NoReach:
+		r.Pass = r.Attempts > 0 && r.Failures == r.Attempts
+	default:
+		r.Pass = true
+	}
+}
+
+// Classify maps a dial or HTTP error to an Outcome.
+func Classify(err error) Outcome {
+	if err == nil {
+		return OK
+	}
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr):
+		return DNSError
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Refused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+		return Reset
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return NoRoute
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT):
+		return Timeout
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return Timeout
+	}
+	return Error
+}

@@ -1,0 +1,345 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/svccheck/svccheck/probe"
+)
+
+// Formats accepted by Render.
+var Formats = []string{"table", "wide", "json"}
+
+// Render writes r in the named format.
+func Render(w io.Writer, r *Report, format string) error {
+	switch format {
+	case "table", "":
+		return Table(w, r, false)
+	case "wide":
+		return Table(w, r, true)
+	case "json":
+		return JSON(w, r)
+	}
+	return fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
+}
+
+// JSON writes the report as indented JSON.
+func JSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// Table writes the report as a kubectl-style table: one row per Service port ×
+// vantage point × path (wide: one row per probe, with latency), then the
+// findings and a summary line.
+func Table(w io.Writer, r *Report, wide bool) error {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders:  tw.BorderNone,
+			Symbols:  tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off}, Lines: tw.Lines{ShowHeaderLine: tw.Off}},
+		})),
+		tablewriter.WithConfig(tablewriter.Config{
+			Header: tw.CellConfig{
+				Formatting: tw.CellFormatting{AutoFormat: tw.Off, AutoWrap: tw.WrapNone},
+				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+				Padding:    tw.CellPadding{Global: tw.Padding{Right: "   ", Overwrite: true}},
+			},
+			Row: tw.CellConfig{
+				Formatting: tw.CellFormatting{AutoWrap: tw.WrapNone},
+				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+				Padding:    tw.CellPadding{Global: tw.Padding{Right: "   ", Overwrite: true}},
+			},
+		}),
+	)
+	if wide {
+		t.Header([]string{"SERVICE", "PORT", "FROM", "PATH", "NODE", "TARGET", "EXPECT", "OUTCOME", "LATENCY", "BACKENDS", "STATUS"})
+	} else {
+		t.Header([]string{"SERVICE", "PORT", "FROM", "PATH", "EXPECT", "RESULT", "BACKENDS", "STATUS"})
+	}
+	for i := range r.Services {
+		s := &r.Services[i]
+		name := s.Namespace + "/" + s.Name
+		if len(s.Probes) == 0 {
+			row := []string{name, "-", "-", strings.ToLower(s.Type), "-", "not probed", "-", "SKIP"}
+			if wide {
+				row = []string{name, "-", "-", strings.ToLower(s.Type), "-", "-", "-", "not probed", "-", "-", "SKIP"}
+			}
+			if err := t.Append(row); err != nil {
+				return err
+			}
+			continue
+		}
+		var rows [][]string
+		if wide {
+			rows = wideRows(name, s)
+		} else {
+			rows = groupRows(name, s)
+		}
+		for _, row := range rows {
+			if err := t.Append(row); err != nil {
+				return err
+			}
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	if len(r.Findings) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "FINDINGS")
+		for _, f := range r.Findings {
+			who := f.Namespace + "/" + f.Service
+			if f.Service == "" {
+				who = "cluster"
+			}
+			fmt.Fprintf(w, "  %-7s %s: %s\n", strings.ToUpper(string(f.Severity)), who, f.Message)
+		}
+	}
+	fmt.Fprintln(w)
+	_, err := fmt.Fprintln(w, SummaryLine(r))
+	return err
+}
+
+// SummaryLine is the one-line verdict printed under the table.
+func SummaryLine(r *Report) string {
+	s := r.Summary
+	verdict := "PASS"
+	if !r.Passed() {
+		verdict = "FAIL"
+	}
+	line := fmt.Sprintf("%s: %d services, %d probes: %d passed, %d failed, %d not run; %d errors, %d warnings",
+		verdict, len(r.Services), s.Probes, s.Passed, s.Failed, s.NotRun, s.Errors, s.Warnings)
+	if r.Interrupted {
+		line += " (interrupted: partial report)"
+	}
+	return line
+}
+
+func portLabel(p ProbeRow) string { return p.Port + "/" + p.Protocol }
+
+func status(rows []ProbeRow) string {
+	run, fail := 0, 0
+	for _, p := range rows {
+		if p.Outcome == probe.NotRun {
+			continue
+		}
+		run++
+		if !p.Pass {
+			fail++
+		}
+	}
+	switch {
+	case run == 0:
+		return "SKIP"
+	case fail > 0:
+		return "FAIL"
+	}
+	return "PASS"
+}
+
+func groupRows(name string, s *Service) [][]string {
+	type key struct {
+		port string
+		from probe.From
+		via  probe.Via
+	}
+	var order []key
+	groups := map[key][]ProbeRow{}
+	for _, p := range s.Probes {
+		k := key{p.Port, p.From, p.Via}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], p)
+	}
+	var rows [][]string
+	for _, k := range order {
+		g := groups[k]
+		rows = append(rows, []string{name, portLabel(g[0]), string(k.from), pathLabel(g), expectLabel(g),
+			resultLabel(g), backendsLabel(g), status(g)})
+	}
+	return rows
+}
+
+func pathLabel(g []ProbeRow) string {
+	p := g[0]
+	port := p.Target[strings.LastIndexByte(p.Target, ':')+1:]
+	switch p.Via {
+	case probe.ViaNodePort:
+		nodes := map[string]bool{}
+		for _, q := range g {
+			nodes[q.Node] = true
+		}
+		return fmt.Sprintf("nodePort :%s on %d node%s", port, len(nodes), plural(len(nodes)))
+	case probe.ViaEndpoint:
+		return fmt.Sprintf("endpoint ×%d", len(g))
+	}
+	if len(g) == 1 {
+		return string(p.Via) + " " + p.Target
+	}
+	return fmt.Sprintf("%s ×%d", p.Via, len(g))
+}
+
+func expectLabel(g []ProbeRow) string {
+	counts := map[probe.Want]int{}
+	var order []probe.Want
+	for _, p := range g {
+		if counts[p.Expect] == 0 {
+			order = append(order, p.Expect)
+		}
+		counts[p.Expect]++
+	}
+	if len(order) == 1 {
+		return string(order[0])
+	}
+	parts := make([]string, len(order))
+	for i, w := range order {
+		parts[i] = fmt.Sprintf("%s %d", w, counts[w])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// resultLabel summarises outcomes: "3/3 ok", or the failing members named.
+func resultLabel(g []ProbeRow) string {
+	run, ok := 0, 0
+	var bad []string
+	reason := ""
+	for _, p := range g {
+		switch {
+		case p.Outcome == probe.NotRun:
+			reason = p.Detail
+			continue
+		case p.Outcome == probe.OK:
+			ok++
+		}
+		run++
+		if !p.Pass {
+			bad = append(bad, member(p)+" "+outcomeText(p))
+		}
+	}
+	if run == 0 {
+		return "not run: " + reason
+	}
+	if len(g) == 1 && len(bad) == 0 {
+		return outcomeText(g[0])
+	}
+	s := fmt.Sprintf("%d/%d ok", ok, run)
+	if len(bad) > 0 {
+		s += "; " + strings.Join(bad, ", ")
+	}
+	return s
+}
+
+func outcomeText(p ProbeRow) string {
+	s := string(p.Outcome)
+	if p.Failures > 0 && p.Failures < p.Attempts {
+		s = fmt.Sprintf("%d/%d %s", p.Failures, p.Attempts, p.Outcome)
+	}
+	if !p.Pass && p.Outcome == probe.OK && p.Expect == probe.NoReach {
+		s = "ok (exposed)"
+	}
+	return s
+}
+
+func member(p ProbeRow) string {
+	switch {
+	case p.Via == probe.ViaNodePort:
+		return p.Node
+	case p.Pod != "":
+		return p.Pod
+	}
+	return p.Target
+}
+
+func backendsLabel(g []ProbeRow) string {
+	seen := map[string]bool{}
+	total := map[string]bool{}
+	measured := false
+	for _, p := range g {
+		if p.Coverage != nil {
+			measured = true
+			for _, s := range p.Coverage.Seen {
+				seen[s] = true
+			}
+			for _, s := range p.Coverage.Seen {
+				total[s] = true
+			}
+			for _, s := range p.Coverage.Missing {
+				total[s] = true
+			}
+		} else if p.Via == probe.ViaEndpoint && p.Backend != "" {
+			measured = true
+			seen[p.Backend] = true
+			total[p.Backend] = true
+		} else if p.Via == probe.ViaEndpoint && p.Pod != "" {
+			total[p.Pod] = true
+		}
+	}
+	if !measured {
+		if len(g) == 1 && g[0].Backend != "" {
+			return g[0].Backend
+		}
+		return "-"
+	}
+	s := fmt.Sprintf("%d/%d seen", len(seen), len(total))
+	if len(seen) < len(total) {
+		var miss []string
+		for t := range total {
+			if !seen[t] {
+				miss = append(miss, t)
+			}
+		}
+		sort.Strings(miss)
+		s += " (never " + strings.Join(miss, ", ") + ")"
+	}
+	return s
+}
+
+func wideRows(name string, s *Service) [][]string {
+	rows := make([][]string, 0, len(s.Probes))
+	for _, p := range s.Probes {
+		node := p.Node
+		if node == "" {
+			node = "-"
+		}
+		lat := "-"
+		if p.Outcome != probe.NotRun && p.LatencyMs > 0 {
+			lat = fmt.Sprintf("%.1fms", p.LatencyMs)
+		}
+		out := outcomeText(p)
+		if p.Outcome == probe.NotRun {
+			out = "not run: " + p.Detail
+		} else if p.HTTPStatus != 0 {
+			out += fmt.Sprintf(" (HTTP %d)", p.HTTPStatus)
+		}
+		back := "-"
+		switch {
+		case p.Coverage != nil:
+			back = fmt.Sprintf("%d/%d seen", len(p.Coverage.Seen), p.Coverage.Total)
+			if len(p.Coverage.Missing) > 0 {
+				back += " (never " + strings.Join(p.Coverage.Missing, ", ") + ")"
+			}
+		case p.Backend != "":
+			back = p.Backend
+		}
+		rows = append(rows, []string{name, portLabel(p), string(p.From), string(p.Via), node, p.Target,
+			string(p.Expect), out, lat, back, status([]ProbeRow{p})})
+	}
+	return rows
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

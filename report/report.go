@@ -1,0 +1,224 @@
+// Package report turns a plan, its results and the findings into a Report and
+// renders it as a table, a wide table or JSON.
+package report
+
+import (
+	"sort"
+	"time"
+
+	"github.com/svccheck/svccheck/probe"
+)
+
+// APIVersion and Kind identify the JSON report format.
+const (
+	APIVersion = "svccheck.dev/v1alpha1"
+	Kind       = "Report"
+)
+
+// Report is the complete outcome of one run. Its JSON form is the stable,
+// documented interface for CI.
+type Report struct {
+	APIVersion  string          `json:"apiVersion"`
+	Kind        string          `json:"kind"`
+	Metadata    Metadata        `json:"metadata"`
+	Scope       Scope           `json:"scope"`
+	Inventory   Inventory       `json:"inventory"`
+	Summary     Summary         `json:"summary"`
+	Services    []Service       `json:"services"`
+	Findings    []probe.Finding `json:"findings"`
+	Interrupted bool            `json:"interrupted,omitempty"`
+}
+
+// Metadata says when and against what the report was made.
+type Metadata struct {
+	GeneratedAt time.Time `json:"generatedAt"`
+	DurationMs  int64     `json:"durationMs"`
+	Server      string    `json:"server,omitempty"`
+	Context     string    `json:"context,omitempty"`
+}
+
+// Scope is what was asked for.
+type Scope struct {
+	Namespace     string   `json:"namespace,omitempty"`
+	AllNamespaces bool     `json:"allNamespaces,omitempty"`
+	Selector      string   `json:"selector,omitempty"`
+	Services      []string `json:"services,omitempty"`
+	From          []string `json:"from"`
+}
+
+// Inventory counts what discovery found.
+type Inventory struct {
+	Services       int `json:"services"`
+	EndpointSlices int `json:"endpointSlices"`
+	Endpoints      int `json:"endpoints"`
+	ReadyEndpoints int `json:"readyEndpoints"`
+	Nodes          int `json:"nodes"`
+	Pods           int `json:"pods"`
+}
+
+// Summary totals the probes and findings. Result is "pass" or "fail", the
+// same verdict the exit code gives.
+type Summary struct {
+	Probes   int    `json:"probes"`
+	Passed   int    `json:"passed"`
+	Failed   int    `json:"failed"`
+	NotRun   int    `json:"notRun"`
+	Errors   int    `json:"errors"`
+	Warnings int    `json:"warnings"`
+	Result   string `json:"result"`
+}
+
+// Service is one Service's probes, in plan order.
+type Service struct {
+	Namespace             string     `json:"namespace"`
+	Name                  string     `json:"name"`
+	Type                  string     `json:"type"`
+	ClusterIPs            []string   `json:"clusterIPs,omitempty"`
+	ExternalTrafficPolicy string     `json:"externalTrafficPolicy,omitempty"`
+	Endpoints             Endpoints  `json:"endpoints"`
+	Pass                  bool       `json:"pass"`
+	Probes                []ProbeRow `json:"probes"`
+}
+
+// Endpoints counts a Service's endpoints by condition.
+type Endpoints struct {
+	Total       int `json:"total"`
+	Ready       int `json:"ready"`
+	NotReady    int `json:"notReady"`
+	Terminating int `json:"terminating"`
+}
+
+// ProbeRow is one probe with its expectation and what it observed.
+type ProbeRow struct {
+	ID           string        `json:"id"`
+	Port         string        `json:"port"`
+	Protocol     string        `json:"protocol"`
+	From         probe.From    `json:"from"`
+	Via          probe.Via     `json:"via"`
+	Node         string        `json:"node,omitempty"`
+	AddressType  string        `json:"addressType,omitempty"`
+	Pod          string        `json:"pod,omitempty"`
+	Target       string        `json:"target"`
+	HTTP         bool          `json:"http,omitempty"`
+	Expect       probe.Want    `json:"expect"`
+	ExpectReason string        `json:"expectReason"`
+	Outcome      probe.Outcome `json:"outcome"`
+	Pass         bool          `json:"pass"`
+	Detail       string        `json:"detail,omitempty"`
+	LatencyMs    float64       `json:"latencyMs"`
+	HTTPStatus   int           `json:"httpStatus,omitempty"`
+	Backend      string        `json:"backend,omitempty"`
+	Attribution  string        `json:"attribution,omitempty"`
+	Attempts     int           `json:"attempts"`
+	Failures     int           `json:"failures"`
+	Coverage     *Coverage     `json:"coverage,omitempty"`
+}
+
+// Coverage says which of the backends behind a VIP path answered.
+type Coverage struct {
+	Seen    []string `json:"seen"`
+	Missing []string `json:"missing"`
+	Total   int      `json:"total"`
+	Budget  int      `json:"budget"`
+}
+
+// Input is everything Build needs.
+type Input struct {
+	Inventory probe.Inventory
+	Plan      probe.Plan
+	Results   []probe.Result
+	Findings  []probe.Finding
+	Metadata  Metadata
+	Scope     Scope
+}
+
+// Build assembles the report. Services appear in inventory order, probes in
+// plan order; the result is deterministic for deterministic inputs.
+func Build(in Input) Report {
+	r := Report{APIVersion: APIVersion, Kind: Kind, Metadata: in.Metadata, Scope: in.Scope, Findings: in.Findings}
+	if r.Findings == nil {
+		r.Findings = []probe.Finding{}
+	}
+	r.Inventory = Inventory{Services: len(in.Inventory.Services), EndpointSlices: in.Inventory.EndpointSlices,
+		Nodes: len(in.Inventory.Nodes), Pods: len(in.Inventory.Pods)}
+	byKey := map[string]int{}
+	for i := range in.Inventory.Services {
+		s := &in.Inventory.Services[i]
+		sr := Service{Namespace: s.Namespace, Name: s.Name, Type: s.Type, ClusterIPs: s.ClusterIPs,
+			ExternalTrafficPolicy: s.ExternalTrafficPolicy, Pass: true, Probes: []ProbeRow{}}
+		for _, ep := range s.Endpoints {
+			sr.Endpoints.Total++
+			switch {
+			case ep.Ready:
+				sr.Endpoints.Ready++
+			case ep.Terminating:
+				sr.Endpoints.Terminating++
+			default:
+				sr.Endpoints.NotReady++
+			}
+		}
+		r.Inventory.Endpoints += sr.Endpoints.Total
+		r.Inventory.ReadyEndpoints += sr.Endpoints.Ready
+		byKey[s.Key()] = len(r.Services)
+		r.Services = append(r.Services, sr)
+	}
+	for i := range in.Plan.Probes {
+		p, res := &in.Plan.Probes[i], in.Results[i]
+		si, ok := byKey[p.Namespace+"/"+p.Service]
+		if !ok {
+			continue
+		}
+		row := newRow(p, res)
+		r.Summary.Probes++
+		switch {
+		case res.Outcome == probe.NotRun:
+			r.Summary.NotRun++
+		case res.Pass:
+			r.Summary.Passed++
+		default:
+			r.Summary.Failed++
+			r.Services[si].Pass = false
+		}
+		if res.Interrupted {
+			r.Interrupted = true
+		}
+		r.Services[si].Probes = append(r.Services[si].Probes, row)
+	}
+	for _, f := range r.Findings {
+		switch f.Severity {
+		case probe.SevError:
+			r.Summary.Errors++
+			if si, ok := byKey[f.Namespace+"/"+f.Service]; ok {
+				r.Services[si].Pass = false
+			}
+		case probe.SevWarning:
+			r.Summary.Warnings++
+		}
+	}
+	r.Summary.Result = "pass"
+	if !r.Passed() {
+		r.Summary.Result = "fail"
+	}
+	return r
+}
+
+// Passed reports whether every expectation was met and no error was found.
+func (r *Report) Passed() bool { return r.Summary.Failed == 0 && r.Summary.Errors == 0 }
+
+func newRow(p *probe.Probe, res probe.Result) ProbeRow {
+	row := ProbeRow{ID: p.ID, Port: p.Port, Protocol: p.Protocol, From: p.From, Via: p.Via, Node: p.Node,
+		AddressType: p.AddressType, Pod: p.Pod, Target: p.Address(), HTTP: p.HTTP, Expect: p.Expect.Want,
+		ExpectReason: p.Expect.Reason, Outcome: res.Outcome, Pass: res.Pass, Detail: res.Detail,
+		LatencyMs: float64(res.Latency.Microseconds()) / 1000, HTTPStatus: res.HTTPStatus, Backend: res.Backend,
+		Attribution: res.Attribution, Attempts: res.Attempts, Failures: res.Failures}
+	if p.Via != probe.ViaEndpoint && len(p.Backends) > 0 && res.Outcome != probe.NotRun && p.HTTP {
+		seen := append([]string{}, res.Seen...)
+		sort.Strings(seen)
+		miss := probe.Missing(p, seen)
+		if miss == nil {
+			miss = []string{}
+		}
+		row.Coverage = &Coverage{Seen: seen, Missing: miss, Total: len(p.Backends), Budget: p.Attempts}
+	}
+	return row
+}
