@@ -102,7 +102,10 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 
 // NewCmd returns the kubectl-svccheck root command.
 func NewCmd(streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewOptions(streams)
+	return newCmd(NewOptions(streams))
+}
+
+func newCmd(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kubectl-svccheck [SERVICE ...]",
 		Short: "Prove that each Service reaches each of its pods, by every path a client can take",

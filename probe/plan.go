@@ -56,10 +56,11 @@ type Probe struct {
 	Namespace string `json:"namespace"`
 	Service   string `json:"service"`
 	// Port is the Service port's name, or its number when unnamed.
-	Port     string `json:"port"`
-	Protocol string `json:"protocol"`
-	From     From   `json:"from"`
-	Via      Via    `json:"via"`
+	Port        string `json:"port"`
+	ServicePort int32  `json:"servicePort"`
+	Protocol    string `json:"protocol"`
+	From        From   `json:"from"`
+	Via         Via    `json:"via"`
 	// Node is the node whose NodePort is probed, or the node hosting the
 	// endpoint probed directly.
 	Node        string `json:"node,omitempty"`
@@ -158,7 +159,7 @@ type portCtx struct {
 	port     ServicePort
 	http     bool
 	skip     string
-	backends []string        // ready endpoint pods, sorted
+	backends []string            // ready endpoint pods, sorted
 	byNode   map[string][]string // ready endpoint pods per node (ETP=Local)
 }
 
@@ -291,6 +292,7 @@ func (b *planner) add(pc *portCtx, from From, via Via, node, addrType, pod, host
 		Namespace:   pc.svc.Namespace,
 		Service:     pc.svc.Name,
 		Port:        pc.port.Label(),
+		ServicePort: pc.port.Port,
 		Protocol:    pc.port.Protocol,
 		From:        from,
 		Via:         via,

@@ -1,10 +1,12 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
@@ -41,6 +43,19 @@ func JSON(w io.Writer, r *Report) error {
 // vantage point × path (wide: one row per probe, with latency), then the
 // findings and a summary line.
 func Table(w io.Writer, r *Report, wide bool) error {
+	var buf bytes.Buffer
+	if err := table(&buf, r, wide); err != nil {
+		return err
+	}
+	lines := strings.Split(buf.String(), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], " ")
+	}
+	_, err := io.WriteString(w, strings.Join(lines, "\n"))
+	return err
+}
+
+func table(w io.Writer, r *Report, wide bool) error {
 	t := tablewriter.NewTable(w,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
 			Borders:  tw.BorderNone,
@@ -116,15 +131,22 @@ func SummaryLine(r *Report) string {
 	if !r.Passed() {
 		verdict = "FAIL"
 	}
-	line := fmt.Sprintf("%s: %d services, %d probes: %d passed, %d failed, %d not run; %d errors, %d warnings",
-		verdict, len(r.Services), s.Probes, s.Passed, s.Failed, s.NotRun, s.Errors, s.Warnings)
+	line := fmt.Sprintf("%s: %s, %s: %d passed, %d failed, %d not run; %s, %s", verdict,
+		count(len(r.Services), "service"), count(s.Probes, "probe"), s.Passed, s.Failed, s.NotRun,
+		count(s.Errors, "error"), count(s.Warnings, "warning"))
 	if r.Interrupted {
 		line += " (interrupted: partial report)"
 	}
 	return line
 }
 
-func portLabel(p ProbeRow) string { return p.Port + "/" + p.Protocol }
+func portLabel(p ProbeRow) string {
+	num := strconv.Itoa(int(p.ServicePort))
+	if p.Port == num {
+		return num + "/" + p.Protocol
+	}
+	return p.Port + ":" + num + "/" + p.Protocol
+}
 
 func status(rows []ProbeRow) string {
 	run, fail := 0, 0
@@ -208,33 +230,35 @@ func expectLabel(g []ProbeRow) string {
 	return strings.Join(parts, ", ")
 }
 
-// resultLabel summarises outcomes: "3/3 ok", or the failing members named.
+// resultLabel summarises outcomes, e.g. "ok ×3", "ok ×2, refused ×1 (FAIL worker1)".
 func resultLabel(g []ProbeRow) string {
-	run, ok := 0, 0
-	var bad []string
-	reason := ""
-	for _, p := range g {
-		switch {
-		case p.Outcome == probe.NotRun:
-			reason = p.Detail
-			continue
-		case p.Outcome == probe.OK:
-			ok++
+	if len(g) == 1 {
+		if g[0].Outcome == probe.NotRun {
+			return "not run: " + g[0].Detail
 		}
-		run++
-		if !p.Pass {
-			bad = append(bad, member(p)+" "+outcomeText(p))
-		}
-	}
-	if run == 0 {
-		return "not run: " + reason
-	}
-	if len(g) == 1 && len(bad) == 0 {
 		return outcomeText(g[0])
 	}
-	s := fmt.Sprintf("%d/%d ok", ok, run)
+	counts := map[string]int{}
+	var order, bad []string
+	for _, p := range g {
+		o := string(p.Outcome)
+		if p.Outcome == probe.NotRun {
+			o = "not run: " + p.Detail
+		} else if !p.Pass {
+			bad = append(bad, member(p))
+		}
+		if counts[o] == 0 {
+			order = append(order, o)
+		}
+		counts[o]++
+	}
+	parts := make([]string, len(order))
+	for i, o := range order {
+		parts[i] = fmt.Sprintf("%s ×%d", o, counts[o])
+	}
+	s := strings.Join(parts, ", ")
 	if len(bad) > 0 {
-		s += "; " + strings.Join(bad, ", ")
+		s += " (FAIL " + strings.Join(bad, ", ") + ")"
 	}
 	return s
 }
@@ -336,6 +360,8 @@ func wideRows(name string, s *Service) [][]string {
 	}
 	return rows
 }
+
+func count(n int, noun string) string { return fmt.Sprintf("%d %s%s", n, noun, plural(n)) }
 
 func plural(n int) string {
 	if n == 1 {

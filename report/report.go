@@ -92,6 +92,7 @@ type Endpoints struct {
 type ProbeRow struct {
 	ID           string        `json:"id"`
 	Port         string        `json:"port"`
+	ServicePort  int32         `json:"servicePort"`
 	Protocol     string        `json:"protocol"`
 	From         probe.From    `json:"from"`
 	Via          probe.Via     `json:"via"`
@@ -206,7 +207,7 @@ func Build(in Input) Report {
 func (r *Report) Passed() bool { return r.Summary.Failed == 0 && r.Summary.Errors == 0 }
 
 func newRow(p *probe.Probe, res probe.Result) ProbeRow {
-	row := ProbeRow{ID: p.ID, Port: p.Port, Protocol: p.Protocol, From: p.From, Via: p.Via, Node: p.Node,
+	row := ProbeRow{ID: p.ID, Port: p.Port, ServicePort: p.ServicePort, Protocol: p.Protocol, From: p.From, Via: p.Via, Node: p.Node,
 		AddressType: p.AddressType, Pod: p.Pod, Target: p.Address(), HTTP: p.HTTP, Expect: p.Expect.Want,
 		ExpectReason: p.Expect.Reason, Outcome: res.Outcome, Pass: res.Pass, Detail: res.Detail,
 		LatencyMs: float64(res.Latency.Microseconds()) / 1000, HTTPStatus: res.HTTPStatus, Backend: res.Backend,

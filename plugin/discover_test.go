@@ -1,0 +1,203 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/svccheck/svccheck/internal/fixture"
+	"github.com/svccheck/svccheck/probe"
+)
+
+const clusterFixture = "../testdata/cluster.yaml"
+
+func svcByName(t *testing.T, inv probe.Inventory, name string) probe.Service {
+	t.Helper()
+	for _, s := range inv.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("service %q not in inventory", name)
+	return probe.Service{}
+}
+
+func TestDiscoverInventory(t *testing.T) {
+	cs := fixture.Clientset(t, clusterFixture)
+	inv, err := Discover(context.Background(), cs, Scope{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(inv.Services); got != 8 {
+		t.Fatalf("services = %d, want 8", got)
+	}
+	for i := 1; i < len(inv.Services); i++ {
+		if inv.Services[i-1].Key() >= inv.Services[i].Key() {
+			t.Errorf("services not sorted: %s before %s", inv.Services[i-1].Key(), inv.Services[i].Key())
+		}
+	}
+	if inv.EndpointSlices != 7 || len(inv.Nodes) != 3 || len(inv.Pods) != 5 {
+		t.Errorf("slices/nodes/pods = %d/%d/%d, want 7/3/5", inv.EndpointSlices, len(inv.Nodes), len(inv.Pods))
+	}
+
+	tests := []struct {
+		name  string
+		check func(t *testing.T, s probe.Service)
+	}{
+		{"hostname", func(t *testing.T, s probe.Service) {
+			if len(s.Endpoints) != 2 || s.Endpoints[0].PodName != "hostname-7d9f-abcde" || s.Endpoints[0].Ports[""] != 80 {
+				t.Errorf("endpoints = %+v", s.Endpoints)
+			}
+			if s.ExternalTrafficPolicy != "" {
+				t.Errorf("ClusterIP Service has externalTrafficPolicy %q", s.ExternalTrafficPolicy)
+			}
+		}},
+		{"hostname-nodeport", func(t *testing.T, s probe.Service) {
+			if s.Type != probe.TypeNodePort || s.Ports[0].NodePort != 30080 || s.ExternalTrafficPolicy != probe.PolicyCluster {
+				t.Errorf("got %+v", s)
+			}
+		}},
+		{"hostname-headless", func(t *testing.T, s probe.Service) {
+			if !s.Headless || len(s.ClusterIPs) != 0 {
+				t.Errorf("headless=%v clusterIPs=%v", s.Headless, s.ClusterIPs)
+			}
+		}},
+		{"db", func(t *testing.T, s probe.Service) {
+			if s.Type != probe.TypeExternalName || s.ExternalName != "db.example.com" {
+				t.Errorf("got %+v", s)
+			}
+		}},
+		{"multi", func(t *testing.T, s probe.Service) {
+			if s.Ports[1].TargetPort != "metrics" {
+				t.Errorf("targetPort = %q, want the declared name", s.Ports[1].TargetPort)
+			}
+			var ready, notReady int
+			for _, ep := range s.Endpoints {
+				if ep.Ports["http"] != 8080 || ep.Ports["metrics"] != 9102 {
+					t.Errorf("named ports not resolved: %v", ep.Ports)
+				}
+				if ep.Ready {
+					ready++
+				} else {
+					notReady++
+				}
+			}
+			if ready != 1 || notReady != 1 {
+				t.Errorf("ready/notReady = %d/%d", ready, notReady)
+			}
+		}},
+		{"dual", func(t *testing.T, s probe.Service) {
+			if len(s.ClusterIPs) != 2 || s.ClusterIPs[1] != "fd00:10:96::103" || len(s.Endpoints) != 2 {
+				t.Errorf("clusterIPs=%v endpoints=%d", s.ClusterIPs, len(s.Endpoints))
+			}
+		}},
+		{"lb", func(t *testing.T, s probe.Service) {
+			if len(s.LoadBalancerIngress) != 1 || s.LoadBalancerIngress[0] != "192.0.2.10" || s.ExternalTrafficPolicy != probe.PolicyLocal {
+				t.Errorf("got %+v", s)
+			}
+		}},
+		{"empty", func(t *testing.T, s probe.Service) {
+			if len(s.Endpoints) != 0 {
+				t.Errorf("endpoints = %v", s.Endpoints)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, svcByName(t, inv, tc.name)) })
+	}
+	for _, n := range inv.Nodes {
+		want := n.Name != "worker2"
+		if n.Ready != want || n.Unschedulable == want {
+			t.Errorf("node %s ready=%v unschedulable=%v", n.Name, n.Ready, n.Unschedulable)
+		}
+	}
+}
+
+func TestDiscoverBadInput(t *testing.T) {
+	tests := []struct {
+		name     string
+		scope    Scope
+		reactor  func(*testing.T) k8stesting.ReactionFunc
+		resource string
+		code     int
+		msg      string
+	}{
+		{name: "unknown service suggests", scope: Scope{Namespace: "default", Names: []string{"hostnme"}},
+			code: ExitUsage, msg: `service "hostnme" not found in namespace "default" (did you mean "hostname"?)`},
+		{name: "unknown service far from any", scope: Scope{Namespace: "default", Names: []string{"zzzzzzzzzzzz"}},
+			code: ExitUsage, msg: `service "zzzzzzzzzzzz" not found in namespace "default"`},
+		{name: "unknown namespace", scope: Scope{Namespace: "nope"}, code: ExitUsage, msg: `namespace "nope" not found`},
+		{name: "selector matches nothing", scope: Scope{Namespace: "default", Selector: "tier=gold"},
+			code: ExitUsage, msg: `no Services in namespace "default" match selector "tier=gold"`},
+		{name: "forbidden", scope: Scope{Namespace: "default"}, resource: "endpointslices",
+			reactor: func(*testing.T) k8stesting.ReactionFunc {
+				return func(a k8stesting.Action) (bool, runtime.Object, error) {
+					return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "discovery.k8s.io", Resource: "endpointslices"}, "",
+						errors.New(`User "dev" cannot list resource "endpointslices" in API group "discovery.k8s.io" in the namespace "default"`))
+				}
+			},
+			code: ExitCluster, msg: `forbidden: cannot list endpointslices.discovery.k8s.io in namespace "default"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := fixture.Clientset(t, clusterFixture)
+			if tc.reactor != nil {
+				cs.PrependReactor("list", tc.resource, tc.reactor(t))
+			}
+			_, err := Discover(context.Background(), cs, tc.scope)
+			var ee *ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("err = %v, want *ExitError", err)
+			}
+			if ee.Code != tc.code || !strings.HasPrefix(err.Error(), tc.msg) {
+				t.Errorf("got code %d %q, want %d %q", ee.Code, err, tc.code, tc.msg)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("message is not one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestListAllPaginates(t *testing.T) {
+	pages := [][]int{{1, 2}, {3, 4}, {5}}
+	var limits []int64
+	var conts []string
+	got, err := listAll(context.Background(), 2, func(o metav1.ListOptions) ([]int, string, error) {
+		limits = append(limits, o.Limit)
+		conts = append(conts, o.Continue)
+		i := len(conts) - 1
+		next := ""
+		if i+1 < len(pages) {
+			next = string(rune('a' + i))
+		}
+		return pages[i], next, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 || got[4] != 5 {
+		t.Errorf("items = %v", got)
+	}
+	if strings.Join(conts, ",") != ",a,b" || limits[2] != 2 {
+		t.Errorf("continue tokens %q limits %v", conts, limits)
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		d    int
+	}{{"", "", 0}, {"web", "web", 0}, {"web", "wbe", 2}, {"hostnme", "hostname", 1}, {"a", "", 1}} {
+		if got := editDistance(tc.a, tc.b); got != tc.d {
+			t.Errorf("editDistance(%q,%q) = %d, want %d", tc.a, tc.b, got, tc.d)
+		}
+	}
+}

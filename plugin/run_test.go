@@ -1,0 +1,212 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/svccheck/svccheck/internal/fixture"
+	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/report"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// fakeProber answers deterministically: a NodePort on a broken node is
+// refused, a ClusterIP from outside times out, everything else answers and
+// every backend is seen.
+type fakeProber struct{ brokenNode string }
+
+func (f fakeProber) Probe(_ context.Context, p *probe.Probe) probe.Result {
+	r := probe.Result{ID: p.ID, Outcome: probe.OK, Attempts: 1, Latency: 1500 * time.Microsecond}
+	switch {
+	case p.Skip != "":
+		return probe.Result{ID: p.ID, Outcome: probe.NotRun, Detail: p.Skip}
+	case p.Via == probe.ViaNodePort && p.Node == f.brokenNode,
+		p.Via == probe.ViaNodePort && p.Expect.Want == probe.NoReach:
+		r.Outcome, r.Failures, r.Latency, r.Detail = probe.Refused, 2, 0, "connect: connection refused"
+		r.Attempts = 2
+	case p.Via == probe.ViaClusterIP && p.From == probe.FromLocal:
+		r.Outcome, r.Failures, r.Latency, r.Detail = probe.Timeout, 1, 0, "i/o timeout"
+	default:
+		r.Seen = append([]string(nil), p.Backends...)
+		r.Attempts = max(len(p.Backends), 1)
+		if p.HTTP {
+			r.HTTPStatus = 200
+			if len(r.Seen) > 0 {
+				r.Attribution = probe.AttrHTTPBody
+			}
+		}
+		if len(r.Seen) == 1 {
+			r.Backend = r.Seen[0]
+		}
+	}
+	return r
+}
+
+func runWith(t *testing.T, prober probe.Prober, args []string, flags ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	o := NewOptions(streams)
+	o.client = fixture.Clientset(t, clusterFixture)
+	o.namespace = "default"
+	o.now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+	o.probers = map[probe.From]probe.Prober{probe.FromLocal: prober, probe.FromPod: prober}
+	cmd := newCmd(o)
+	cmd.SetArgs(append(args, flags...))
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), ExitCode(err)
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from golden file (run with -update after checking):\n%s", name, got)
+	}
+}
+
+func TestRunGolden(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		flags  []string
+		broken string
+		code   int
+	}{
+		{"seed-healthy.txt", []string{"hostname", "hostname-nodeport"}, []string{"--http"}, "", ExitOK},
+		{"seed-node-broken.txt", []string{"hostname", "hostname-nodeport"}, []string{"--http"}, "worker1", ExitFailed},
+		{"all-wide.txt", nil, []string{"-o", "wide", "--from", "all"}, "", ExitFailed},
+		{"all.txt", nil, []string{"--from", "all", "--node-address-type", "InternalIP,ExternalIP"}, "", ExitFailed},
+		{"seed-node-broken.json", []string{"hostname-nodeport"}, []string{"-o", "json", "--http"}, "worker1", ExitFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runWith(t, fakeProber{brokenNode: tc.broken}, tc.args, tc.flags...)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tc.code, errOut)
+			}
+			if errOut != "" {
+				t.Errorf("stderr not empty when it is not a terminal: %q", errOut)
+			}
+			golden(t, tc.name, out)
+		})
+	}
+}
+
+func TestRunJSONReport(t *testing.T) {
+	out, _, code := runWith(t, fakeProber{brokenNode: "worker1"}, []string{"hostname-nodeport"}, "-o", "json", "--http")
+	if code != ExitFailed {
+		t.Fatalf("exit %d", code)
+	}
+	var rep report.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.APIVersion != report.APIVersion || rep.Kind != "Report" || rep.Summary.Result != "fail" {
+		t.Errorf("header %s %s %s", rep.APIVersion, rep.Kind, rep.Summary.Result)
+	}
+	var failed []string
+	for _, p := range rep.Services[0].Probes {
+		if !p.Pass {
+			failed = append(failed, string(p.Via)+"/"+p.Node)
+		}
+	}
+	if strings.Join(failed, ",") != "nodePort/worker1" {
+		t.Errorf("failed probes = %v, want only worker1's NodePort", failed)
+	}
+	var named bool
+	for _, f := range rep.Findings {
+		named = named || f.Code == "pathFailed" && strings.Contains(f.Message, "NodePort 30080 on node worker1")
+	}
+	if !named {
+		t.Errorf("no finding names worker1's NodePort: %+v", rep.Findings)
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--from", "space"}, `unknown --from "space"`},
+		{[]string{"-o", "xml"}, `unknown output format "xml"`},
+		{[]string{"--timeout", "0s"}, "--timeout must be positive"},
+		{[]string{"--concurrency", "0"}, "--concurrency must be at least 1"},
+		{[]string{"--node-address-type", "PublicIP"}, `unknown node address type "PublicIP"`},
+		{[]string{"-A", "web"}, "Service names need a single namespace"},
+		{[]string{"--no-such-flag"}, "unknown flag: --no-such-flag"},
+		{[]string{"nosuchsvc"}, `service "nosuchsvc" not found`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			o := NewOptions(genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
+			o.client = fixture.Clientset(t, clusterFixture)
+			o.namespace = "default"
+			cmd := newCmd(o)
+			cmd.SetArgs(tc.args)
+			err := cmd.Execute()
+			if ExitCode(err) != ExitUsage || err == nil || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("err = %v (code %d), want usage error containing %q", err, ExitCode(err), tc.msg)
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout = %q", out.String())
+			}
+		})
+	}
+}
+
+func TestRunBadKubeconfig(t *testing.T) {
+	var out, errOut bytes.Buffer
+	cmd := NewCmd(genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
+	cmd.SetArgs([]string{"--kubeconfig", filepath.Join(t.TempDir(), "missing")})
+	err := cmd.Execute()
+	if ExitCode(err) != ExitCluster || !strings.Contains(err.Error(), "kubeconfig") {
+		t.Errorf("err = %v code %d", err, ExitCode(err))
+	}
+}
+
+func TestRunUnreachableAPI(t *testing.T) {
+	dir := t.TempDir()
+	kc := filepath.Join(dir, "config")
+	// 127.0.0.1:1 refuses at once: the error must name the server.
+	cfg := `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u, namespace: default}}]
+current-context: c
+`
+	if err := os.WriteFile(kc, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := NewCmd(genericiooptions.IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}})
+	cmd.SetArgs([]string{"--kubeconfig", kc, "--request-timeout", "2s"})
+	start := time.Now()
+	err := cmd.Execute()
+	if ExitCode(err) != ExitCluster || !strings.Contains(err.Error(), "127.0.0.1:1") || !strings.Contains(err.Error(), "list services") {
+		t.Errorf("err = %v code %d", err, ExitCode(err))
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
+

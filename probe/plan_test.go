@@ -1,0 +1,198 @@
+package probe
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// seedInventory is the seed walkthrough: 2 hostname pods on master and worker1,
+// a ClusterIP 8080->80 and a NodePort 30080, 3 nodes.
+func seedInventory() Inventory {
+	eps := []Endpoint{
+		{Address: "10.244.0.5", PodName: "web-a", NodeName: "master", Ready: true, Serving: true, Ports: map[string]int32{"http": 80}},
+		{Address: "10.244.1.7", PodName: "web-b", NodeName: "worker1", Ready: true, Serving: true, Ports: map[string]int32{"http": 80}},
+	}
+	node := func(name, ip string) Node {
+		return Node{Name: name, Ready: true, Addresses: map[string][]string{"InternalIP": {ip}, "ExternalIP": {"203.0.113." + ip[len(ip)-2:]}}}
+	}
+	return Inventory{
+		Nodes: []Node{node("worker2", "10.10.0.12"), node("master", "10.10.0.10"), node("worker1", "10.10.0.11")},
+		Services: []Service{
+			{Namespace: "default", Name: "web", Type: TypeNodePort, ClusterIPs: []string{"10.96.0.100"}, ExternalTrafficPolicy: PolicyCluster,
+				Ports: []ServicePort{{Name: "http", Protocol: "TCP", Port: 8080, TargetPort: "80", NodePort: 30080}}, Endpoints: eps},
+		},
+	}
+}
+
+func probesWhere(pl Plan, f func(p Probe) bool) []Probe {
+	var out []Probe
+	for _, p := range pl.Probes {
+		if f(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func TestBuildPlanSeedLocal(t *testing.T) {
+	pl := BuildPlan(seedInventory(), PlanOptions{From: []From{FromLocal}})
+	nps := probesWhere(pl, func(p Probe) bool { return p.Via == ViaNodePort })
+	if len(nps) != 3 {
+		t.Fatalf("nodePort probes = %d, want one per node (3)", len(nps))
+	}
+	for i, want := range []string{"master", "worker1", "worker2"} {
+		p := nps[i]
+		if p.Node != want || p.TargetPort != 30080 || p.Expect.Want != Reach || !p.HTTP {
+			t.Errorf("probe %d = %+v", i, p)
+		}
+		if !reflect.DeepEqual(p.Backends, []string{"web-a", "web-b"}) || p.Attempts != Budget(2) {
+			t.Errorf("probe %s backends %v attempts %d", p.ID, p.Backends, p.Attempts)
+		}
+	}
+	if nps[2].Host != "10.10.0.12" || nps[2].ID != "default/web/http/local/nodePort/10.10.0.12" {
+		t.Errorf("worker2 probe = %s %s", nps[2].Host, nps[2].ID)
+	}
+	cips := probesWhere(pl, func(p Probe) bool { return p.Via == ViaClusterIP })
+	if len(cips) != 1 || cips[0].Expect.Want != NoReach || cips[0].Attempts != 1 || cips[0].Address() != "10.96.0.100:8080" {
+		t.Errorf("clusterIP probes = %+v", cips)
+	}
+	if len(pl.Probes) != 4 {
+		t.Errorf("local plan has %d probes, want 4 (3 NodePorts + ClusterIP exposure)", len(pl.Probes))
+	}
+}
+
+func TestBuildPlanAddressTypes(t *testing.T) {
+	pl := BuildPlan(seedInventory(), PlanOptions{From: []From{FromLocal}, AddressTypes: []string{"InternalIP", "ExternalIP", "Hostname"}})
+	nps := probesWhere(pl, func(p Probe) bool { return p.Via == ViaNodePort })
+	if len(nps) != 6 {
+		t.Fatalf("nodePort probes = %d, want 3 nodes x 2 address types that exist", len(nps))
+	}
+	if nps[1].AddressType != "ExternalIP" || nps[1].Host != "203.0.113.10" {
+		t.Errorf("second probe = %+v", nps[1])
+	}
+}
+
+func TestBuildPlanInCluster(t *testing.T) {
+	pl := BuildPlan(seedInventory(), PlanOptions{From: []From{FromPod}})
+	var vias []string
+	for _, p := range pl.Probes {
+		if p.From != FromPod {
+			t.Errorf("probe from %s", p.From)
+		}
+		vias = append(vias, string(p.Via)+":"+p.Host)
+	}
+	want := []string{"endpoint:10.244.0.5", "endpoint:10.244.1.7", "clusterIP:10.96.0.100",
+		"nodePort:10.10.0.10", "nodePort:10.10.0.11", "nodePort:10.10.0.12", "dns:web.default.svc.cluster.local"}
+	if !reflect.DeepEqual(vias, want) {
+		t.Errorf("paths = %v\nwant %v", vias, want)
+	}
+	ep := pl.Probes[0]
+	if ep.TargetPort != 80 || ep.Pod != "web-a" || ep.Attempts != 1 || !reflect.DeepEqual(ep.Backends, []string{"web-a"}) {
+		t.Errorf("endpoint probe = %+v", ep)
+	}
+	if pl.Probes[2].Expect.Want != Reach || pl.Probes[2].Attempts != Budget(2) {
+		t.Errorf("clusterIP from pod = %+v", pl.Probes[2])
+	}
+}
+
+func TestBuildPlanExpectations(t *testing.T) {
+	inv := seedInventory()
+	svc := &inv.Services[0]
+	svc.ExternalTrafficPolicy = PolicyLocal
+	svc.Endpoints[1].Ready = false // only master has a ready endpoint
+	svc.Endpoints = append(svc.Endpoints, Endpoint{Address: "10.244.2.3", PodName: "web-c", NodeName: "worker2", Terminating: true, Ports: map[string]int32{"http": 80}})
+	pl := BuildPlan(inv, PlanOptions{From: []From{FromLocal, FromPod}})
+	got := map[string]Want{}
+	for _, p := range pl.Probes {
+		got[string(p.From)+"/"+string(p.Via)+"/"+p.Host] = p.Expect.Want
+		if p.Via == ViaNodePort && p.From == FromLocal && p.Node == "master" && !reflect.DeepEqual(p.Backends, []string{"web-a"}) {
+			t.Errorf("ETP=Local backends on master = %v, want only the local pod", p.Backends)
+		}
+		if p.Via == ViaNodePort && p.Expect.Want == NoReach && !strings.Contains(p.Expect.Reason, "no ready endpoint") {
+			t.Errorf("noReach reason = %q", p.Expect.Reason)
+		}
+	}
+	want := map[string]Want{
+		"local/nodePort/10.10.0.10": Reach, "local/nodePort/10.10.0.11": NoReach, "local/nodePort/10.10.0.12": NoReach,
+		"local/clusterIP/10.96.0.100": NoReach,
+		"pod/endpoint/10.244.0.5":     Reach, "pod/endpoint/10.244.1.7": Unknown, "pod/endpoint/10.244.2.3": Unknown,
+		"pod/clusterIP/10.96.0.100": Reach, "pod/dns/web.default.svc.cluster.local": Reach,
+		"pod/nodePort/10.10.0.10": Unknown, "pod/nodePort/10.10.0.11": Unknown, "pod/nodePort/10.10.0.12": Unknown,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("expectations:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestBuildPlanShapes(t *testing.T) {
+	inv := Inventory{Nodes: []Node{{Name: "n1", Ready: true, Addresses: map[string][]string{"InternalIP": {"10.10.0.1"}}}}}
+	inv.Services = []Service{
+		{Namespace: "a", Name: "ext", Type: TypeExternalName, ExternalName: "db.example.com"},
+		{Namespace: "a", Name: "headless", Type: TypeClusterIP, Headless: true,
+			Ports:     []ServicePort{{Protocol: "TCP", Port: 80, TargetPort: "80"}},
+			Endpoints: []Endpoint{{Address: "10.244.0.1", PodName: "p", Ready: true, Ports: map[string]int32{"": 80}}}},
+		{Namespace: "a", Name: "udp", Type: TypeClusterIP, ClusterIPs: []string{"10.96.0.1", "fd00::1"},
+			Ports: []ServicePort{{Name: "dns", Protocol: "UDP", Port: 53, TargetPort: "53"}}},
+		{Namespace: "a", Name: "lb", Type: TypeLoadBalancer, ClusterIPs: []string{"10.96.0.2"}, LoadBalancerIngress: []string{"lb.example.com"},
+			Ports: []ServicePort{{Name: "web", Protocol: "TCP", Port: 443, TargetPort: "8443", NodePort: 31443}}},
+	}
+	pl := BuildPlan(inv, PlanOptions{From: []From{FromLocal, FromPod}})
+	count := map[string]int{}
+	for _, p := range pl.Probes {
+		count[p.Service+"/"+string(p.From)+"/"+string(p.Via)]++
+		if p.Service == "udp" && !strings.Contains(p.Skip, "UDP") {
+			t.Errorf("UDP probe not skipped: %+v", p)
+		}
+		if p.Service == "lb" && p.HTTP {
+			t.Errorf("port named web is not HTTP without --http")
+		}
+	}
+	want := map[string]int{
+		"headless/pod/endpoint": 1, "headless/pod/dns": 1,
+		"udp/local/clusterIP": 2, "udp/pod/clusterIP": 2, "udp/pod/dns": 1,
+		"lb/local/nodePort": 1, "lb/local/loadBalancer": 1, "lb/local/clusterIP": 1,
+		"lb/pod/clusterIP": 1, "lb/pod/nodePort": 1, "lb/pod/dns": 1,
+	}
+	if !reflect.DeepEqual(count, want) {
+		t.Errorf("probe counts:\n got %v\nwant %v", count, want)
+	}
+}
+
+func TestBuildPlanDeterministicUniqueIDs(t *testing.T) {
+	inv := syntheticInventory(50, 7, 200)
+	a := BuildPlan(inv, PlanOptions{From: []From{FromLocal, FromPod}, HTTP: true})
+	b := BuildPlan(inv, PlanOptions{From: []From{FromLocal, FromPod}, HTTP: true})
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("two plans of one inventory differ")
+	}
+	ids := map[string]bool{}
+	for _, p := range a.Probes {
+		if ids[p.ID] {
+			t.Fatalf("duplicate probe ID %s", p.ID)
+		}
+		ids[p.ID] = true
+	}
+}
+
+func TestBudget(t *testing.T) {
+	for n, want := range map[int]int{0: 5, 1: 5, 2: 10, 4: 22, 10: 75} {
+		if got := Budget(n); got != want {
+			t.Errorf("Budget(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+func TestIsHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		p    ServicePort
+		want bool
+	}{
+		{ServicePort{Name: "http"}, true}, {ServicePort{Name: "http-metrics"}, true}, {ServicePort{AppProtocol: "HTTP"}, true},
+		{ServicePort{Name: "https"}, false}, {ServicePort{Name: "grpc"}, false}, {ServicePort{}, false},
+	} {
+		if got := IsHTTP(tc.p); got != tc.want {
+			t.Errorf("IsHTTP(%+v) = %v", tc.p, got)
+		}
+	}
+}

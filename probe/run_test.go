@@ -1,0 +1,109 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// scripted is a Prober that answers from a table and records concurrency.
+type scripted struct {
+	delay    time.Duration
+	inFlight atomic.Int64
+	maxSeen  atomic.Int64
+	outcome  func(p *Probe) Outcome
+}
+
+func (s *scripted) Probe(ctx context.Context, p *Probe) Result {
+	n := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	for {
+		m := s.maxSeen.Load()
+		if n <= m || s.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return Result{ID: p.ID, Outcome: NotRun, Detail: "interrupted", Interrupted: true}
+	}
+	o := s.outcome(p)
+	r := Result{ID: p.ID, Outcome: o, Attempts: 1}
+	if o != OK {
+		r.Failures = 1
+	}
+	return r
+}
+
+func numbered(n int, from From) []Probe {
+	ps := make([]Probe, n)
+	for i := range ps {
+		ps[i] = Probe{ID: fmt.Sprint(i), From: from, Expect: Expectation{Want: Reach}}
+	}
+	return ps
+}
+
+func TestRunResultsByIndexAndLimit(t *testing.T) {
+	ps := numbered(200, FromLocal)
+	ps[7].Expect.Want = NoReach
+	ps = append(ps, Probe{ID: "pod", From: FromPod, Expect: Expectation{Want: Reach}})
+	s := &scripted{delay: time.Millisecond, outcome: func(p *Probe) Outcome {
+		if p.ID == "13" || p.ID == "7" {
+			return Refused
+		}
+		return OK
+	}}
+	var calls sync.Map
+	res := Run(context.Background(), ps, map[From]Prober{FromLocal: s}, 8, func(i int, r Result) { calls.Store(i, r.ID) })
+	for i, r := range res {
+		if r.ID != ps[i].ID {
+			t.Fatalf("results[%d] is for %s", i, r.ID)
+		}
+		if v, ok := calls.Load(i); !ok || v != r.ID {
+			t.Errorf("onResult not called for %d", i)
+		}
+	}
+	if !res[7].Pass || res[13].Pass || !res[0].Pass {
+		t.Errorf("evaluation: 7=%v 13=%v 0=%v", res[7].Pass, res[13].Pass, res[0].Pass)
+	}
+	if last := res[len(res)-1]; last.Outcome != NotRun || last.Detail != "no prober for vantage point pod" {
+		t.Errorf("probe without prober: %+v", last)
+	}
+	if m := s.maxSeen.Load(); m > 8 || m < 2 {
+		t.Errorf("max in flight = %d, want 2..8", m)
+	}
+}
+
+func TestRunInterrupt(t *testing.T) {
+	ps := numbered(1000, FromLocal)
+	s := &scripted{delay: 20 * time.Millisecond, outcome: func(*Probe) Outcome { return OK }}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	res := Run(ctx, ps, map[From]Prober{FromLocal: s}, 4, nil)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Run took %s after cancel", d)
+	}
+	done, interrupted := 0, 0
+	for _, r := range res {
+		switch {
+		case r.Outcome == OK:
+			done++
+		case r.Interrupted && r.Outcome == NotRun && r.Pass:
+			interrupted++
+		default:
+			t.Fatalf("unexpected result %+v", r)
+		}
+	}
+	if done == 0 || interrupted == 0 || done+interrupted != len(ps) {
+		t.Errorf("done=%d interrupted=%d", done, interrupted)
+	}
+}
