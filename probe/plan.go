@@ -138,10 +138,49 @@ func BuildPlan(inv Inventory, opts PlanOptions) Plan {
 	nodes := append([]Node(nil), inv.Nodes...)
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
 	b := planner{opts: opts, nodes: nodes, addrTypes: addrTypes, domain: domain}
+	b.probes = make([]Probe, 0, b.estimate(inv))
 	for i := range inv.Services {
 		b.service(&inv.Services[i])
 	}
 	return Plan{Probes: b.probes}
+}
+
+// estimate counts the probes BuildPlan will make (exactly, for TCP ports with
+// resolved targets), so the plan is allocated once.
+func (b *planner) estimate(inv Inventory) int {
+	n := 0
+	nodeAddrs := map[string]int{}
+	for _, nd := range b.nodes {
+		for _, at := range b.addrTypes {
+			nodeAddrs["local"] += len(uniqueAddrs(nd.Addresses[at]))
+		}
+		nodeAddrs["pod"] += len(uniqueAddrs(nd.Addresses["InternalIP"]))
+	}
+	for i := range inv.Services {
+		s := &inv.Services[i]
+		if s.Type == TypeExternalName {
+			continue
+		}
+		for _, p := range s.Ports {
+			for _, from := range b.opts.From {
+				n += len(s.ClusterIPs)
+				if from == FromLocal {
+					if p.NodePort != 0 {
+						n += nodeAddrs["local"]
+					}
+					if s.Type == TypeLoadBalancer {
+						n += len(s.LoadBalancerIngress)
+					}
+				} else {
+					n += len(s.Endpoints) + 1
+					if p.NodePort != 0 {
+						n += nodeAddrs["pod"]
+					}
+				}
+			}
+		}
+	}
+	return n
 }
 
 type planner struct {

@@ -3,7 +3,7 @@ package probe
 import "fmt"
 
 // syntheticInventory builds a large, realistic inventory: services spread over
-// namespaces, one in ten a NodePort, endpoints spread over nodes.
+// namespaces, one in fifty a NodePort, endpoints spread over nodes.
 func syntheticInventory(services, nodes, endpoints int) Inventory {
 	inv := Inventory{}
 	for n := 0; n < nodes; n++ {
@@ -16,7 +16,7 @@ func syntheticInventory(services, nodes, endpoints int) Inventory {
 		svc := Service{Namespace: fmt.Sprintf("ns-%03d", s%100), Name: fmt.Sprintf("svc-%05d", s), Type: TypeClusterIP,
 			ClusterIPs: []string{fmt.Sprintf("10.96.%d.%d", s/256, s%256)},
 			Ports:      []ServicePort{{Name: "http", Protocol: "TCP", Port: 80, TargetPort: "8080"}}}
-		if s%10 == 0 {
+		if s%50 == 0 {
 			svc.Type, svc.ExternalTrafficPolicy = TypeNodePort, PolicyCluster
 			svc.Ports[0].NodePort = int32(30000 + s%2768)
 		}
