@@ -6,10 +6,10 @@ set -euo pipefail
 ver=${1:-${K8S_VERSION:-v1.34.4}}
 cache=${SVCCHECK_LAB_CACHE:-$HOME/.cache/svccheck-lab}
 out=$cache/k8s/$ver/bin
-comps=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
-have=1
-for c in "${comps[@]}"; do [ -x "$out/$c" ] || have=0; done
-if [ $have = 1 ]; then echo "$out"; exit 0; fi
+comps=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+missing=()
+for c in "${comps[@]}"; do [ -x "$out/$c" ] || missing+=("$c"); done
+if [ ${#missing[@]} = 0 ]; then echo "$out"; exit 0; fi
 
 log() { printf '[build-k8s] %s\n' "$*" >&2; }
 export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
@@ -27,12 +27,12 @@ awk '/^replace \($/{skip=1;next} skip&&/^\)$/{skip=0;next} !skip' go.mod |
   sed -E "s#^(\s*k8s\.io/[a-z0-9-]+) v0\.0\.0(\s|$)#\1 $stage\2#" > go.mod.new
 mv go.mod.new go.mod
 grep -q 'v0.0.0$' go.mod && { log "unpinned v0.0.0 requirement left in go.mod"; grep 'v0.0.0$' go.mod >&2; exit 1; }
-mkdir -p "$out.tmp"
+mkdir -p "$out"
 ld="-s -w -X k8s.io/component-base/version.gitVersion=$ver -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$ver" | cut -d. -f2)"
-for c in "${comps[@]}"; do
-  log "building $c"
-  go build -trimpath -ldflags "$ld" -o "$out.tmp/$c" "./cmd/$c"
+for c in "${missing[@]}"; do
+  log "building $c (first time only: several minutes on 2 cores)"
+  go build -trimpath -ldflags "$ld" -o "$out/$c.tmp" "./cmd/$c"
+  mv "$out/$c.tmp" "$out/$c"
 done
-rm -rf "$out"; mv "$out.tmp" "$out"
 rm -rf "$src"
 echo "$out"

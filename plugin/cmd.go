@@ -61,6 +61,9 @@ func ExitCode(err error) int {
 	return ExitUsage // cobra's own errors: unknown flags, bad arguments
 }
 
+// Version is the build's version, set with -ldflags -X at release time.
+var Version = "dev"
+
 var addressTypes = []string{"InternalIP", "ExternalIP", "Hostname", "InternalDNS", "ExternalDNS"}
 
 // Options are the command's flags and what Complete derives from them.
@@ -125,6 +128,7 @@ Exit codes: 0 every expectation met, 1 an expectation failed or an error was fou
 
   # Every Service in the cluster as JSON, for a CI gate
   kubectl svccheck -A -o json`,
+		Version:       Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(c *cobra.Command, args []string) error {

@@ -1,0 +1,48 @@
+# svccheck: build, test, lab.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/kubectl-svccheck
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/svccheck/svccheck/plugin.Version=$(VERSION)
+E2E ?= auto   # auto: run the e2e suite when root on Linux; yes: always; no: never
+
+.PHONY: build test unit lint e2e bench lab-up lab-down demo clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-svccheck
+
+## test: lint, unit tests with -race, then the end-to-end suite on the lab cluster
+test: lint unit
+	@if [ "$(E2E)" = yes ] || { [ "$(E2E)" = auto ] && [ "$$(id -u)" = 0 ] && [ "$$(uname -s)" = Linux ]; }; then \
+		$(MAKE) --no-print-directory e2e; \
+	else echo "e2e: skipped (needs root on Linux; E2E=$(E2E))"; fi
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+## e2e: start the lab, run the scenarios against it, always tear it down
+e2e:
+	@trap 'lab/lab.sh down' EXIT; lab/lab.sh up && $(GO) test -tags e2e -count=1 -timeout 20m -v ./e2e/ 2>&1 | tee e2e.out | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+e2e_test)' ; exit $${PIPESTATUS[0]}
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./probe/
+	$(GO) test -run '^$$' -bench 'RunLoopback|DialLoop' -benchtime 20000x -count 3 ./probe/
+
+lab-up:
+	lab/lab.sh up
+
+lab-down:
+	lab/lab.sh down
+
+## demo: the seed walkthrough on the lab cluster, probed from the operator host
+demo:
+	lab/lab.sh up
+	lab/lab.sh seed
+	lab/lab.sh exec -- kubectl svccheck -n default --from local --http
+
+clean:
+	rm -rf bin dist e2e.out
