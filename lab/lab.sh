@@ -9,6 +9,7 @@
 #   lab/lab.sh kubectl ARGS...   kubectl as the operator host
 #   lab/lab.sh node NAME -- CMD  run CMD in a node's network namespace
 #   lab/lab.sh seed        apply the walkthrough's manifests and wait for its endpoints
+#   lab/lab.sh proxy-stop NODE / proxy-start NODE   break / mend a node's kube-proxy
 #   lab/lab.sh images      (re)build the lab images and import them into every node
 #
 # Network: every address lives only inside the lab's namespaces. Hosts sit on a
@@ -280,7 +281,20 @@ metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 0.0.0.0:10256
 conntrack: {maxPerCore: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 EOF
-  start "kube-proxy-$n" "$n" "$KBIN/kube-proxy" --config="$d/proxy.yaml"
+  start_proxy "$n"
+}
+
+start_proxy() { start "kube-proxy-$1" "$1" "$KBIN/kube-proxy" --config="$LAB/nodes/$1/proxy.yaml"; }
+
+# stop_proxy kills a node's kube-proxy and removes its rules, as if it had
+# never run there: that node's NodePorts and ClusterIPs stop forwarding.
+stop_proxy() {
+  local f=$LAB/pids/kube-proxy-$1.pid pid
+  pid=$(cat "$f" 2>/dev/null) || die "no kube-proxy running on $1"
+  kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$f"
+  in_ns "$1" "$KBIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
 }
 
 kc() { in_ns operator "$LAB/bin/kubectl" --kubeconfig "$LAB/admin.kubeconfig" "$@"; }
@@ -377,6 +391,13 @@ down() {
   [ "${1:-}" = quiet ] || log "lab down"
 }
 
+has_ready_endpoints() { # SERVICE N
+  local got
+  got=$(kc get endpointslices -n default -l "kubernetes.io/service-name=$1" \
+    -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}x{end}')
+  [ "${#got}" -ge "$2" ]
+}
+
 # seed applies the walkthrough's manifests and waits until both endpoints are
 # ready in the Services' EndpointSlices.
 seed() {
@@ -384,7 +405,7 @@ seed() {
   kc rollout status deployment/hostname --timeout=120s >/dev/null
   local s
   for s in hostname hostname-nodeport; do
-    wait_for "2 ready endpoints of $s" 60 sh -c "[ \"\$(nsenter --net=/run/netns/$P-operator $LAB/bin/kubectl --kubeconfig $LAB/admin.kubeconfig get endpointslices -l kubernetes.io/service-name=$s -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}x{end}')\" = xx ]"
+    wait_for "2 ready endpoints of $s" 60 has_ready_endpoints "$s" 2
   done
   log "seed applied: deployment/hostname (2 pods), service/hostname (ClusterIP 8080->80), service/hostname-nodeport (NodePort 30080)"
 }
@@ -411,6 +432,8 @@ case "$cmd" in
     KUBECONFIG=$LAB/admin.kubeconfig PATH=$LAB/bin:$PATH in_ns operator "$@" ;;
   kubectl) kc "$@" ;;
   seed) seed ;;
+  proxy-stop) KBIN=$CACHE/k8s/$K8S_VERSION/bin; stop_proxy "${1:?node name}" ;;
+  proxy-start) KBIN=$CACHE/k8s/$K8S_VERSION/bin; start_proxy "${1:?node name}" ;;
   node)
     n=${1:?node name}; shift
     [ "${1:-}" = -- ] && shift

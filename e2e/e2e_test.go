@@ -1,0 +1,339 @@
+//go:build e2e
+
+// Package e2e runs kubectl-svccheck from the lab's operator host against the
+// lab's real cluster and asserts on its JSON report and exit code. The lab must
+// be up (make e2e starts it); every scenario restores what it breaks.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/svccheck/svccheck/report"
+)
+
+var labSh = filepath.Join("..", "lab", "lab.sh")
+
+func lab(t testing.TB, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(labSh, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("lab.sh %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
+	}
+	return out.String()
+}
+
+func TestMain(m *testing.M) {
+	if err := exec.Command(labSh, "status").Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: the lab is not up; run `make e2e` (or lab/lab.sh up first)")
+		os.Exit(1)
+	}
+	for _, args := range [][]string{{"build"}, {"seed"}, {"kubectl", "apply", "-f", "../lab/manifests/scenarios.yaml"}} {
+		if out, err := exec.Command(labSh, args...).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: lab.sh %v: %v\n%s", args, err, out)
+			os.Exit(1)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// svccheck runs kubectl-svccheck as the operator host with -o json and returns
+// the report (nil when the run printed none), stderr and the exit code.
+func svccheck(t *testing.T, args ...string) (*report.Report, string, int) {
+	t.Helper()
+	cmd := exec.Command(labSh, append([]string{"exec", "--", "kubectl-svccheck", "-o", "json"}, args...)...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() == 0 {
+		return nil, errOut.String(), code
+	}
+	var r report.Report
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
+	}
+	t.Logf("svccheck %s: exit %d, %s", strings.Join(args, " "), code, report.SummaryLine(&r))
+	return &r, errOut.String(), code
+}
+
+// eventually retries check until it passes or the deadline, for state the
+// cluster converges to (endpoints, proxy rules).
+func eventually(t *testing.T, what string, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func service(t *testing.T, r *report.Report, name string) *report.Service {
+	t.Helper()
+	for i := range r.Services {
+		if r.Services[i].Name == name {
+			return &r.Services[i]
+		}
+	}
+	t.Fatalf("service %s not in report", name)
+	return nil
+}
+
+// failing lists "via/node" of every failed probe.
+func failing(s *report.Service) []string {
+	var out []string
+	for _, p := range s.Probes {
+		if !p.Pass {
+			out = append(out, string(p.Via)+"/"+p.Node)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func findingCodes(r *report.Report, svc string) []string {
+	var out []string
+	for _, f := range r.Findings {
+		if f.Service == svc {
+			out = append(out, f.Code)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// healthySeed checks scenario 1's assertions and returns an error instead of
+// failing, so restorations can wait for it.
+func healthySeed(r *report.Report, code int) error {
+	if code != 0 || r == nil || !r.Passed() {
+		return fmt.Errorf("exit %d, report %v", code, r != nil && r.Passed())
+	}
+	nodePorts := 0
+	for _, s := range r.Services {
+		for _, p := range s.Probes {
+			switch p.Via {
+			case "nodePort":
+				nodePorts++
+				if p.Coverage == nil || len(p.Coverage.Seen) != 2 || len(p.Coverage.Missing) != 0 {
+					return fmt.Errorf("%s: coverage %+v, want both pods seen", p.ID, p.Coverage)
+				}
+			case "clusterIP":
+				if p.Expect != "noReach" || p.Outcome == "ok" {
+					return fmt.Errorf("%s: ClusterIP answered from outside (%s)", p.ID, p.Outcome)
+				}
+			}
+		}
+	}
+	if nodePorts != 3 {
+		return fmt.Errorf("%d NodePort probes, want one per node (3)", nodePorts)
+	}
+	return nil
+}
+
+func TestSeedHealthy(t *testing.T) {
+	r, _, code := svccheck(t, "-n", "default", "--from", "local", "--http", "hostname", "hostname-nodeport")
+	if err := healthySeed(r, code); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKubeProxyStopped(t *testing.T) {
+	lab(t, "proxy-stop", "lab-w1")
+	restored := false
+	defer func() {
+		if !restored {
+			lab(t, "proxy-start", "lab-w1")
+		}
+	}()
+	r, _, code := svccheck(t, "-n", "default", "--http", "hostname-nodeport")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	s := service(t, r, "hostname-nodeport")
+	if got := strings.Join(failing(s), ","); got != "nodePort/lab-w1" {
+		t.Errorf("failing probes %q, want only lab-w1's NodePort", got)
+	}
+	named := false
+	for _, f := range r.Findings {
+		named = named || f.Code == "pathFailed" && strings.Contains(f.Message, "NodePort 30080 on node lab-w1")
+	}
+	if !named {
+		t.Errorf("no finding names lab-w1's NodePort: %+v", r.Findings)
+	}
+	lab(t, "proxy-start", "lab-w1")
+	restored = true
+	eventually(t, "seed healthy again after kube-proxy restart", 30*time.Second, func() error {
+		r, _, code := svccheck(t, "-n", "default", "--http", "hostname", "hostname-nodeport")
+		return healthySeed(r, code)
+	})
+}
+
+func TestFirewallFromOperatorOnly(t *testing.T) {
+	rule := []string{"-t", "raw", "PREROUTING", "-s", "10.250.0.100", "-p", "tcp", "--dport", "30080", "-j", "DROP"}
+	ipt := func(op string) { lab(t, append([]string{"node", "lab-w2", "--", "iptables", rule[0], rule[1], op}, rule[2:]...)...) }
+	ipt("-I")
+	defer ipt("-D")
+	r, _, code := svccheck(t, "-n", "default", "--http", "--timeout", "1s", "hostname-nodeport")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	s := service(t, r, "hostname-nodeport")
+	if got := strings.Join(failing(s), ","); got != "nodePort/lab-w2" {
+		t.Errorf("failing probes %q, want only lab-w2's NodePort", got)
+	}
+	for _, p := range s.Probes {
+		if p.Node == "lab-w2" && p.Outcome != "timeout" {
+			t.Errorf("dropped NodePort outcome %s, want timeout", p.Outcome)
+		}
+	}
+}
+
+func TestSelectorMatchesNoPod(t *testing.T) {
+	r, _, code := svccheck(t, "-n", "default", "--http", "nomatch")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if got := findingCodes(r, "nomatch"); !contains(got, "noEndpoints") {
+		t.Fatalf("findings %v, want noEndpoints", got)
+	}
+	for _, f := range r.Findings {
+		if f.Code == "noEndpoints" && !strings.Contains(f.Message, "selector app=hostnme matches no pod") {
+			t.Errorf("message %q does not explain the selector", f.Message)
+		}
+	}
+	// kube-proxy rejects connections to a Service without endpoints.
+	for _, p := range service(t, r, "nomatch").Probes {
+		if p.Via == "nodePort" && p.Outcome == "ok" {
+			t.Errorf("%s answered with no endpoints", p.ID)
+		}
+	}
+}
+
+func TestTargetPortNotListening(t *testing.T) {
+	r, _, code := svccheck(t, "-n", "default", "--http", "wrongport")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	s := service(t, r, "wrongport")
+	if got := strings.Join(failing(s), ","); got != "nodePort/lab-cp,nodePort/lab-w1,nodePort/lab-w2" {
+		t.Errorf("failing probes %q, want every node's NodePort", got)
+	}
+	for _, p := range s.Probes {
+		if p.Via == "nodePort" && p.Outcome != "refused" {
+			t.Errorf("%s: outcome %s, want refused (the pod answers RST)", p.ID, p.Outcome)
+		}
+	}
+}
+
+func TestReadinessFailing(t *testing.T) {
+	var r *report.Report
+	eventually(t, "notready pod running", 60*time.Second, func() error {
+		var code int
+		r, _, code = svccheck(t, "-n", "default", "notready")
+		s := service(t, r, "notready")
+		if code != 1 || s.Endpoints.NotReady != 1 || s.Endpoints.Ready != 0 {
+			return fmt.Errorf("exit %d endpoints %+v", code, s.Endpoints)
+		}
+		return nil
+	})
+	for _, f := range r.Findings {
+		if f.Code == "noEndpoints" && f.Service == "notready" {
+			if !strings.Contains(f.Message, "none ready") {
+				t.Errorf("message %q does not say the pods are not ready", f.Message)
+			}
+			return
+		}
+	}
+	t.Errorf("no noEndpoints finding: %+v", r.Findings)
+}
+
+func TestExternalTrafficPolicyLocal(t *testing.T) {
+	r, _, code := svccheck(t, "-n", "default", "--http", "etp-local")
+	s := service(t, r, "etp-local")
+	reach, drop := map[string]bool{}, map[string]bool{}
+	for _, p := range s.Probes {
+		if p.Via != "nodePort" {
+			continue
+		}
+		if p.Expect == "reach" {
+			reach[p.Node] = true
+			if p.Outcome != "ok" || p.Coverage == nil || len(p.Coverage.Seen) != 1 {
+				t.Errorf("%s: outcome %s coverage %+v, want its one local pod", p.ID, p.Outcome, p.Coverage)
+			}
+		} else {
+			drop[p.Node] = true
+			if p.Expect != "noReach" || p.Outcome == "ok" {
+				t.Errorf("%s: expect %s outcome %s, want a drop", p.ID, p.Expect, p.Outcome)
+			}
+		}
+	}
+	if len(reach) != 2 || len(drop) != 1 {
+		t.Errorf("reach on %v, drop on %v: want the two pod nodes and the other one", reach, drop)
+	}
+	if code != 0 {
+		t.Errorf("exit %d, want 0: %v", code, failing(s))
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"unknown service", []string{"-n", "default", "hostnam"}, 2, `service "hostnam" not found in namespace "default" (did you mean "hostname"?)`},
+		{"unknown namespace", []string{"-n", "nope"}, 2, `namespace "nope" not found`},
+		{"forbidden", []string{"-n", "default", "--kubeconfig", filepath.Join(labDir(), "viewer.kubeconfig")}, 3,
+			"forbidden: cannot list endpointslices.discovery.k8s.io"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, stderr, code := svccheck(t, tc.args...)
+			if code != tc.code || r != nil || !strings.Contains(stderr, tc.msg) {
+				t.Errorf("exit %d stderr %q, want %d and %q", code, stderr, tc.code, tc.msg)
+			}
+			if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 {
+				t.Errorf("stderr has %d lines, want one", n+1)
+			}
+		})
+	}
+}
+
+func labDir() string {
+	if d := os.Getenv("SVCCHECK_LAB_DIR"); d != "" {
+		return d
+	}
+	return "/var/lib/svccheck-lab"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
