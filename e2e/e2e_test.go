@@ -193,7 +193,9 @@ func TestKubeProxyStopped(t *testing.T) {
 
 func TestFirewallFromOperatorOnly(t *testing.T) {
 	rule := []string{"-t", "raw", "PREROUTING", "-s", "10.250.0.100", "-p", "tcp", "--dport", "30080", "-j", "DROP"}
-	ipt := func(op string) { lab(t, append([]string{"node", "lab-w2", "--", "iptables", rule[0], rule[1], op}, rule[2:]...)...) }
+	ipt := func(op string) {
+		lab(t, append([]string{"node", "lab-w2", "--", "iptables", rule[0], rule[1], op}, rule[2:]...)...)
+	}
 	ipt("-I")
 	defer ipt("-D")
 	r, _, code := svccheck(t, "-n", "default", "--http", "--timeout", "1s", "hostname-nodeport")

@@ -209,4 +209,3 @@ current-context: c
 		t.Errorf("took %s", d)
 	}
 }
-
