@@ -4,7 +4,8 @@ GO ?= go
 BIN := bin/kubectl-svccheck
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/svccheck/svccheck/plugin.Version=$(VERSION)
-E2E ?= auto   # auto: run the e2e suite when root on Linux; yes: always; no: never
+# E2E=auto runs the e2e suite when root on Linux; yes: always; no: never.
+E2E ?= auto
 
 .PHONY: build test unit lint e2e bench lab-up lab-down demo clean
 

@@ -333,38 +333,33 @@ up() {
 }
 
 # ---------------------------------------------------------------- teardown
-term_pid() { # pidfile
-  local pid
-  pid=$(cat "$1" 2>/dev/null) || return 0
-  kill -TERM "$pid" 2>/dev/null || true
+cgroup_procs() { # all pids in the lab's cgroup roots
+  local n
+  for n in "${NODES[@]}"; do
+    find /sys/fs/cgroup/*/"$n" -name cgroup.procs -exec cat {} + 2>/dev/null || true
+  done
 }
 
 down() {
   need_root
   [ "${1:-}" = quiet ] || log "tearing down the lab"
-  # Containers first: every pod process lives in a node's cgroup root.
-  local n c
-  for n in "${NODES[@]}"; do
-    for f in "$LAB/pids/kubelet-$n.pid" "$LAB/pids/kube-proxy-$n.pid"; do term_pid "$f"; done
-  done
-  for n in "${NODES[@]}"; do
-    for c in /sys/fs/cgroup/*/"$n"; do
-      [ -d "$c" ] || continue
-      find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
-    done
-  done
-  # Shims of the lab's containerds (they name the lab's socket on their command line).
-  pkill -KILL -f "containerd-shim.*$LAB/" 2>/dev/null || true
-  local f
-  for f in "$LAB"/pids/*.pid; do [ -e "$f" ] && term_pid "$f"; done
-  sleep 0.5
-  # Anything started from the lab that survived TERM (crashed runs leave no pid files).
-  pkill -KILL -f "$LAB/" 2>/dev/null || true
-  pkill -KILL -f "$CACHE/k8s/" 2>/dev/null || true
+  local f n c
+  # Daemons first, so nothing restarts containers while they are killed.
   for f in "$LAB"/pids/*.pid; do
     [ -e "$f" ] || continue
     kill -KILL "$(cat "$f")" 2>/dev/null || true
     rm -f "$f"
+  done
+  # Whatever a crashed run left without pid files: lab daemons name the lab's
+  # directories on their command lines, container shims name its sockets.
+  pkill -KILL -f "$CACHE/k8s/" 2>/dev/null || true
+  pkill -KILL -f "$LAB/" 2>/dev/null || true
+  # Containers: every pod process lives in a node's cgroup root.
+  local end=$((SECONDS + 15)) pids
+  while pids=$(cgroup_procs) && [ -n "$pids" ]; do
+    echo "$pids" | xargs -r kill -KILL 2>/dev/null || true
+    [ $SECONDS -lt $end ] || { log "warning: processes still in lab cgroups: $(echo $pids)"; break; }
+    sleep 0.2
   done
   # Mounts under the lab dir (container rootfs, pod netns, kubelet volumes), deepest first.
   if [ -d "$LAB" ]; then
@@ -375,19 +370,23 @@ down() {
   for n in "${NODES[@]}" operator lab; do
     ip netns del "$P-$n" 2>/dev/null || true
   done
-  # Cgroups, deepest first; retried because killed processes leave them lazily.
-  for n in "${NODES[@]}"; do
-    for c in /sys/fs/cgroup/*/"$n"; do
-      [ -d "$c" ] || continue
-      for _ in 1 2 3 4 5; do
+  # Cgroups, deepest first; an emptied cgroup can take a moment to be removable.
+  end=$((SECONDS + 15))
+  while :; do
+    local left=()
+    for n in "${NODES[@]}"; do
+      for c in /sys/fs/cgroup/*/"$n"; do
+        [ -d "$c" ] || continue
         find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
-        [ -d "$c" ] || break
-        sleep 0.3
+        [ -d "$c" ] && left+=("$c")
       done
     done
+    [ ${#left[@]} = 0 ] && break
+    [ $SECONDS -lt $end ] || { log "warning: cgroups not removable: ${left[*]}"; break; }
+    sleep 0.3
   done
   # State of this run; the build cache, certificates and images stay.
-  rm -rf "$LAB/etcd" "$LAB/nodes" "$LAB/logs"
+  rm -rf "$LAB/etcd" "$LAB/nodes" "$LAB/logs" "$LAB/pids"
   [ "${1:-}" = quiet ] || log "lab down"
 }
 
@@ -398,6 +397,30 @@ has_ready_endpoints() { # SERVICE N
   [ "${#got}" -ge "$2" ]
 }
 
+proxied_everywhere() { # SERVICE_PORT N: every node's iptables forwards to N endpoints
+  local n got
+  for n in "${NODES[@]}"; do
+    got=$(in_ns "$n" iptables-save -t nat | grep -c -- "-A KUBE-SVC-.* --comment \"$1 -> ") || return 1
+    [ "$got" -ge "$2" ] || return 1
+  done
+}
+
+# answers_from IP PORT N: from the operator host, at most 40 HTTP connections
+# to IP:PORT see N distinct hostname pods answer (the dataplane has converged).
+answers_from() {
+  in_ns operator bash -c '
+    declare -A seen
+    for _ in $(seq 40); do
+      exec 3<>"/dev/tcp/$1/$2" || continue
+      printf "GET / HTTP/1.0\r\n\r\n" >&3
+      name=$(timeout 2 cat <&3 | tail -n 1)
+      exec 3<&-
+      [ -n "$name" ] && seen[$name]=1
+      [ ${#seen[@]} -ge "$3" ] && exit 0
+    done
+    exit 1' _ "$@"
+}
+
 # seed applies the walkthrough's manifests and waits until both endpoints are
 # ready in the Services' EndpointSlices.
 seed() {
@@ -406,6 +429,11 @@ seed() {
   local s
   for s in hostname hostname-nodeport; do
     wait_for "2 ready endpoints of $s" 60 has_ready_endpoints "$s" 2
+    wait_for "every kube-proxy to program both endpoints of $s" 30 proxied_everywhere "default/$s:http" 2
+  done
+  local n
+  for n in "${NODES[@]}"; do
+    wait_for "NodePort 30080 on $n to reach both pods" 30 answers_from "${IP[$n]}" 30080 2
   done
   log "seed applied: deployment/hostname (2 pods), service/hostname (ClusterIP 8080->80), service/hostname-nodeport (NodePort 30080)"
 }

@@ -287,28 +287,29 @@ func member(p ProbeRow) string {
 func backendsLabel(g []ProbeRow) string {
 	seen := map[string]bool{}
 	total := map[string]bool{}
-	measured := false
+	measured, partial := 0, 0
 	for _, p := range g {
-		if p.Coverage != nil {
-			measured = true
-			for _, s := range p.Coverage.Seen {
-				seen[s] = true
+		switch {
+		case p.Coverage != nil:
+			measured++
+			if len(p.Coverage.Missing) > 0 {
+				partial++
 			}
 			for _, s := range p.Coverage.Seen {
-				total[s] = true
+				seen[s], total[s] = true, true
 			}
 			for _, s := range p.Coverage.Missing {
 				total[s] = true
 			}
-		} else if p.Via == probe.ViaEndpoint && p.Backend != "" {
-			measured = true
-			seen[p.Backend] = true
-			total[p.Backend] = true
-		} else if p.Via == probe.ViaEndpoint && p.Pod != "" {
+		case p.Via == probe.ViaEndpoint && p.Pod != "":
 			total[p.Pod] = true
+			if p.Backend != "" {
+				measured++
+				seen[p.Backend] = true
+			}
 		}
 	}
-	if !measured {
+	if measured == 0 {
 		if len(g) == 1 && g[0].Backend != "" {
 			return g[0].Backend
 		}
@@ -324,6 +325,8 @@ func backendsLabel(g []ProbeRow) string {
 		}
 		sort.Strings(miss)
 		s += " (never " + strings.Join(miss, ", ") + ")"
+	} else if partial > 0 {
+		s += fmt.Sprintf(" (partial on %d of %d paths)", partial, measured)
 	}
 	return s
 }
