@@ -178,7 +178,7 @@ func TestKubeProxyStopped(t *testing.T) {
 	}
 	named := false
 	for _, f := range r.Findings {
-		named = named || f.Code == "pathFailed" && strings.Contains(f.Message, "NodePort 30080 on node lab-w1")
+		named = named || f.Code == "pathFailed" && strings.Contains(f.Message, "NodePort 30080 from local: lab-w1 (")
 	}
 	if !named {
 		t.Errorf("no finding names lab-w1's NodePort: %+v", r.Findings)

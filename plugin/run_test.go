@@ -135,7 +135,7 @@ func TestRunJSONReport(t *testing.T) {
 	}
 	var named bool
 	for _, f := range rep.Findings {
-		named = named || f.Code == "pathFailed" && strings.Contains(f.Message, "NodePort 30080 on node worker1")
+		named = named || f.Code == "pathFailed" && strings.Contains(f.Message, "NodePort 30080 from local: worker1 (")
 	}
 	if !named {
 		t.Errorf("no finding names worker1's NodePort: %+v", rep.Findings)

@@ -51,8 +51,13 @@ func Diagnose(inv Inventory, plan Plan, results []Result) []Finding {
 	}
 	for i := range inv.Services {
 		svc := &inv.Services[i]
-		out = append(out, staticFindings(svc, inv.Pods)...)
-		out = append(out, pathFindings(svc, plan, results, byKey[svc.Key()])...)
+		static := staticFindings(svc, inv.Pods)
+		explained := false
+		for _, f := range static {
+			explained = explained || f.Code == "noEndpoints"
+		}
+		out = append(out, static...)
+		out = append(out, pathFindings(svc, plan, results, byKey[svc.Key()], explained)...)
 	}
 	return out
 }
@@ -111,77 +116,93 @@ func explainEmpty(svc *Service, pods []Pod, notReady []string) string {
 	}
 }
 
-func pathFindings(svc *Service, plan Plan, results []Result, idx []int) []Finding {
+func pathFindings(svc *Service, plan Plan, results []Result, idx []int, explained bool) []Finding {
 	type group struct {
-		probes []string
-		parts  []string
-		code   string
+		code, hop string
+		sev       Severity
+		probes    []string
+		members   []string // nodes or targets, with what happened
+		total     int      // probes on this hop
 	}
 	groups := map[string]*group{}
 	var order []string
-	add := func(key, code, part, id string) {
+	totals := map[string]int{}
+	for _, i := range idx {
+		p := &plan.Probes[i]
+		totals[hopKey(p)]++
+	}
+	add := func(code string, sev Severity, p *Probe, member string) {
+		key := code + "|" + hopKey(p)
 		g, ok := groups[key]
 		if !ok {
-			g = &group{code: code}
+			g = &group{code: code, sev: sev, hop: describeHop(p), total: totals[hopKey(p)]}
 			groups[key] = g
 			order = append(order, key)
 		}
-		g.probes = append(g.probes, id)
-		g.parts = append(g.parts, part)
+		g.probes = append(g.probes, p.ID)
+		g.members = append(g.members, member)
 	}
 	for _, i := range idx {
 		p, r := &plan.Probes[i], &results[i]
 		if r.Outcome == NotRun {
 			continue
 		}
-		hop := describeHop(p)
+		where := p.Address()
+		if p.Via == ViaNodePort {
+			where = p.Node + " (" + p.Address() + ")"
+		}
 		switch {
 		case !r.Pass && p.Expect.Want == NoReach:
-			add("exposed/"+hop, "exposed", fmt.Sprintf("%s answered from %s but must not (%s)", p.Address(), p.From, p.Expect.Reason), p.ID)
+			add("exposed", SevError, p, where+" answered")
+		case !r.Pass && explained && p.Via != ViaEndpoint:
+			// The Service has no ready endpoints: that finding explains it.
 		case !r.Pass:
 			what := string(r.Outcome)
-			if r.Outcome == OK {
-				what = "failed"
-			}
 			if r.Failures > 0 && r.Failures < r.Attempts {
 				what = fmt.Sprintf("%d of %d connections %s", r.Failures, r.Attempts, r.Outcome)
 			}
-			add("fail/"+hop, "pathFailed", fmt.Sprintf("%s from %s: %s", p.Address(), p.From, what), p.ID)
+			add("pathFailed", SevError, p, where+" "+what)
 		case p.Expect.Want == Reach && len(p.Backends) > 1 && len(r.Seen) > 0 && len(r.Seen) < len(p.Backends):
-			add("cov/"+hop, "partialCoverage", fmt.Sprintf("%s from %s saw %d of %d backends in %d connections, never %s",
-				p.Address(), p.From, len(r.Seen), len(p.Backends), r.Attempts, strings.Join(missing(p.Backends, r.Seen), ", ")), p.ID)
+			add("partialCoverage", SevWarning, p, fmt.Sprintf("%s saw %d of %d backends in %d connections, never %s",
+				where, len(r.Seen), len(p.Backends), r.Attempts, strings.Join(missing(p.Backends, r.Seen), ", ")))
 		}
 	}
 	var out []Finding
 	for _, k := range order {
 		g := groups[k]
-		sev := SevError
-		if g.code == "partialCoverage" {
-			sev = SevWarning
+		msg := g.hop + ": " + strings.Join(g.members, "; ")
+		switch {
+		case g.code == "exposed":
+			msg += " from outside the cluster, but must not"
+		case g.code == "pathFailed" && g.total > 1 && len(g.members) == g.total:
+			msg += fmt.Sprintf(" (all %d fail: the Service, not one node)", g.total)
 		}
-		hop := k[strings.IndexByte(k, '/')+1:]
-		f := finding(svc, sev, g.code, "%s: %s", hop, strings.Join(g.parts, "; "))
+		f := finding(svc, g.sev, g.code, "%s", msg)
 		f.Probes = g.probes
 		out = append(out, f)
 	}
 	return out
 }
 
-// describeHop names the hop a probe crosses, e.g. "port http NodePort 30080 on node b".
+// hopKey groups the probes of one path kind: port, vantage point, via.
+func hopKey(p *Probe) string { return p.Port + "|" + string(p.From) + "|" + string(p.Via) }
+
+// describeHop names a kind of hop, e.g. "port http NodePort 30080 from local".
 func describeHop(p *Probe) string {
 	s := "port " + p.Port + " "
 	switch p.Via {
 	case ViaNodePort:
-		return s + fmt.Sprintf("NodePort %d on node %s", p.TargetPort, p.Node)
+		s += fmt.Sprintf("NodePort %d", p.TargetPort)
 	case ViaEndpoint:
-		return s + "endpoint " + nameOr(p.Pod, p.Host)
+		s += "endpoints"
 	case ViaClusterIP:
-		return s + "ClusterIP " + p.Host
+		s += "ClusterIP"
 	case ViaLoadBalancer:
-		return s + "LoadBalancer " + p.Host
+		s += "LoadBalancer"
 	default:
-		return s + "DNS " + p.Host
+		s += "DNS name"
 	}
+	return s + " from " + string(p.From)
 }
 
 func missing(all, seen []string) []string {
