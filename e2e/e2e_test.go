@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -191,13 +192,18 @@ func TestKubeProxyStopped(t *testing.T) {
 	})
 }
 
-func TestFirewallFromOperatorOnly(t *testing.T) {
-	rule := []string{"-t", "raw", "PREROUTING", "-s", "10.250.0.100", "-p", "tcp", "--dport", "30080", "-j", "DROP"}
-	ipt := func(op string) {
-		lab(t, append([]string{"node", "lab-w2", "--", "iptables", rule[0], rule[1], op}, rule[2:]...)...)
-	}
+// firewall makes node drop TCP traffic from the operator host to port, before
+// kube-proxy's rules see it; the returned func removes the rule.
+func firewall(t *testing.T, node, port string) func() {
+	rule := []string{"raw", "PREROUTING", "-s", "10.250.0.100", "-p", "tcp", "--dport", port, "-j", "DROP"}
+	ipt := func(op string) { lab(t, append([]string{"node", node, "--", "iptables", "-t", rule[0], op}, rule[1:]...)...) }
 	ipt("-I")
-	defer ipt("-D")
+	return func() { ipt("-D") }
+}
+
+func TestFirewallFromOperatorOnly(t *testing.T) {
+	undo := firewall(t, "lab-w2", "30080")
+	defer undo()
 	r, _, code := svccheck(t, "-n", "default", "--http", "--timeout", "1s", "hostname-nodeport")
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
@@ -297,6 +303,43 @@ func TestExternalTrafficPolicyLocal(t *testing.T) {
 	}
 	if code != 0 {
 		t.Errorf("exit %d, want 0: %v", code, failing(s))
+	}
+}
+
+func TestInterruptPrintsPartialReport(t *testing.T) {
+	// lab-w2 drops the NodePort from the operator: that probe waits out its
+	// 20 s timeout and SIGINT lands mid-run.
+	undo := firewall(t, "lab-w2", "30080")
+	defer undo()
+	cmd := exec.Command(labSh, "exec", "--", "kubectl-svccheck", "-o", "json", "-n", "default", "--timeout", "20s", "hostname-nodeport")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	start := time.Now()
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	err := cmd.Wait()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("stopped %s after SIGINT", d)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("exit %v, want 130", err)
+	}
+	var r report.Report
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("no partial report: %v\n%s", err, out.String())
+	}
+	if !r.Interrupted || r.Summary.NotRun == 0 || r.Summary.Failed != 0 {
+		t.Errorf("interrupted=%v summary %+v", r.Interrupted, r.Summary)
+	}
+	for _, p := range service(t, &r, "hostname-nodeport").Probes {
+		if p.Node == "lab-w2" && p.Outcome != "notRun" {
+			t.Errorf("lab-w2 probe %s, want notRun (interrupted)", p.Outcome)
+		}
 	}
 }
 

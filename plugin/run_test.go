@@ -209,3 +209,43 @@ current-context: c
 		t.Errorf("took %s", d)
 	}
 }
+
+// blocking answers the NodePort probes and blocks every other probe until the
+// run is cancelled.
+type blocking struct{ started chan struct{} }
+
+func (b blocking) Probe(ctx context.Context, p *probe.Probe) probe.Result {
+	if p.Via == probe.ViaNodePort {
+		return probe.Result{ID: p.ID, Outcome: probe.OK, Attempts: 1}
+	}
+	b.started <- struct{}{}
+	<-ctx.Done()
+	return probe.Result{ID: p.ID, Outcome: probe.NotRun, Detail: "interrupted", Interrupted: true}
+}
+
+func TestRunInterruptedPrintsPartialReport(t *testing.T) {
+	var out, errOut bytes.Buffer
+	o := NewOptions(genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
+	o.client = fixture.Clientset(t, clusterFixture)
+	o.namespace = "default"
+	b := blocking{started: make(chan struct{}, 10)}
+	o.probers = map[probe.From]probe.Prober{probe.FromLocal: b}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-b.started; cancel() }()
+	cmd := newCmd(o)
+	cmd.SetArgs([]string{"hostname-nodeport", "-o", "json", "--concurrency", "1"})
+	err := cmd.ExecuteContext(ctx)
+	if ExitCode(err) != ExitInterrupted {
+		t.Fatalf("exit %d (%v), want %d", ExitCode(err), err, ExitInterrupted)
+	}
+	var rep report.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("no report on interrupt: %v\n%s", err, out.String())
+	}
+	if !rep.Interrupted || rep.Summary.Passed != 3 || rep.Summary.NotRun != 1 {
+		t.Errorf("interrupted=%v summary %+v", rep.Interrupted, rep.Summary)
+	}
+	if got := report.SummaryLine(&rep); !strings.HasPrefix(got, "INTERRUPTED:") {
+		t.Errorf("summary line %q", got)
+	}
+}

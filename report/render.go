@@ -128,8 +128,11 @@ func table(w io.Writer, r *Report, wide bool) error {
 func SummaryLine(r *Report) string {
 	s := r.Summary
 	verdict := "PASS"
-	if !r.Passed() {
+	switch {
+	case !r.Passed():
 		verdict = "FAIL"
+	case r.Interrupted:
+		verdict = "INTERRUPTED"
 	}
 	line := fmt.Sprintf("%s: %s, %s: %d passed, %d failed, %d not run; %s, %s", verdict,
 		count(len(r.Services), "service"), count(s.Probes, "probe"), s.Passed, s.Failed, s.NotRun,
