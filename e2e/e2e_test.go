@@ -196,7 +196,9 @@ func TestKubeProxyStopped(t *testing.T) {
 // kube-proxy's rules see it; the returned func removes the rule.
 func firewall(t *testing.T, node, port string) func() {
 	rule := []string{"raw", "PREROUTING", "-s", "10.250.0.100", "-p", "tcp", "--dport", port, "-j", "DROP"}
-	ipt := func(op string) { lab(t, append([]string{"node", node, "--", "iptables", "-t", rule[0], op}, rule[1:]...)...) }
+	ipt := func(op string) {
+		lab(t, append([]string{"node", node, "--", "iptables", "-t", rule[0], op}, rule[1:]...)...)
+	}
 	ipt("-I")
 	return func() { ipt("-D") }
 }
