@@ -33,6 +33,7 @@ SERVICE_CIDR=10.252.0.0/16
 API=https://${IP[lab-cp]}:6443
 PAUSE_IMAGE=svccheck.local/pause:1
 HOSTNAME_IMAGE=svccheck.local/hostname:1
+AGENT_IMAGE=svccheck.local/svccheck:lab
 
 log() { printf '[lab %5ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -69,8 +70,8 @@ build() {
   ln -sf "$KBIN/kubectl" "$LAB/bin/kubectl"
   "$LAB/bin/mkimage" -binary "$LAB/bin/pause" -tag "$PAUSE_IMAGE" -o "$LAB/images/pause.tar"
   "$LAB/bin/mkimage" -binary "$LAB/bin/hostname" -tag "$HOSTNAME_IMAGE" -o "$LAB/images/hostname.tar"
-  "$LAB/bin/mkimage" -binary "$LAB/bin/kubectl-svccheck" -tag "svccheck.local/svccheck:lab" -user 65532:65532 \
-    -o "$LAB/images/svccheck.tar" -- agent
+  "$LAB/bin/mkimage" -binary "$LAB/bin/kubectl-svccheck" -tag "$AGENT_IMAGE" -user 65532:65532 \
+    -o "$LAB/images/svccheck.tar"
 }
 
 # ---------------------------------------------------------------- network
@@ -457,7 +458,8 @@ case "$cmd" in
   exec)
     [ "${1:-}" = -- ] && shift
     [ $# -gt 0 ] || die "usage: lab.sh exec -- CMD..."
-    KUBECONFIG=$LAB/admin.kubeconfig PATH=$LAB/bin:$PATH in_ns operator "$@" ;;
+    KUBECONFIG=$LAB/admin.kubeconfig PATH=$LAB/bin:$PATH SVCCHECK_IMAGE=$AGENT_IMAGE SVCCHECK_IMAGE_PULL_POLICY=Never \
+      in_ns operator "$@" ;;
   kubectl) kc "$@" ;;
   seed) seed ;;
   proxy-stop) KBIN=$CACHE/k8s/$K8S_VERSION/bin; stop_proxy "${1:?node name}" ;;

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
@@ -81,6 +84,13 @@ type Options struct {
 	AddressTypes  []string
 	HTTP          bool
 
+	AgentNamespace  string
+	Image           string
+	ImagePullPolicy string
+	Node            string
+	KeepAgent       bool
+	AgentTimeout    time.Duration
+
 	namespace  string
 	client     kubernetes.Interface
 	restConfig *rest.Config
@@ -99,6 +109,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		Timeout:      2 * time.Second,
 		Concurrency:  64,
 		AddressTypes: []string{"InternalIP"},
+		AgentTimeout: 60 * time.Second,
 		now:          time.Now,
 	}
 }
@@ -129,6 +140,7 @@ Exit codes: 0 every expectation met, 1 an expectation failed or an error was fou
   # Every Service in the cluster as JSON, for a CI gate
   kubectl svccheck -A -o json`,
 		Version:       Version,
+		Args:          cobra.ArbitraryArgs, // Service names; subcommand names win
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -153,7 +165,14 @@ Exit codes: 0 every expectation met, 1 an expectation failed or an error was fou
 	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "probes in flight at once")
 	f.StringSliceVar(&o.AddressTypes, "node-address-type", o.AddressTypes, "node address types whose NodePorts are probed from outside: "+strings.Join(addressTypes, ","))
 	f.BoolVar(&o.HTTP, "http", false, "probe every TCP port with HTTP GET and attribute answers to pods (default: only ports named or appProtocol http)")
+	f.StringVar(&o.AgentNamespace, "agent-namespace", "", "namespace of the in-cluster agent (default: the current namespace)")
+	f.StringVar(&o.Image, "image", envOr("SVCCHECK_IMAGE", DefaultImage()), "agent image (env SVCCHECK_IMAGE)")
+	f.StringVar(&o.ImagePullPolicy, "image-pull-policy", envOr("SVCCHECK_IMAGE_PULL_POLICY", string(corev1.PullIfNotPresent)), "agent image pull policy: Always, IfNotPresent or Never (env SVCCHECK_IMAGE_PULL_POLICY)")
+	f.StringVar(&o.Node, "node", "", "run the agent on this node")
+	f.BoolVar(&o.KeepAgent, "keep-agent", false, "keep the agent after the run, for debugging (remove it with the cleanup command)")
+	f.DurationVar(&o.AgentTimeout, "agent-timeout", o.AgentTimeout, "how long to wait for the agent pod to run")
 	o.ConfigFlags.AddFlags(f)
+	cmd.AddCommand(newAgentCmd(), newCleanupCmd(o))
 	return cmd
 }
 
@@ -209,6 +228,17 @@ func (o *Options) Validate() error {
 			return usage("unknown node address type %q: want %s", t, strings.Join(addressTypes, ", "))
 		}
 	}
+	switch corev1.PullPolicy(o.ImagePullPolicy) {
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		return usage("unknown --image-pull-policy %q: want Always, IfNotPresent or Never", o.ImagePullPolicy)
+	}
+	if o.AgentTimeout <= 0 {
+		return usage("--agent-timeout must be positive, got %s", o.AgentTimeout)
+	}
+	if o.Image == "" {
+		return usage("--image must not be empty")
+	}
 	if o.AllNamespaces && len(o.Names) > 0 {
 		return usage("Service names need a single namespace: drop -A or the names")
 	}
@@ -227,13 +257,6 @@ func (o *Options) vantagePoints() ([]probe.From, error) {
 	return nil, fmt.Errorf("unknown --from %q: want local, cluster or all", o.From)
 }
 
-// unavailable reports every probe of a vantage point as not run, with why.
-type unavailable string
-
-func (u unavailable) Probe(_ context.Context, p *probe.Probe) probe.Result {
-	return probe.Result{ID: p.ID, Outcome: probe.NotRun, Detail: string(u)}
-}
-
 // Run discovers, plans, probes, diagnoses and writes the report. It returns an
 // *ExitError whose code is the process's exit code.
 func (o *Options) Run(ctx context.Context) error {
@@ -243,6 +266,11 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.AllNamespaces {
 		sc.Namespace = ""
 	}
+	if o.wantsAgent() {
+		if err := preflight(ctx, o.client, sc.Namespace, o.agentNamespace()); err != nil {
+			return err
+		}
+	}
 	inv, err := Discover(ctx, o.client, sc)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -251,16 +279,16 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	plan := probe.BuildPlan(inv, probe.PlanOptions{From: from, AddressTypes: o.AddressTypes, HTTP: o.HTTP})
-	probers := o.probers
-	if probers == nil {
-		probers = map[probe.From]probe.Prober{
-			probe.FromLocal: &probe.Local{Timeout: o.Timeout},
-			probe.FromPod:   unavailable("in-cluster probing from an agent pod is not available in this build"),
+	if slices.Contains(from, probe.FromPod) {
+		if err := o.validateNode(inv); err != nil {
+			return err
 		}
+		o.skipDNSWithoutClusterDNS(ctx, plan)
 	}
-	prog := newProgress(o.ErrOut, len(plan.Probes))
-	results := probe.Run(ctx, plan.Probes, probers, o.Concurrency, prog.done)
-	prog.finish()
+	results, err := o.execute(ctx, plan)
+	if err != nil {
+		return err
+	}
 	findings := probe.Diagnose(inv, plan, results)
 
 	md := report.Metadata{GeneratedAt: start.UTC(), DurationMs: o.now().Sub(start).Milliseconds()}
@@ -285,6 +313,120 @@ func (o *Options) Run(ctx context.Context) error {
 		return &ExitError{Code: ExitFailed}
 	}
 	return nil
+}
+
+func (o *Options) wantsAgent() bool {
+	from, _ := o.vantagePoints()
+	return slices.Contains(from, probe.FromPod) && o.probers == nil
+}
+
+func (o *Options) agentNamespace() string {
+	if o.AgentNamespace != "" {
+		return o.AgentNamespace
+	}
+	return o.namespace
+}
+
+func (o *Options) validateNode(inv probe.Inventory) error {
+	if o.Node == "" {
+		return nil
+	}
+	for _, n := range inv.Nodes {
+		if n.Name == o.Node {
+			return nil
+		}
+	}
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf("node %q not found (--node)", o.Node)}
+}
+
+// skipDNSWithoutClusterDNS marks DNS probes not run when the cluster has no
+// kube-system/kube-dns Service: without cluster DNS they cannot pass, and
+// saying so is more useful than a dnsError per Service.
+func (o *Options) skipDNSWithoutClusterDNS(ctx context.Context, plan probe.Plan) {
+	_, err := o.client.CoreV1().Services("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		return
+	}
+	for i := range plan.Probes {
+		if p := &plan.Probes[i]; p.Via == probe.ViaDNS && p.Skip == "" {
+			p.Skip = "no cluster DNS (no kube-system/kube-dns Service)"
+		}
+	}
+}
+
+// execute runs the plan: local probes here, pod probes in the agent, both at
+// once; results[i] is for plan.Probes[i].
+func (o *Options) execute(ctx context.Context, plan probe.Plan) ([]probe.Result, error) {
+	results := make([]probe.Result, len(plan.Probes))
+	var local, remote []int
+	for i := range plan.Probes {
+		if plan.Probes[i].From == probe.FromPod && o.probers == nil {
+			remote = append(remote, i)
+		} else {
+			local = append(local, i)
+		}
+	}
+	prog := newProgress(o.ErrOut, len(plan.Probes))
+	defer prog.finish()
+	var ag *agent
+	if len(remote) > 0 {
+		prog.say("starting the agent pod")
+		var err error
+		ag, err = startAgent(ctx, o.client, o.restConfig, o.agentConfig(plan, remote))
+		if err != nil {
+			return nil, err
+		}
+		defer ag.delete()
+	}
+	probers := o.probers
+	if probers == nil {
+		probers = map[probe.From]probe.Prober{probe.FromLocal: &probe.Local{Timeout: o.Timeout}}
+	}
+	var wg sync.WaitGroup
+	if ag != nil {
+		sub := make([]probe.Probe, len(remote))
+		for k, i := range remote {
+			sub[k] = plan.Probes[i]
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ag.run(ctx, sub, o.Timeout, o.Concurrency, func(k int, r probe.Result) {
+				i := remote[k]
+				probe.Evaluate(&plan.Probes[i], &r)
+				results[i] = r
+				prog.done(i, r)
+			})
+		}()
+	}
+	sub := make([]probe.Probe, len(local))
+	for k, i := range local {
+		sub[k] = plan.Probes[i]
+	}
+	for k, r := range probe.Run(ctx, sub, probers, o.Concurrency, prog.done) {
+		results[local[k]] = r
+	}
+	wg.Wait()
+	return results, nil
+}
+
+func (o *Options) agentConfig(plan probe.Plan, remote []int) AgentConfig {
+	// Worst case: every attempt of every probe times out, concurrency at a time.
+	attempts := 0
+	for _, i := range remote {
+		attempts += max(plan.Probes[i].Attempts, 1)
+	}
+	work := time.Duration((attempts+o.Concurrency-1)/o.Concurrency) * o.Timeout
+	deadline := min(max(o.AgentTimeout+work+30*time.Second, 60*time.Second), 6*time.Hour)
+	return AgentConfig{Namespace: o.agentNamespace(), Image: o.Image, ImagePullPolicy: corev1.PullPolicy(o.ImagePullPolicy),
+		Node: o.Node, StartTimeout: o.AgentTimeout, Deadline: deadline.Round(time.Second), Keep: o.KeepAgent}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }
 
 // progress shows done/total on stderr while probes run, only on a terminal.
@@ -325,6 +467,12 @@ func (p *progress) done(_ int, r probe.Result) {
 	}
 	p.last = time.Now()
 	fmt.Fprintf(p.w, "\rprobing %d/%d, %d failed ", n, p.total, p.failed.Load())
+}
+
+func (p *progress) say(msg string) {
+	if p.w != nil {
+		fmt.Fprintf(p.w, "\r\033[K%s ", msg)
+	}
 }
 
 func (p *progress) finish() {

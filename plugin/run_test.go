@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -248,4 +249,8 @@ func TestRunInterruptedPrintsPartialReport(t *testing.T) {
 	if got := report.SummaryLine(&rep); !strings.HasPrefix(got, "INTERRUPTED:") {
 		t.Errorf("summary line %q", got)
 	}
+}
+
+func genericStreams(out io.Writer) genericiooptions.IOStreams {
+	return genericiooptions.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: io.Discard}
 }

@@ -1,0 +1,410 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/utils/ptr"
+
+	"github.com/svccheck/svccheck/probe"
+)
+
+// Labels on every object the agent lifecycle creates.
+const (
+	LabelName      = "app.kubernetes.io/name"
+	LabelComponent = "app.kubernetes.io/component"
+	LabelRun       = "svccheck.dev/run"
+	agentSelector  = LabelName + "=svccheck," + LabelComponent + "=agent"
+	agentContainer = "agent"
+	// agentUID is the unprivileged user the agent runs as.
+	agentUID = 65532
+)
+
+// DefaultImage is the agent image for this build: the same binary, published
+// with the release's version.
+func DefaultImage() string { return "ghcr.io/svccheck/svccheck:" + Version }
+
+// AgentConfig says where and how the in-cluster agent runs.
+type AgentConfig struct {
+	Namespace       string
+	Image           string
+	ImagePullPolicy corev1.PullPolicy
+	Node            string
+	// StartTimeout bounds the wait for the agent pod to run.
+	StartTimeout time.Duration
+	// Deadline is the agent's activeDeadlineSeconds: after it the cluster
+	// stops and removes the agent even if svccheck was killed.
+	Deadline time.Duration
+	Keep     bool
+}
+
+// agent is one running in-cluster agent: a Job whose single pod svccheck execs
+// into. The Job (ttlSecondsAfterFinished 0, activeDeadlineSeconds) guarantees
+// the cluster removes it even when svccheck is SIGKILLed.
+type agent struct {
+	client kubernetes.Interface
+	config *rest.Config
+	cfg    AgentConfig
+	runID  string
+	job    string
+	pod    string
+}
+
+// startAgent creates the agent Job and waits until its pod runs. On error the
+// Job is already deleted.
+func startAgent(ctx context.Context, cs kubernetes.Interface, config *rest.Config, cfg AgentConfig) (*agent, error) {
+	id := make([]byte, 5)
+	_, _ = rand.Read(id)
+	a := &agent{client: cs, config: config, cfg: cfg, runID: hex.EncodeToString(id)}
+	job, err := cs.BatchV1().Jobs(cfg.Namespace).Create(ctx, a.jobSpec(), metav1.CreateOptions{})
+	if err != nil {
+		if apierrors.IsForbidden(err) {
+			return nil, &ExitError{Code: ExitCluster, Err: fmt.Errorf("forbidden: cannot create jobs.batch in namespace %q: %w", cfg.Namespace, err)}
+		}
+		return nil, &ExitError{Code: ExitAgent, Err: fmt.Errorf("create agent job in namespace %q: %w", cfg.Namespace, err)}
+	}
+	a.job = job.Name
+	if err := a.waitRunning(ctx); err != nil {
+		a.delete()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *agent) labels() map[string]string {
+	return map[string]string{LabelName: "svccheck", LabelComponent: "agent", LabelRun: a.runID}
+}
+
+func (a *agent) jobSpec() *batchv1.Job {
+	deadline := ptr.To(int64(a.cfg.Deadline.Seconds()))
+	pod := corev1.PodSpec{
+		RestartPolicy:                 corev1.RestartPolicyNever,
+		AutomountServiceAccountToken:  ptr.To(false),
+		EnableServiceLinks:            ptr.To(false),
+		ActiveDeadlineSeconds:         deadline,
+		TerminationGracePeriodSeconds: ptr.To(int64(1)),
+		NodeName:                      a.cfg.Node,
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:   ptr.To(true),
+			RunAsUser:      ptr.To(int64(agentUID)),
+			RunAsGroup:     ptr.To(int64(agentUID)),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		Containers: []corev1.Container{{
+			Name:            agentContainer,
+			Image:           a.cfg.Image,
+			ImagePullPolicy: a.cfg.ImagePullPolicy,
+			Args:            []string{"agent", "wait"},
+			SecurityContext: &corev1.SecurityContext{
+				AllowPrivilegeEscalation: ptr.To(false),
+				ReadOnlyRootFilesystem:   ptr.To(true),
+				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			},
+			Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+				Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+			},
+		}},
+	}
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "svccheck-agent-", Namespace: a.cfg.Namespace, Labels: a.labels()},
+		Spec: batchv1.JobSpec{
+			BackoffLimit:            ptr.To(int32(0)),
+			ActiveDeadlineSeconds:   deadline,
+			TTLSecondsAfterFinished: ptr.To(int32(0)),
+			Template:                corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: a.labels()}, Spec: pod},
+		},
+	}
+}
+
+// waitRunning polls the agent's pod until it runs, failing fast and clearly
+// on image, scheduling and crash problems.
+func (a *agent) waitRunning(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.StartTimeout)
+	defer cancel()
+	last := "no pod created yet"
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pods, err := a.client.CoreV1().Pods(a.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelRun + "=" + a.runID})
+		if err == nil && len(pods.Items) > 0 {
+			p := &pods.Items[0]
+			a.pod = p.Name
+			if p.Status.Phase == corev1.PodRunning {
+				return nil
+			}
+			if perr := podProblem(p); perr != nil {
+				return &ExitError{Code: ExitAgent, Err: fmt.Errorf("agent pod %s/%s: %w", p.Namespace, p.Name, perr)}
+			}
+			last = podState(p)
+		} else if err != nil && ctx.Err() == nil {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return &ExitError{Code: ExitAgent, Err: fmt.Errorf("agent pod not running after %s (image %s): %s", a.cfg.StartTimeout, a.cfg.Image, last)}
+			}
+			return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted while starting the agent")}
+		case <-tick.C:
+		}
+	}
+}
+
+// podProblem returns why a pod will not run, or nil while it may still start.
+func podProblem(p *corev1.Pod) error {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return fmt.Errorf("unschedulable: %s", c.Message)
+		}
+	}
+	for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+		if w := cs.State.Waiting; w != nil {
+			switch w.Reason {
+			case "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
+				"CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff", "RunContainerError":
+				return fmt.Errorf("%s: %s", w.Reason, w.Message)
+			}
+		}
+		if t := cs.State.Terminated; t != nil {
+			return fmt.Errorf("agent exited (%s, code %d): %s", t.Reason, t.ExitCode, t.Message)
+		}
+	}
+	if p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
+		return fmt.Errorf("pod %s: %s %s", strings.ToLower(string(p.Status.Phase)), p.Status.Reason, p.Status.Message)
+	}
+	return nil
+}
+
+func podState(p *corev1.Pod) string {
+	s := string(p.Status.Phase)
+	for _, cs := range p.Status.ContainerStatuses {
+		if w := cs.State.Waiting; w != nil {
+			s += ", " + w.Reason
+		}
+	}
+	return s
+}
+
+// run sends probes to the agent over exec and reports each result as it
+// arrives. Probes the agent never answered are reported NotRun with why.
+func (a *agent) run(parent context.Context, probes []probe.Probe, timeout time.Duration, concurrency int, onResult func(i int, r probe.Result)) {
+	answered := make([]bool, len(probes))
+	fail := func(why string) {
+		for i := range probes {
+			if !answered[i] {
+				onResult(i, probe.Result{ID: probes[i].ID, Outcome: probe.NotRun, Detail: why, Interrupted: parent.Err() != nil})
+			}
+		}
+	}
+	payload, err := json.Marshal(probe.AgentRequest{Timeout: timeout, Concurrency: concurrency, Probes: probes})
+	if err != nil {
+		fail("encode plan for the agent: " + err.Error())
+		return
+	}
+	exec, err := a.executor()
+	if err != nil {
+		fail("agent exec: " + err.Error())
+		return
+	}
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	pr, pw := io.Pipe()
+	stderr := &tailBuffer{max: 4096}
+	streamErr := make(chan error, 1)
+	go func() {
+		err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: bytes.NewReader(payload), Stdout: pw, Stderr: stderr})
+		_ = pw.CloseWithError(err)
+		streamErr <- err
+	}()
+	rr := probe.NewResultReader(pr, probes)
+	for {
+		i, r, err := rr.Next()
+		if err == nil {
+			answered[i] = true
+			onResult(i, r)
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			// Every probe answered: let the agent exit and the stream end on
+			// its own; anything more it writes is refused.
+			_ = pr.Close()
+			select {
+			case <-streamErr:
+			case <-time.After(5 * time.Second):
+			}
+			return
+		}
+		cancel()
+		_ = pr.Close()
+		serr := <-streamErr
+		why := err.Error()
+		if errors.Is(err, io.ErrUnexpectedEOF) && serr != nil {
+			why = serr.Error() // the stream broke: that is the cause
+		}
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			why += " (agent stderr: " + msg + ")"
+		}
+		if parent.Err() != nil {
+			why = "interrupted"
+		}
+		fail("agent: " + why)
+		return
+	}
+}
+
+func (a *agent) executor() (remotecommand.Executor, error) {
+	req := a.client.CoreV1().RESTClient().Post().Resource("pods").Name(a.pod).Namespace(a.cfg.Namespace).
+		SubResource("exec").VersionedParams(&corev1.PodExecOptions{
+		Container: agentContainer,
+		// PID 1 is the agent binary whatever path the image put it at.
+		Command: []string{"/proc/1/exe", "agent", "run"},
+		Stdin:   true, Stdout: true, Stderr: true,
+	}, scheme.ParameterCodec)
+	cfg := rest.CopyConfig(a.config)
+	cfg.Timeout = 0 // a stream lives as long as the run
+	spdy, err := remotecommand.NewSPDYExecutor(cfg, "POST", req.URL())
+	if err != nil {
+		return nil, err
+	}
+	ws, err := remotecommand.NewWebSocketExecutor(cfg, "GET", req.URL().String())
+	if err != nil {
+		return nil, err
+	}
+	return remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
+}
+
+// delete removes the agent's Job and pods, with a context of its own: it runs
+// after Ctrl-C too.
+func (a *agent) delete() {
+	if a.cfg.Keep {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	deleteAgents(ctx, a.client, a.cfg.Namespace, LabelRun+"="+a.runID)
+}
+
+// deleteAgents deletes agent Jobs and their pods matching selector, now.
+func deleteAgents(ctx context.Context, cs kubernetes.Interface, ns, selector string) (int, error) {
+	bg := metav1.DeletePropagationBackground
+	opts := metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0)), PropagationPolicy: &bg}
+	n := 0
+	jobs, err := cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return 0, err
+	}
+	for _, j := range jobs.Items {
+		if err := cs.BatchV1().Jobs(j.Namespace).Delete(ctx, j.Name, opts); err != nil && !apierrors.IsNotFound(err) {
+			return n, err
+		}
+		n++
+	}
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return n, err
+	}
+	for _, p := range pods.Items {
+		if err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, opts); err != nil && !apierrors.IsNotFound(err) {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = t.buf[len(t.buf)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
+
+// newAgentCmd is the hidden in-pod side: "agent wait" idles as the pod's main
+// process; "agent run" reads an AgentRequest on stdin and writes one Result per
+// probe as JSON lines on stdout as they complete.
+func newAgentCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "agent", Hidden: true, Short: "in-cluster agent (runs inside the agent pod)"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "wait",
+		Short: "idle until terminated",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+			select {
+			case <-sig:
+			case <-c.Context().Done():
+			}
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "run",
+		Short: "run the probes read on stdin",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runAgent(c.Context(), c.InOrStdin(), c.OutOrStdout())
+		},
+	})
+	return cmd
+}
+
+// runAgent is the agent's main loop.
+func runAgent(ctx context.Context, in io.Reader, out io.Writer) error {
+	req, err := probe.ReadRequest(in)
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	var mu sync.Mutex
+	enc := json.NewEncoder(out)
+	var werr error
+	probe.Run(ctx, req.Probes, map[probe.From]probe.Prober{probe.FromPod: &probe.Local{Timeout: req.Timeout}}, req.Concurrency,
+		func(_ int, r probe.Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			if werr == nil {
+				werr = enc.Encode(r)
+			}
+		})
+	return werr
+}

@@ -1,0 +1,116 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// permission is one verb on one resource that svccheck needs.
+type permission struct {
+	verb, group, resource, subresource, namespace, why string
+}
+
+func (p permission) String() string {
+	r := p.resource
+	if p.subresource != "" {
+		r += "/" + p.subresource
+	}
+	if p.group != "" {
+		r += "." + p.group
+	}
+	where := fmt.Sprintf("in namespace %q", p.namespace)
+	if p.namespace == "" {
+		where = "cluster-wide"
+	}
+	return fmt.Sprintf("%s %s %s", p.verb, r, where)
+}
+
+// agentPermissions lists what a run with the in-cluster agent needs: reading
+// the scope, and running, watching, execing into and deleting the agent.
+func agentPermissions(scopeNS, agentNS string) []permission {
+	const read, agent = "to discover Services", "to run the in-cluster agent"
+	return []permission{
+		{"list", "", "services", "", scopeNS, read},
+		{"list", "discovery.k8s.io", "endpointslices", "", scopeNS, read},
+		{"list", "", "pods", "", scopeNS, read},
+		{"list", "", "nodes", "", "", read},
+		{"create", "batch", "jobs", "", agentNS, agent},
+		{"list", "batch", "jobs", "", agentNS, agent},
+		{"delete", "batch", "jobs", "", agentNS, agent},
+		{"list", "", "pods", "", agentNS, agent},
+		{"delete", "", "pods", "", agentNS, agent},
+		{"create", "", "pods", "exec", agentNS, agent},
+	}
+}
+
+// preflight asks the API server, before anything is created, whether the
+// current user holds every permission the run needs (SelfSubjectAccessReview).
+// The first missing one is named exactly, exit code 3.
+func preflight(ctx context.Context, cs kubernetes.Interface, scopeNS, agentNS string) error {
+	perms := agentPermissions(scopeNS, agentNS)
+	denied := make([]string, len(perms))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i, p := range perms {
+		g.Go(func() error {
+			review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: p.namespace, Verb: p.verb,
+					Group: p.group, Resource: p.resource, Subresource: p.subresource},
+			}}
+			res, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(gctx, review, metav1.CreateOptions{})
+			if err != nil {
+				return accessError("check permission to "+p.String(), err)
+			}
+			if !res.Status.Allowed {
+				denied[i] = p.String() + " (needed " + p.why + ")"
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	var missing []string
+	for _, d := range denied {
+		if d != "" {
+			missing = append(missing, d)
+		}
+	}
+	if len(missing) > 0 {
+		return &ExitError{Code: ExitCluster, Err: fmt.Errorf("forbidden: you cannot %s; deploy/rbac.yaml grants what svccheck needs", strings.Join(missing, "; cannot "))}
+	}
+	return nil
+}
+
+// newCleanupCmd deletes agents left behind (after --keep-agent, or a killed
+// run whose deadline has not passed yet).
+func newCleanupCmd(o *Options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cleanup",
+		Short: "Delete svccheck agents left in the cluster (by label)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Complete(nil); err != nil {
+				return err
+			}
+			ns := o.agentNamespace()
+			where := fmt.Sprintf("namespace %q", ns)
+			if o.AllNamespaces {
+				ns, where = "", "all namespaces"
+			}
+			n, err := deleteAgents(c.Context(), o.client, ns, agentSelector)
+			if err != nil {
+				return accessError("delete svccheck agents in "+where, err)
+			}
+			fmt.Fprintf(o.Out, "deleted %d svccheck agent(s) in %s\n", n, where)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,111 @@
+package probe
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func wireProbes() []Probe {
+	return []Probe{
+		{ID: "a", Attempts: 10, Backends: []string{"web-a", "web-b"}},
+		{ID: "b", Attempts: 1},
+	}
+}
+
+func TestResultReader(t *testing.T) {
+	good := `{"id":"b","outcome":"refused","latency":0,"attempts":1,"failures":1,"pass":true}` + "\n\n" +
+		`{"id":"a","outcome":"ok","latency":1500000,"seen":["web-a","web-b"],"attempts":3,"pass":false,"attribution":"httpBody"}` + "\n"
+	tests := []struct {
+		name  string
+		input string
+		err   string
+	}{
+		{"valid", good, ""},
+		{"early end", good[:strings.Index(good, "\n")+1], "unexpected EOF"},
+		{"unknown probe", `{"id":"zz","outcome":"ok","latency":0,"attempts":1,"pass":true}`, "unknown probe"},
+		{"duplicate", `{"id":"b","outcome":"ok","latency":0,"attempts":1,"pass":true}` + "\n" + `{"id":"b","outcome":"ok","latency":0,"attempts":1,"pass":true}`, "twice"},
+		{"unknown field", `{"id":"b","outcome":"ok","latency":0,"attempts":1,"pass":true,"x":1}`, "unknown field"},
+		{"bad outcome", `{"id":"b","outcome":"great","latency":0,"attempts":1,"pass":true}`, "unknown outcome"},
+		{"foreign backend", `{"id":"a","outcome":"ok","latency":0,"attempts":1,"pass":true,"backend":"evil"}`, "not one of the probe's"},
+		{"too many attempts", `{"id":"b","outcome":"ok","latency":0,"attempts":99,"pass":true}`, "impossible attempts"},
+		{"long line", `{"id":"b","detail":"` + strings.Repeat("x", MaxResultLine) + `"}`, "longer than"},
+		{"not json", "hello\n", "invalid result"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rr := NewResultReader(strings.NewReader(tc.input), wireProbes())
+			var err error
+			got := map[int]Result{}
+			for {
+				var i int
+				var r Result
+				i, r, err = rr.Next()
+				if err != nil {
+					break
+				}
+				got[i] = r
+			}
+			if tc.err == "" {
+				if !errors.Is(err, io.EOF) || len(got) != 2 || got[0].Outcome != OK || got[1].Outcome != Refused {
+					t.Fatalf("err %v results %+v", err, got)
+				}
+				if got[1].Pass || got[0].Pass {
+					t.Error("the agent's pass verdict was trusted")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("err = %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestReadRequest(t *testing.T) {
+	var buf bytes.Buffer
+	req := AgentRequest{Timeout: 2e9, Concurrency: 8, Probes: wireProbes()}
+	if err := json.NewEncoder(&buf).Encode(req); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadRequest(&buf)
+	if err != nil || len(got.Probes) != 2 || got.Probes[0].Backends[1] != "web-b" {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	for _, bad := range []string{`{"timeout":1,"concurrency":0,"probes":[]}`, `{"nope":1}`, `[`} {
+		if _, err := ReadRequest(strings.NewReader(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+}
+
+// FuzzResultReader: no input may panic the reader, loop forever, or yield a
+// result that breaks the contract (unknown probe, foreign backend, trusted pass).
+func FuzzResultReader(f *testing.F) {
+	f.Add([]byte(`{"id":"a","outcome":"ok","latency":1,"seen":["web-a"],"attempts":2,"pass":true}` + "\n"))
+	f.Add([]byte(`{"id":"b","outcome":"timeout","latency":0,"attempts":1,"failures":1,"pass":false}`))
+	f.Add([]byte("{}\n{}\n"))
+	f.Add([]byte(`{"id":"a","outcome":"ok","latency":-1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		probes := wireProbes()
+		rr := NewResultReader(bytes.NewReader(data), probes)
+		for n := 0; n <= len(probes); n++ {
+			i, r, err := rr.Next()
+			if err != nil {
+				return
+			}
+			if i < 0 || i >= len(probes) || r.ID != probes[i].ID || r.Pass || len(r.Detail) > MaxDetailLength+len("…") {
+				t.Fatalf("contract broken: %d %+v", i, r)
+			}
+			for _, s := range r.Seen {
+				if s != "web-a" && s != "web-b" {
+					t.Fatalf("foreign backend %q", s)
+				}
+			}
+		}
+		t.Fatal("more results than probes")
+	})
+}
