@@ -345,6 +345,161 @@ func TestInterruptPrintsPartialReport(t *testing.T) {
 	}
 }
 
+// agentsLeft counts svccheck agent Jobs and pods in the cluster.
+func agentsLeft(t *testing.T) int {
+	out := lab(t, "kubectl", "get", "jobs,pods", "-A", "-l", "app.kubernetes.io/name=svccheck", "-o", "name")
+	return len(strings.Fields(out))
+}
+
+func noAgentsWithin(t *testing.T, d time.Duration) {
+	t.Helper()
+	eventually(t, "no svccheck agent left", d, func() error {
+		if n := agentsLeft(t); n != 0 {
+			return fmt.Errorf("%d agent objects remain", n)
+		}
+		return nil
+	})
+}
+
+func TestFromAllSeed(t *testing.T) {
+	r, _, code := svccheck(t, "-n", "default", "--from", "all", "--http", "hostname", "hostname-nodeport")
+	if err := healthySeedFromAll(r, code); err != nil {
+		t.Fatal(err)
+	}
+	if n := agentsLeft(t); n != 0 {
+		t.Errorf("%d agent objects remain after a successful run", n)
+	}
+}
+
+// healthySeedFromAll: from the pod, both endpoints direct, the ClusterIPs
+// reached both pods, every node's NodePort reached both pods; from outside the
+// NodePorts answered and the ClusterIPs did not; exit 0.
+func healthySeedFromAll(r *report.Report, code int) error {
+	if r == nil || code != 0 {
+		return fmt.Errorf("exit %d", code)
+	}
+	count := map[string]int{}
+	for _, s := range r.Services {
+		for _, p := range s.Probes {
+			key := string(p.From) + "/" + string(p.Via)
+			if p.Outcome == "notRun" {
+				if p.Via != "dns" {
+					return fmt.Errorf("%s not run: %s", p.ID, p.Detail)
+				}
+				continue
+			}
+			if !p.Pass {
+				return fmt.Errorf("%s failed: %s %s", p.ID, p.Outcome, p.Detail)
+			}
+			if p.Expect == "reach" && p.Via != "endpoint" && (p.Coverage == nil || len(p.Coverage.Seen) != 2) {
+				return fmt.Errorf("%s: coverage %+v", p.ID, p.Coverage)
+			}
+			if p.Via == "endpoint" && p.Backend != p.Pod {
+				return fmt.Errorf("%s: answered by %q, want %q", p.ID, p.Backend, p.Pod)
+			}
+			count[key]++
+		}
+	}
+	want := map[string]int{"pod/endpoint": 4, "pod/clusterIP": 2, "pod/nodePort": 3, "local/nodePort": 3, "local/clusterIP": 2}
+	for k, n := range want {
+		if count[k] != n {
+			return fmt.Errorf("%d %s probes passed, want %d (all: %v)", count[k], k, n, count)
+		}
+	}
+	return nil
+}
+
+func TestAgentInRestrictedNamespace(t *testing.T) {
+	r, stderr, code := svccheck(t, "-n", "default", "--from", "cluster", "--http", "--agent-namespace", "svccheck-restricted", "hostname")
+	if code != 0 || r == nil {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	noAgentsWithin(t, 10*time.Second)
+}
+
+func TestAgentImageCannotBePulled(t *testing.T) {
+	r, stderr, code := svccheck(t, "-n", "default", "--from", "cluster", "--image", "svccheck.local/missing:1", "hostname")
+	if code != 4 || r != nil {
+		t.Errorf("exit %d, want 4 and no report", code)
+	}
+	if !strings.Contains(stderr, "ErrImageNeverPull") || !strings.Contains(stderr, "svccheck.local/missing:1") {
+		t.Errorf("stderr %q does not say why", stderr)
+	}
+	noAgentsWithin(t, 10*time.Second)
+}
+
+// startLongRun starts an agent run that cannot finish soon: lab-w2 drops
+// NodePort traffic from pods, so the agent's probe of it waits out --timeout.
+func startLongRun(t *testing.T, extra ...string) *exec.Cmd {
+	args := append([]string{"exec", "--", "kubectl-svccheck", "-o", "json", "-n", "default", "--from", "cluster",
+		"--timeout", "60s", "hostname-nodeport"}, extra...)
+	cmd := exec.Command(labSh, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout = &bytes.Buffer{}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "agent pod running", 30*time.Second, func() error {
+		out := lab(t, "kubectl", "get", "pods", "-A", "-l", "app.kubernetes.io/name=svccheck", "--field-selector=status.phase=Running", "-o", "name")
+		if strings.TrimSpace(out) == "" {
+			return errors.New("no running agent pod")
+		}
+		return nil
+	})
+	time.Sleep(time.Second) // the plan is streaming
+	return cmd
+}
+
+func podFirewall(t *testing.T) func() {
+	rule := []string{"raw", "PREROUTING", "-s", "10.251.0.0/16", "-p", "tcp", "--dport", "30080", "-j", "DROP"}
+	ipt := func(op string) {
+		lab(t, append([]string{"node", "lab-w2", "--", "iptables", "-t", rule[0], op}, rule[1:]...)...)
+	}
+	ipt("-I")
+	return func() { ipt("-D") }
+}
+
+func TestAgentRemovedOnCtrlC(t *testing.T) {
+	defer podFirewall(t)()
+	cmd := startLongRun(t)
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("exit %v, want 130", err)
+	}
+	var r report.Report
+	if err := json.Unmarshal(cmd.Stdout.(*bytes.Buffer).Bytes(), &r); err != nil || !r.Interrupted {
+		t.Errorf("partial report: %v interrupted=%v", err, r.Interrupted)
+	}
+	noAgentsWithin(t, 10*time.Second)
+}
+
+func TestAgentRemovedAfterSIGKILLByItsDeadline(t *testing.T) {
+	defer podFirewall(t)()
+	start := time.Now()
+	cmd := startLongRun(t, "--agent-deadline", "15s")
+	// Kill the plugin itself, not lab.sh: find it in the process group.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Wait()
+	if n := agentsLeft(t); n == 0 {
+		t.Fatal("the agent vanished before its deadline: the test proves nothing")
+	}
+	noAgentsWithin(t, 60*time.Second)
+	t.Logf("agent gone %s after start (deadline 15s)", time.Since(start).Round(time.Second))
+}
+
+func TestAgentPreflightNamesMissingPermission(t *testing.T) {
+	_, stderr, code := svccheck(t, "-n", "default", "--from", "cluster", "--kubeconfig", filepath.Join(labDir(), "viewer.kubeconfig"))
+	if code != 3 || !strings.Contains(stderr, `cannot list endpointslices.discovery.k8s.io in namespace "default"`) ||
+		!strings.Contains(stderr, `cannot create jobs.batch in namespace "default"`) {
+		t.Errorf("exit %d stderr %q", code, stderr)
+	}
+	if n := agentsLeft(t); n != 0 {
+		t.Errorf("preflight failure left %d agent objects", n)
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		name string

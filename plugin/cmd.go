@@ -90,6 +90,7 @@ type Options struct {
 	Node            string
 	KeepAgent       bool
 	AgentTimeout    time.Duration
+	AgentDeadline   time.Duration
 
 	namespace  string
 	client     kubernetes.Interface
@@ -171,6 +172,8 @@ Exit codes: 0 every expectation met, 1 an expectation failed or an error was fou
 	f.StringVar(&o.Node, "node", "", "run the agent on this node")
 	f.BoolVar(&o.KeepAgent, "keep-agent", false, "keep the agent after the run, for debugging (remove it with the cleanup command)")
 	f.DurationVar(&o.AgentTimeout, "agent-timeout", o.AgentTimeout, "how long to wait for the agent pod to run")
+	f.DurationVar(&o.AgentDeadline, "agent-deadline", 0, "the agent's activeDeadlineSeconds (default: derived from the plan's worst case)")
+	_ = f.MarkHidden("agent-deadline")
 	o.ConfigFlags.AddFlags(f)
 	cmd.AddCommand(newAgentCmd(), newCleanupCmd(o))
 	return cmd
@@ -418,6 +421,9 @@ func (o *Options) agentConfig(plan probe.Plan, remote []int) AgentConfig {
 	}
 	work := time.Duration((attempts+o.Concurrency-1)/o.Concurrency) * o.Timeout
 	deadline := min(max(o.AgentTimeout+work+30*time.Second, 60*time.Second), 6*time.Hour)
+	if o.AgentDeadline > 0 {
+		deadline = o.AgentDeadline
+	}
 	return AgentConfig{Namespace: o.agentNamespace(), Image: o.Image, ImagePullPolicy: corev1.PullPolicy(o.ImagePullPolicy),
 		Node: o.Node, StartTimeout: o.AgentTimeout, Deadline: deadline.Round(time.Second), Keep: o.KeepAgent}
 }
