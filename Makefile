@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/svccheck/svccheck/plugin.Version=$(VERSION)
 # E2E=auto runs the e2e suite when root on Linux; yes: always; no: never.
 E2E ?= auto
 
-.PHONY: build test unit lint e2e bench lab-up lab-down demo clean
+.PHONY: build test unit lint e2e bench bench-e2e lab-up lab-down demo clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-svccheck
@@ -32,6 +32,11 @@ e2e:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./probe/
 	$(GO) test -run '^$$' -bench 'RunLoopback|DialLoop' -benchtime 20000x -count 3 ./probe/
+
+## bench-e2e: wall time of `--from all` on the seed, agent pod start included (lab must be up)
+bench-e2e:
+	lab/lab.sh seed
+	$(GO) test -tags e2e -run '^$$' -bench FromAllSeed -benchtime 5x ./e2e/
 
 lab-up:
 	lab/lab.sh up

@@ -539,3 +539,15 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// BenchmarkFromAllSeed is the wall time of `kubectl svccheck --from all --http`
+// on the seed, from the operator host, agent pod start and removal included.
+// Target: < 10 s.
+func BenchmarkFromAllSeed(b *testing.B) {
+	for b.Loop() {
+		cmd := exec.Command(labSh, "exec", "--", "kubectl-svccheck", "-o", "json", "-n", "default", "--from", "all", "--http", "hostname", "hostname-nodeport")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v\n%s", err, out)
+		}
+	}
+}
