@@ -59,6 +59,9 @@ type AgentConfig struct {
 	// stops and removes the agent even if svccheck was killed.
 	Deadline time.Duration
 	Keep     bool
+	// HostNetwork runs the agent in the node's network namespace, as root
+	// with only CAP_NET_ADMIN (for conntrack), tolerating every taint.
+	HostNetwork bool
 }
 
 // agent is one running in-cluster agent: a Job whose single pod svccheck execs
@@ -100,6 +103,20 @@ func (a *agent) labels() map[string]string {
 
 func (a *agent) jobSpec() *batchv1.Job {
 	deadline := ptr.To(int64(a.cfg.Deadline.Seconds()))
+	sc := &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To(int64(agentUID)),
+		RunAsGroup:     ptr.To(int64(agentUID)),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	caps := &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}
+	var tolerations []corev1.Toleration
+	if a.cfg.HostNetwork {
+		// conntrack over netlink needs CAP_NET_ADMIN, effective only for root.
+		sc.RunAsNonRoot, sc.RunAsUser, sc.RunAsGroup = ptr.To(false), ptr.To(int64(0)), ptr.To(int64(0))
+		caps.Add = []corev1.Capability{"NET_ADMIN"}
+		tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+	}
 	pod := corev1.PodSpec{
 		RestartPolicy:                 corev1.RestartPolicyNever,
 		AutomountServiceAccountToken:  ptr.To(false),
@@ -107,12 +124,10 @@ func (a *agent) jobSpec() *batchv1.Job {
 		ActiveDeadlineSeconds:         deadline,
 		TerminationGracePeriodSeconds: ptr.To(int64(1)),
 		NodeName:                      a.cfg.Node,
-		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:   ptr.To(true),
-			RunAsUser:      ptr.To(int64(agentUID)),
-			RunAsGroup:     ptr.To(int64(agentUID)),
-			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
+		HostNetwork:                   a.cfg.HostNetwork,
+		DNSPolicy:                     corev1.DNSClusterFirst,
+		Tolerations:                   tolerations,
+		SecurityContext:               sc,
 		Containers: []corev1.Container{{
 			Name:            agentContainer,
 			Image:           a.cfg.Image,
@@ -121,7 +136,7 @@ func (a *agent) jobSpec() *batchv1.Job {
 			SecurityContext: &corev1.SecurityContext{
 				AllowPrivilegeEscalation: ptr.To(false),
 				ReadOnlyRootFilesystem:   ptr.To(true),
-				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				Capabilities:             caps,
 			},
 			Resources: corev1.ResourceRequirements{
 				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
@@ -220,7 +235,7 @@ func (a *agent) run(parent context.Context, probes []probe.Probe, timeout time.D
 			}
 		}
 	}
-	payload, err := json.Marshal(probe.AgentRequest{Timeout: timeout, Concurrency: concurrency, Probes: probes})
+	payload, err := json.Marshal(probe.AgentRequest{Timeout: timeout, Concurrency: concurrency, Probes: probes, Conntrack: a.cfg.HostNetwork})
 	if err != nil {
 		fail("encode plan for the agent: " + err.Error())
 		return
@@ -395,10 +410,23 @@ func runAgent(ctx context.Context, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
+	local := &probe.Local{Timeout: req.Timeout}
+	if req.Conntrack {
+		if tr, err := probe.NewConntrack(); err == nil {
+			local.Tracer = tr
+			defer tr.Close()
+		} else {
+			fmt.Fprintln(os.Stderr, "svccheck agent: no conntrack attribution:", err)
+		}
+	}
+	probers := map[probe.From]probe.Prober{}
+	for _, p := range req.Probes {
+		probers[p.From] = local
+	}
 	var mu sync.Mutex
 	enc := json.NewEncoder(out)
 	var werr error
-	probe.Run(ctx, req.Probes, map[probe.From]probe.Prober{probe.FromPod: &probe.Local{Timeout: req.Timeout}}, req.Concurrency,
+	probe.Run(ctx, req.Probes, probers, req.Concurrency,
 		func(_ int, r probe.Result) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -160,7 +161,7 @@ Exit codes: 0 every expectation met, 1 an expectation failed or an error was fou
 	f := cmd.Flags()
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "check Services in all namespaces")
 	f.StringVarP(&o.Selector, "selector", "l", "", "label selector on Services (e.g. app=web)")
-	f.StringVar(&o.From, "from", o.From, "vantage points: local (this machine), cluster (an agent pod) or all")
+	f.StringVar(&o.From, "from", o.From, "vantage points: local (this machine), cluster (an agent pod), nodes (a hostNetwork agent per Ready node), all (local+cluster) or everywhere (all three)")
 	f.StringVarP(&o.Output, "output", "o", o.Output, "output format: "+strings.Join(report.Formats, "|"))
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "timeout of each connection attempt")
 	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "probes in flight at once")
@@ -254,10 +255,14 @@ func (o *Options) vantagePoints() ([]probe.From, error) {
 		return []probe.From{probe.FromLocal}, nil
 	case "cluster":
 		return []probe.From{probe.FromPod}, nil
+	case "nodes":
+		return []probe.From{probe.FromNodes}, nil
 	case "all":
 		return []probe.From{probe.FromLocal, probe.FromPod}, nil
+	case "everywhere":
+		return []probe.From{probe.FromLocal, probe.FromPod, probe.FromNodes}, nil
 	}
-	return nil, fmt.Errorf("unknown --from %q: want local, cluster or all", o.From)
+	return nil, fmt.Errorf("unknown --from %q: want local, cluster, nodes, all or everywhere", o.From)
 }
 
 // Run discovers, plans, probes, diagnoses and writes the report. It returns an
@@ -282,7 +287,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	plan := probe.BuildPlan(inv, probe.PlanOptions{From: from, AddressTypes: o.AddressTypes, HTTP: o.HTTP})
-	if slices.Contains(from, probe.FromPod) {
+	if slices.Contains(from, probe.FromPod) || slices.Contains(from, probe.FromNodes) {
 		if err := o.validateNode(inv); err != nil {
 			return err
 		}
@@ -320,7 +325,7 @@ func (o *Options) Run(ctx context.Context) error {
 
 func (o *Options) wantsAgent() bool {
 	from, _ := o.vantagePoints()
-	return slices.Contains(from, probe.FromPod) && o.probers == nil
+	return (slices.Contains(from, probe.FromPod) || slices.Contains(from, probe.FromNodes)) && o.probers == nil
 }
 
 func (o *Options) agentNamespace() string {
@@ -357,45 +362,64 @@ func (o *Options) skipDNSWithoutClusterDNS(ctx context.Context, plan probe.Plan)
 	}
 }
 
-// execute runs the plan: local probes here, pod probes in the agent, both at
+// execute runs the plan: local probes here, every other vantage point's
+// probes in its own agent (a pod, or a hostNetwork pod per node), all at
 // once; results[i] is for plan.Probes[i].
 func (o *Options) execute(ctx context.Context, plan probe.Plan) ([]probe.Result, error) {
 	results := make([]probe.Result, len(plan.Probes))
-	var local, remote []int
+	var local []int
+	remote := map[probe.From][]int{}
+	var order []probe.From
 	for i := range plan.Probes {
-		if plan.Probes[i].From == probe.FromPod && o.probers == nil {
-			remote = append(remote, i)
-		} else {
+		f := plan.Probes[i].From
+		if f == probe.FromLocal || o.probers != nil {
 			local = append(local, i)
+			continue
 		}
+		if _, ok := remote[f]; !ok {
+			order = append(order, f)
+		}
+		remote[f] = append(remote[f], i)
 	}
 	prog := newProgress(o.ErrOut, len(plan.Probes))
 	defer prog.finish()
-	var ag *agent
-	if len(remote) > 0 {
-		prog.say("starting the agent pod")
-		var err error
-		ag, err = startAgent(ctx, o.client, o.restConfig, o.agentConfig(plan, remote))
+	agents := make([]*agent, len(order))
+	if len(order) > 0 {
+		prog.say(fmt.Sprintf("starting %d agent pod(s)", len(order)))
+		g, gctx := errgroup.WithContext(ctx)
+		for k, f := range order {
+			g.Go(func() error {
+				a, err := startAgent(gctx, o.client, o.restConfig, o.agentConfig(plan, remote[f], f))
+				agents[k] = a
+				return err
+			})
+		}
+		err := g.Wait()
+		for _, a := range agents {
+			if a != nil {
+				defer a.delete()
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
-		defer ag.delete()
 	}
 	probers := o.probers
 	if probers == nil {
 		probers = map[probe.From]probe.Prober{probe.FromLocal: &probe.Local{Timeout: o.Timeout}}
 	}
 	var wg sync.WaitGroup
-	if ag != nil {
-		sub := make([]probe.Probe, len(remote))
-		for k, i := range remote {
-			sub[k] = plan.Probes[i]
+	for k, f := range order {
+		idx := remote[f]
+		sub := make([]probe.Probe, len(idx))
+		for n, i := range idx {
+			sub[n] = plan.Probes[i]
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ag.run(ctx, sub, o.Timeout, o.Concurrency, func(k int, r probe.Result) {
-				i := remote[k]
+			agents[k].run(ctx, sub, o.Timeout, o.Concurrency, func(n int, r probe.Result) {
+				i := idx[n]
 				probe.Evaluate(&plan.Probes[i], &r)
 				results[i] = r
 				prog.done(i, r)
@@ -413,7 +437,7 @@ func (o *Options) execute(ctx context.Context, plan probe.Plan) ([]probe.Result,
 	return results, nil
 }
 
-func (o *Options) agentConfig(plan probe.Plan, remote []int) AgentConfig {
+func (o *Options) agentConfig(plan probe.Plan, remote []int, from probe.From) AgentConfig {
 	// Worst case: every attempt of every probe times out, concurrency at a time.
 	attempts := 0
 	for _, i := range remote {
@@ -424,8 +448,12 @@ func (o *Options) agentConfig(plan probe.Plan, remote []int) AgentConfig {
 	if o.AgentDeadline > 0 {
 		deadline = o.AgentDeadline
 	}
-	return AgentConfig{Namespace: o.agentNamespace(), Image: o.Image, ImagePullPolicy: corev1.PullPolicy(o.ImagePullPolicy),
+	cfg := AgentConfig{Namespace: o.agentNamespace(), Image: o.Image, ImagePullPolicy: corev1.PullPolicy(o.ImagePullPolicy),
 		Node: o.Node, StartTimeout: o.AgentTimeout, Deadline: deadline.Round(time.Second), Keep: o.KeepAgent}
+	if n := from.Node(); n != "" {
+		cfg.Node, cfg.HostNetwork = n, true
+	}
+	return cfg
 }
 
 func envOr(key, def string) string {

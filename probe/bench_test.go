@@ -27,7 +27,10 @@ func BenchmarkBuildPlan(b *testing.B) {
 
 func TestEstimateIsExact(t *testing.T) {
 	inv := syntheticInventory(300, 20, 900)
-	opts := PlanOptions{From: []From{FromLocal, FromPod}, AddressTypes: []string{"InternalIP", "ExternalIP"}}
+	inv.Services[0].HealthCheckNodePort = 32000
+	inv.Services[1].Type, inv.Services[1].LoadBalancerIngress = TypeLoadBalancer, []string{"192.0.2.1"}
+	inv.Nodes[3].Ready = false
+	opts := PlanOptions{From: []From{FromLocal, FromPod, FromNodes}, AddressTypes: []string{"InternalIP", "ExternalIP"}}
 	b := planner{opts: opts, nodes: inv.Nodes, addrTypes: opts.AddressTypes}
 	if est, got := b.estimate(inv), len(BuildPlan(inv, opts).Probes); est != got {
 		t.Errorf("estimate %d, plan has %d probes", est, got)

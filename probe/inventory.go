@@ -48,6 +48,8 @@ type Service struct {
 	ExternalTrafficPolicy string            `json:"externalTrafficPolicy,omitempty"`
 	InternalTrafficPolicy string            `json:"internalTrafficPolicy,omitempty"`
 	SessionAffinity       string            `json:"sessionAffinity,omitempty"`
+	HealthCheckNodePort   int32             `json:"healthCheckNodePort,omitempty"`
+	PublishNotReady       bool              `json:"publishNotReadyAddresses,omitempty"`
 	Selector              map[string]string `json:"selector,omitempty"`
 	Ports                 []ServicePort     `json:"ports"`
 	Endpoints             []Endpoint        `json:"endpoints,omitempty"`

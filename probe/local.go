@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -16,11 +18,20 @@ import (
 // names exactly one of the probe's backends (as a hostname server does).
 // Every attempt is a new connection so a VIP balances it afresh.
 type Local struct {
+	// Tracer, when set, attributes connections through a VIP to the endpoint
+	// they were translated to (conntrack on a node).
+	Tracer Tracer
 	// Timeout bounds each attempt (connect plus, for HTTP, the response).
 	Timeout time.Duration
 	// MaxBody caps how much of an HTTP body is read for attribution; 64 KiB
 	// when zero.
 	MaxBody int64
+}
+
+// Tracer maps a connection to the address a NAT sent it to.
+type Tracer interface {
+	Backend(local, remote netip.AddrPort) (netip.Addr, bool)
+	Close() error
 }
 
 // attempt is one connection's observation.
@@ -29,6 +40,7 @@ type attempt struct {
 	latency time.Duration
 	status  int
 	backend string
+	attr    string
 }
 
 // Probe runs p: single attempt, or repeated attempts until every backend has
@@ -79,8 +91,9 @@ func (l *Local) Probe(ctx context.Context, p *Probe) Result {
 		r.HTTPStatus = a.status
 		if a.backend != "" {
 			seen[a.backend] = true
-		} else if client != nil && len(p.Backends) > 0 {
-			// The answer names no backend: coverage cannot be measured, one
+			r.Attribution = a.attr
+		} else if len(p.Backends) > 0 {
+			// Nothing names the backend: coverage cannot be measured, one
 			// answer is all the proof there is.
 			break
 		}
@@ -108,11 +121,8 @@ func (l *Local) Probe(ctx context.Context, p *Probe) Result {
 	if len(r.Seen) == 1 {
 		r.Backend = r.Seen[0]
 	}
-	if len(r.Seen) > 0 {
-		r.Attribution = AttrHTTPBody
-		if p.Via == ViaEndpoint {
-			r.Attribution = AttrDirect
-		}
+	if len(r.Seen) > 0 && p.Via == ViaEndpoint {
+		r.Attribution = AttrDirect
 	}
 	return r
 }
@@ -134,8 +144,32 @@ func (l *Local) tcpAttempt(ctx context.Context, p *Probe) attempt {
 		return attempt{err: err}
 	}
 	lat := time.Since(start)
+	a := attempt{latency: lat}
+	a.backend = l.trace(p, c.LocalAddr(), c.RemoteAddr())
+	if a.backend != "" {
+		a.attr = AttrConntrack
+	} else if p.Via == ViaEndpoint && len(p.Backends) == 1 {
+		a.backend, a.attr = p.Backends[0], AttrDirect
+	}
 	_ = c.Close()
-	return attempt{latency: lat}
+	return a
+}
+
+// trace attributes a connection through a VIP by its tuple, or returns "".
+func (l *Local) trace(p *Probe, local, remote net.Addr) string {
+	if l.Tracer == nil || p.Via == ViaEndpoint || len(p.BackendAddrs) == 0 {
+		return ""
+	}
+	la, lok := local.(*net.TCPAddr)
+	ra, rok := remote.(*net.TCPAddr)
+	if !lok || !rok {
+		return ""
+	}
+	ip, ok := l.Tracer.Backend(la.AddrPort(), ra.AddrPort())
+	if !ok {
+		return ""
+	}
+	return p.BackendAddrs[ip.Unmap().String()]
 }
 
 func (l *Local) httpClient() *http.Client {
@@ -159,6 +193,12 @@ func (l *Local) httpAttempt(ctx context.Context, client *http.Client, p *Probe) 
 		return attempt{err: err}
 	}
 	req.Header.Set("User-Agent", "svccheck")
+	var local, remote net.Addr
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			local, remote = info.Conn.LocalAddr(), info.Conn.RemoteAddr()
+		},
+	}))
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -185,7 +225,16 @@ func (l *Local) httpAttempt(ctx context.Context, client *http.Client, p *Probe) 
 		}
 	}
 	sb.Write(body)
-	a.backend = Attribute(sb.String(), p.Backends)
+	if a.backend = Attribute(sb.String(), p.Backends); a.backend != "" {
+		a.attr = AttrHTTPBody
+	} else if local != nil {
+		if a.backend = l.trace(p, local, remote); a.backend != "" {
+			a.attr = AttrConntrack
+		}
+	}
+	if a.backend == "" && p.Via == ViaEndpoint && len(p.Backends) == 1 {
+		a.backend, a.attr = p.Backends[0], AttrDirect
+	}
 	return a
 }
 

@@ -16,7 +16,20 @@ type From string
 const (
 	FromLocal From = "local"
 	FromPod   From = "pod"
+	// FromNodes in PlanOptions.From stands for one FromNode per Ready node.
+	FromNodes From = "nodes"
 )
+
+// FromNode is the vantage point of a hostNetwork agent on the named node.
+func FromNode(name string) From { return From("node/" + name) }
+
+// Node returns the node name of a node vantage point, or "".
+func (f From) Node() string {
+	if len(f) > 5 && f[:5] == "node/" {
+		return string(f[5:])
+	}
+	return ""
+}
 
 // Via names the path a probe takes to the Service.
 type Via string
@@ -28,6 +41,9 @@ const (
 	ViaNodePort     Via = "nodePort"
 	ViaLoadBalancer Via = "loadBalancer"
 	ViaDNS          Via = "dns"
+	// ViaHealthCheck is kube-proxy's healthCheckNodePort of an
+	// externalTrafficPolicy=Local LoadBalancer Service.
+	ViaHealthCheck Via = "healthCheck"
 )
 
 // Want is what a probe is expected to observe.
@@ -44,6 +60,11 @@ const (
 type Expectation struct {
 	Want   Want   `json:"want"`
 	Reason string `json:"reason"`
+	// Status, when set, is the HTTP status the path must answer with.
+	Status int `json:"status,omitempty"`
+	// Sticky requires every connection to reach the same backend
+	// (sessionAffinity=ClientIP).
+	Sticky bool `json:"sticky,omitempty"`
 }
 
 // Probe is one planned check: a path from a vantage point to a Service port,
@@ -75,8 +96,11 @@ type Probe struct {
 	Attempts int `json:"attempts"`
 	// Backends are the pods that may answer on this path; they drive
 	// attribution and coverage. Probes of one Service port share the slice.
-	Backends []string    `json:"backends,omitempty"`
-	Expect   Expectation `json:"expect"`
+	Backends []string `json:"backends,omitempty"`
+	// BackendAddrs maps every endpoint IP of the Service to its pod, for
+	// attribution by connection tuple (conntrack). Shared, read-only.
+	BackendAddrs map[string]string `json:"backendAddrs,omitempty"`
+	Expect       Expectation       `json:"expect"`
 	// Skip, when set, is why the probe is planned but not run.
 	Skip string `json:"skip,omitempty"`
 }
@@ -145,37 +169,55 @@ func BuildPlan(inv Inventory, opts PlanOptions) Plan {
 	return Plan{Probes: b.probes}
 }
 
-// estimate counts the probes BuildPlan will make (exactly, for TCP ports with
-// resolved targets), so the plan is allocated once.
+// estimate counts the probes BuildPlan will make, so the plan is allocated once.
 func (b *planner) estimate(inv Inventory) int {
-	n := 0
-	nodeAddrs := map[string]int{}
+	n, localNodeAddrs, internalAddrs, readyNodes := 0, 0, 0, 0
 	for _, nd := range b.nodes {
 		for _, at := range b.addrTypes {
-			nodeAddrs["local"] += len(uniqueAddrs(nd.Addresses[at]))
+			localNodeAddrs += len(uniqueAddrs(nd.Addresses[at]))
 		}
-		nodeAddrs["pod"] += len(uniqueAddrs(nd.Addresses["InternalIP"]))
+		internalAddrs += len(uniqueAddrs(nd.Addresses["InternalIP"]))
+		if nd.Ready {
+			readyNodes++
+		}
 	}
 	for i := range inv.Services {
 		s := &inv.Services[i]
 		if s.Type == TypeExternalName {
 			continue
 		}
-		for _, p := range s.Ports {
+		for pi, p := range s.Ports {
+			eps, ready := 0, false
+			for _, ep := range s.Endpoints {
+				if _, ok := ep.Ports[p.Name]; ok {
+					eps++
+					ready = ready || ep.Ready
+				}
+			}
+			inside := eps + len(s.ClusterIPs)
+			if p.NodePort != 0 {
+				inside += internalAddrs
+			}
 			for _, from := range b.opts.From {
-				n += len(s.ClusterIPs)
-				if from == FromLocal {
+				switch from {
+				case FromLocal:
+					n += len(s.ClusterIPs)
 					if p.NodePort != 0 {
-						n += nodeAddrs["local"]
+						n += localNodeAddrs
 					}
 					if s.Type == TypeLoadBalancer {
 						n += len(s.LoadBalancerIngress)
 					}
-				} else {
-					n += len(s.Endpoints) + 1
-					if p.NodePort != 0 {
-						n += nodeAddrs["pod"]
+					if ready {
+						n++
 					}
+					if s.HealthCheckNodePort != 0 && pi == 0 {
+						n += internalAddrs
+					}
+				case FromPod:
+					n += inside + 1
+				case FromNodes:
+					n += inside * readyNodes
 				}
 			}
 		}
@@ -199,7 +241,8 @@ type portCtx struct {
 	http     bool
 	skip     string
 	backends []string            // ready endpoint pods, sorted
-	byNode   map[string][]string // ready endpoint pods per node (ETP=Local)
+	byNode   map[string][]string // ready endpoint pods per node
+	addrs    map[string]string   // endpoint IP -> pod, shared by the port's probes
 }
 
 func (b *planner) service(svc *Service) {
@@ -221,20 +264,32 @@ func (b *planner) service(svc *Service) {
 			}
 			seen[ep.PodName] = true
 			pc.backends = append(pc.backends, ep.PodName)
-			if svc.ExternalTrafficPolicy == PolicyLocal {
-				if pc.byNode == nil {
-					pc.byNode = map[string][]string{}
-				}
-				pc.byNode[ep.NodeName] = append(pc.byNode[ep.NodeName], ep.PodName)
+			if pc.byNode == nil {
+				pc.byNode = map[string][]string{}
 			}
+			pc.byNode[ep.NodeName] = append(pc.byNode[ep.NodeName], ep.PodName)
 		}
 		sort.Strings(pc.backends)
+		for _, ep := range svc.Endpoints {
+			if ep.PodName != "" {
+				if pc.addrs == nil {
+					pc.addrs = map[string]string{}
+				}
+				pc.addrs[ep.Address] = ep.PodName
+			}
+		}
 		for _, from := range b.opts.From {
 			switch from {
 			case FromLocal:
 				b.local(&pc)
 			case FromPod:
 				b.inCluster(&pc, from)
+			case FromNodes:
+				for _, n := range b.nodes {
+					if n.Ready {
+						b.inCluster(&pc, FromNode(n.Name))
+					}
+				}
 			}
 		}
 	}
@@ -255,38 +310,61 @@ func (b *planner) local(pc *portCtx) {
 	if svc.Type == TypeLoadBalancer {
 		for _, ing := range svc.LoadBalancerIngress {
 			b.add(pc, FromLocal, ViaLoadBalancer, "", "", "", ing, pc.port.Port, pc.backends,
-				Expectation{Reach, "LoadBalancer ingress answers from outside the cluster"})
+				Expectation{Want: Reach, Reason: "LoadBalancer ingress answers from outside the cluster"})
 		}
 	}
 	for _, ip := range svc.ClusterIPs {
 		b.add(pc, FromLocal, ViaClusterIP, "", "", "", ip, pc.port.Port, nil,
-			Expectation{NoReach, "a ClusterIP is cluster-internal: answering from outside is an exposure"})
+			Expectation{Want: NoReach, Reason: "a ClusterIP is cluster-internal: answering from outside is an exposure"})
+	}
+	// One pod IP per Service port stands for the pod network: reachable from
+	// outside means every pod is exposed.
+	for _, ep := range svc.Endpoints {
+		if tp, ok := ep.Ports[pc.port.Name]; ok && ep.Ready {
+			b.add(pc, FromLocal, ViaEndpoint, ep.NodeName, "", ep.PodName, ep.Address, tp, nil,
+				Expectation{Want: NoReach, Reason: "pod IPs are cluster-internal: answering from outside is an exposure"})
+			break
+		}
+	}
+	if hc := svc.HealthCheckNodePort; hc != 0 && pc.port == svc.Ports[0] {
+		for _, n := range b.nodes {
+			for _, host := range uniqueAddrs(n.Addresses["InternalIP"]) {
+				exp := Expectation{Want: Reach, Status: 503, Reason: "healthCheckNodePort answers 503 on a node without a ready local endpoint"}
+				if len(pc.byNode[n.Name]) > 0 {
+					exp = Expectation{Want: Reach, Status: 200, Reason: "healthCheckNodePort answers 200 on a node with a ready local endpoint"}
+				}
+				hp := *pc
+				hp.http = true
+				b.add(&hp, FromLocal, ViaHealthCheck, n.Name, "InternalIP", "", host, hc, nil, exp)
+			}
+		}
 	}
 }
 
 func (b *planner) nodePortExpectation(pc *portCtx, node string) (Expectation, []string) {
 	if pc.svc.ExternalTrafficPolicy == PolicyLocal {
 		if local := pc.byNode[node]; len(local) > 0 {
-			return Expectation{Reach, "externalTrafficPolicy=Local and the node has a ready endpoint"}, local
+			return Expectation{Want: Reach, Reason: "externalTrafficPolicy=Local and the node has a ready endpoint"}, local
 		}
-		return Expectation{NoReach, "externalTrafficPolicy=Local and the node has no ready endpoint: it must drop"}, nil
+		return Expectation{Want: NoReach, Reason: "externalTrafficPolicy=Local and the node has no ready endpoint: it must drop"}, nil
 	}
-	return Expectation{Reach, "a NodePort answers on every node"}, pc.backends
+	return Expectation{Want: Reach, Reason: "a NodePort answers on every node"}, pc.backends
 }
 
 func (b *planner) inCluster(pc *portCtx, from From) {
 	svc := pc.svc
+	self := from.Node() // "" for an agent pod
 	for _, ep := range svc.Endpoints {
 		tp, ok := ep.Ports[pc.port.Name]
 		if !ok {
 			continue
 		}
-		exp := Expectation{Reach, "a ready endpoint answers on its target port"}
+		exp := Expectation{Want: Reach, Reason: "a ready endpoint answers on its target port"}
 		switch {
 		case ep.Terminating:
-			exp = Expectation{Unknown, "endpoint is terminating"}
+			exp = Expectation{Want: Unknown, Reason: "endpoint is terminating"}
 		case !ep.Ready:
-			exp = Expectation{Unknown, "endpoint is not ready"}
+			exp = Expectation{Want: Unknown, Reason: "endpoint is not ready"}
 		}
 		var backends []string
 		if ep.PodName != "" {
@@ -295,28 +373,51 @@ func (b *planner) inCluster(pc *portCtx, from From) {
 		b.add(pc, from, ViaEndpoint, ep.NodeName, "", ep.PodName, ep.Address, tp, backends, exp)
 	}
 	for _, ip := range svc.ClusterIPs {
-		b.add(pc, from, ViaClusterIP, "", "", "", ip, pc.port.Port, pc.backends,
-			Expectation{Reach, "the ClusterIP forwards to every ready endpoint"})
+		exp, backends := Expectation{Want: Reach, Reason: "the ClusterIP forwards to every ready endpoint"}, pc.backends
+		if svc.InternalTrafficPolicy == PolicyLocal && self != "" {
+			backends = pc.byNode[self]
+			exp = Expectation{Want: Reach, Reason: "internalTrafficPolicy=Local and the node has a ready endpoint: only it answers"}
+			if len(backends) == 0 {
+				exp = Expectation{Want: NoReach, Reason: "internalTrafficPolicy=Local and the node has no ready endpoint: it must drop"}
+			}
+		}
+		if svc.SessionAffinity == "ClientIP" && exp.Want == Reach {
+			exp.Sticky = true
+			exp.Reason = "sessionAffinity=ClientIP: every connection from one client reaches the same backend"
+		}
+		b.add(pc, from, ViaClusterIP, "", "", "", ip, pc.port.Port, backends, exp)
 	}
 	if pc.port.NodePort != 0 {
 		for _, n := range b.nodes {
 			for _, host := range uniqueAddrs(n.Addresses["InternalIP"]) {
-				exp := Expectation{Reach, "a NodePort answers on every node"}
-				if svc.ExternalTrafficPolicy == PolicyLocal {
-					exp = Expectation{Unknown, "externalTrafficPolicy=Local: in-cluster NodePort traffic depends on the proxy"}
+				exp, backends := Expectation{Want: Reach, Reason: "a NodePort answers on every node"}, pc.backends
+				switch {
+				case svc.ExternalTrafficPolicy != PolicyLocal:
+				case self == n.Name:
+					exp.Reason = "externalTrafficPolicy=Local: a node's own traffic to its NodePort goes to any endpoint"
+				case self != "":
+					exp, backends = b.nodePortExpectation(pc, n.Name)
+				default:
+					exp = Expectation{Want: Unknown, Reason: "externalTrafficPolicy=Local: pod traffic to a NodePort depends on the proxy"}
 				}
-				b.add(pc, from, ViaNodePort, n.Name, "InternalIP", "", host, pc.port.NodePort, pc.backends, exp)
+				b.add(pc, from, ViaNodePort, n.Name, "InternalIP", "", host, pc.port.NodePort, backends, exp)
 			}
 		}
 	}
-	name := svc.Name + "." + svc.Namespace + ".svc." + b.domain
-	b.add(pc, from, ViaDNS, "", "", "", name, pc.port.Port, pc.backends,
-		Expectation{Reach, "the Service's DNS name resolves and answers"})
+	if self == "" { // a hostNetwork agent resolves with the node's resolver, not cluster DNS
+		name := svc.Name + "." + svc.Namespace + ".svc." + b.domain
+		b.add(pc, from, ViaDNS, "", "", "", name, pc.port.Port, pc.backends,
+			Expectation{Want: Reach, Reason: "the Service's DNS name resolves and answers"})
+	}
 }
 
 func (b *planner) add(pc *portCtx, from From, via Via, node, addrType, pod, host string, port int32, backends []string, exp Expectation) {
 	attempts := 1
-	if pc.http && exp.Want == Reach && len(backends) > 1 {
+	attributable := pc.http || from.Node() != "" // HTTP body, or conntrack on the node
+	switch {
+	case exp.Sticky && attributable:
+		attempts = 5
+	case attributable && exp.Want == Reach && len(backends) > 1 && via != ViaEndpoint:
 		attempts = Budget(len(backends))
 	}
 	if len(backends) == 0 {
@@ -327,24 +428,25 @@ func (b *planner) add(pc *portCtx, from From, via Via, node, addrType, pod, host
 		skip = "no target port resolved"
 	}
 	b.probes = append(b.probes, Probe{
-		ID:          b.id(pc, from, via, host),
-		Namespace:   pc.svc.Namespace,
-		Service:     pc.svc.Name,
-		Port:        pc.port.Label(),
-		ServicePort: pc.port.Port,
-		Protocol:    pc.port.Protocol,
-		From:        from,
-		Via:         via,
-		Node:        node,
-		AddressType: addrType,
-		Pod:         pod,
-		Host:        host,
-		TargetPort:  port,
-		HTTP:        pc.http,
-		Attempts:    attempts,
-		Backends:    backends,
-		Expect:      exp,
-		Skip:        skip,
+		ID:           b.id(pc, from, via, host),
+		Namespace:    pc.svc.Namespace,
+		Service:      pc.svc.Name,
+		Port:         pc.port.Label(),
+		ServicePort:  pc.port.Port,
+		Protocol:     pc.port.Protocol,
+		From:         from,
+		Via:          via,
+		Node:         node,
+		AddressType:  addrType,
+		Pod:          pod,
+		Host:         host,
+		TargetPort:   port,
+		HTTP:         pc.http,
+		Attempts:     attempts,
+		Backends:     backends,
+		BackendAddrs: pc.addrs,
+		Expect:       exp,
+		Skip:         skip,
 	})
 }
 

@@ -57,8 +57,11 @@ func TestBuildPlanSeedLocal(t *testing.T) {
 	if len(cips) != 1 || cips[0].Expect.Want != NoReach || cips[0].Attempts != 1 || cips[0].Address() != "10.96.0.100:8080" {
 		t.Errorf("clusterIP probes = %+v", cips)
 	}
-	if len(pl.Probes) != 4 {
-		t.Errorf("local plan has %d probes, want 4 (3 NodePorts + ClusterIP exposure)", len(pl.Probes))
+	if len(pl.Probes) != 5 {
+		t.Errorf("local plan has %d probes, want 5 (3 NodePorts, ClusterIP and pod IP exposure)", len(pl.Probes))
+	}
+	if ep := pl.Probes[4]; ep.Via != ViaEndpoint || ep.Expect.Want != NoReach || ep.Host != "10.244.0.5" {
+		t.Errorf("pod IP exposure probe = %+v", ep)
 	}
 }
 
@@ -115,8 +118,8 @@ func TestBuildPlanExpectations(t *testing.T) {
 	}
 	want := map[string]Want{
 		"local/nodePort/10.10.0.10": Reach, "local/nodePort/10.10.0.11": NoReach, "local/nodePort/10.10.0.12": NoReach,
-		"local/clusterIP/10.96.0.100": NoReach,
-		"pod/endpoint/10.244.0.5":     Reach, "pod/endpoint/10.244.1.7": Unknown, "pod/endpoint/10.244.2.3": Unknown,
+		"local/clusterIP/10.96.0.100": NoReach, "local/endpoint/10.244.0.5": NoReach,
+		"pod/endpoint/10.244.0.5": Reach, "pod/endpoint/10.244.1.7": Unknown, "pod/endpoint/10.244.2.3": Unknown,
 		"pod/clusterIP/10.96.0.100": Reach, "pod/dns/web.default.svc.cluster.local": Reach,
 		"pod/nodePort/10.10.0.10": Unknown, "pod/nodePort/10.10.0.11": Unknown, "pod/nodePort/10.10.0.12": Unknown,
 	}
@@ -149,7 +152,7 @@ func TestBuildPlanShapes(t *testing.T) {
 		}
 	}
 	want := map[string]int{
-		"headless/pod/endpoint": 1, "headless/pod/dns": 1,
+		"headless/pod/endpoint": 1, "headless/pod/dns": 1, "headless/local/endpoint": 1,
 		"udp/local/clusterIP": 2, "udp/pod/clusterIP": 2, "udp/pod/dns": 1,
 		"lb/local/nodePort": 1, "lb/local/loadBalancer": 1, "lb/local/clusterIP": 1,
 		"lb/pod/clusterIP": 1, "lb/pod/nodePort": 1, "lb/pod/dns": 1,

@@ -27,8 +27,9 @@ const (
 
 // Attribution says how the answering backend was identified.
 const (
-	AttrHTTPBody = "httpBody"
-	AttrDirect   = "direct"
+	AttrHTTPBody  = "httpBody"
+	AttrDirect    = "direct"
+	AttrConntrack = "conntrack"
 )
 
 // Result is what one probe observed. Failures are data: a refused connection
@@ -63,7 +64,9 @@ func Evaluate(p *Probe, r *Result) {
 	case r.Outcome == NotRun:
 		r.Pass = true
 	case p.Expect.Want == Reach:
-		r.Pass = r.Outcome == OK && r.Failures == 0
+		r.Pass = r.Outcome == OK && r.Failures == 0 &&
+			(p.Expect.Status == 0 || r.HTTPStatus == p.Expect.Status) &&
+			(!p.Expect.Sticky || len(r.Seen) <= 1)
 	case p.Expect.Want == NoReach:
 		r.Pass = r.Attempts > 0 && r.Failures == r.Attempts
 	default:

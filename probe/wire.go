@@ -17,7 +17,10 @@ import (
 type AgentRequest struct {
 	Timeout     time.Duration `json:"timeout"`
 	Concurrency int           `json:"concurrency"`
-	Probes      []Probe       `json:"probes"`
+	// Conntrack asks the agent to attribute VIP connections through the
+	// node's conntrack table (hostNetwork agents with CAP_NET_ADMIN).
+	Conntrack bool    `json:"conntrack,omitempty"`
+	Probes    []Probe `json:"probes"`
 }
 
 // MaxRequestBytes bounds what an agent reads from stdin.
@@ -132,18 +135,28 @@ func sanitize(p *Probe, r *Result) error {
 	if len(r.Detail) > MaxDetailLength {
 		r.Detail = r.Detail[:MaxDetailLength] + "…"
 	}
-	if len(r.Seen) > len(p.Backends) {
-		return errors.New("more backends seen than the probe has")
+	// Answers may come from any pod of the Service (a proxy that ignores
+	// externalTrafficPolicy=Local is a finding), never from elsewhere.
+	known := func(pod string) bool {
+		if slices.Contains(p.Backends, pod) {
+			return true
+		}
+		for _, v := range p.BackendAddrs {
+			if v == pod {
+				return true
+			}
+		}
+		return false
 	}
-	for _, s := range r.Seen {
-		if !slices.Contains(p.Backends, s) {
-			return fmt.Errorf("backend %.80q is not one of the probe's", s)
+	if len(r.Seen) > len(p.Backends)+len(p.BackendAddrs) {
+		return errors.New("more backends seen than the Service has")
+	}
+	for _, s := range append(r.Seen, r.Backend) {
+		if s != "" && !known(s) {
+			return fmt.Errorf("backend %.80q is not one of the Service's pods", s)
 		}
 	}
-	if r.Backend != "" && !slices.Contains(p.Backends, r.Backend) {
-		return fmt.Errorf("backend %.80q is not one of the probe's", r.Backend)
-	}
-	if r.Attribution != "" && r.Attribution != AttrHTTPBody && r.Attribution != AttrDirect {
+	if r.Attribution != "" && r.Attribution != AttrHTTPBody && r.Attribution != AttrDirect && r.Attribution != AttrConntrack {
 		return fmt.Errorf("unknown attribution %.40q", r.Attribution)
 	}
 	r.Pass = false // the plugin evaluates; the agent's opinion is not trusted

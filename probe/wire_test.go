@@ -30,7 +30,7 @@ func TestResultReader(t *testing.T) {
 		{"duplicate", `{"id":"b","outcome":"ok","latency":0,"attempts":1,"pass":true}` + "\n" + `{"id":"b","outcome":"ok","latency":0,"attempts":1,"pass":true}`, "twice"},
 		{"unknown field", `{"id":"b","outcome":"ok","latency":0,"attempts":1,"pass":true,"x":1}`, "unknown field"},
 		{"bad outcome", `{"id":"b","outcome":"great","latency":0,"attempts":1,"pass":true}`, "unknown outcome"},
-		{"foreign backend", `{"id":"a","outcome":"ok","latency":0,"attempts":1,"pass":true,"backend":"evil"}`, "not one of the probe's"},
+		{"foreign backend", `{"id":"a","outcome":"ok","latency":0,"attempts":1,"pass":true,"backend":"evil"}`, "not one of the Service"},
 		{"too many attempts", `{"id":"b","outcome":"ok","latency":0,"attempts":99,"pass":true}`, "impossible attempts"},
 		{"long line", `{"id":"b","detail":"` + strings.Repeat("x", MaxResultLine) + `"}`, "longer than"},
 		{"not json", "hello\n", "invalid result"},

@@ -206,6 +206,9 @@ func pathLabel(g []ProbeRow) string {
 		}
 		return fmt.Sprintf("nodePort :%s on %d node%s", port, len(nodes), plural(len(nodes)))
 	case probe.ViaEndpoint:
+		if p.From == probe.FromLocal && len(g) == 1 {
+			return "pod IP " + p.Target
+		}
 		return fmt.Sprintf("endpoint ×%d", len(g))
 	}
 	if len(g) == 1 {

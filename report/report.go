@@ -212,7 +212,7 @@ func newRow(p *probe.Probe, res probe.Result) ProbeRow {
 		ExpectReason: p.Expect.Reason, Outcome: res.Outcome, Pass: res.Pass, Detail: res.Detail,
 		LatencyMs: float64(res.Latency.Microseconds()) / 1000, HTTPStatus: res.HTTPStatus, Backend: res.Backend,
 		Attribution: res.Attribution, Attempts: res.Attempts, Failures: res.Failures}
-	if p.Via != probe.ViaEndpoint && len(p.Backends) > 0 && res.Attempts > res.Failures && p.HTTP {
+	if p.Via != probe.ViaEndpoint && len(p.Backends) > 0 && res.Attempts > res.Failures && (p.HTTP || len(res.Seen) > 0) {
 		seen := append([]string{}, res.Seen...)
 		sort.Strings(seen)
 		miss := probe.Missing(p, seen)
