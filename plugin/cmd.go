@@ -84,6 +84,7 @@ type Options struct {
 	Concurrency   int
 	AddressTypes  []string
 	HTTP          bool
+	FailOn        string
 
 	AgentNamespace  string
 	Image           string
@@ -110,6 +111,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		Output:       "table",
 		Timeout:      2 * time.Second,
 		Concurrency:  64,
+		FailOn:       "error",
 		AddressTypes: []string{"InternalIP"},
 		AgentTimeout: 60 * time.Second,
 		now:          time.Now,
@@ -166,6 +168,7 @@ Exit codes: 0 every expectation met, 1 an expectation failed or an error was fou
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "timeout of each connection attempt")
 	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "probes in flight at once")
 	f.StringSliceVar(&o.AddressTypes, "node-address-type", o.AddressTypes, "node address types whose NodePorts are probed from outside: "+strings.Join(addressTypes, ","))
+	f.StringVar(&o.FailOn, "fail-on", o.FailOn, "least severe finding that makes the exit code 1: error, warning or never")
 	f.BoolVar(&o.HTTP, "http", false, "probe every TCP port with HTTP GET and attribute answers to pods (default: only ports named or appProtocol http)")
 	f.StringVar(&o.AgentNamespace, "agent-namespace", "", "namespace of the in-cluster agent (default: the current namespace)")
 	f.StringVar(&o.Image, "image", envOr("SVCCHECK_IMAGE", DefaultImage()), "agent image (env SVCCHECK_IMAGE)")
@@ -217,6 +220,9 @@ func (o *Options) Validate() error {
 	}
 	if !slices.Contains(report.Formats, o.Output) {
 		return usage("unknown output format %q: want one of %s", o.Output, strings.Join(report.Formats, ", "))
+	}
+	if !slices.Contains([]string{"error", "warning", "never"}, o.FailOn) {
+		return usage("unknown --fail-on %q: want error, warning or never", o.FailOn)
 	}
 	if o.Timeout <= 0 {
 		return usage("--timeout must be positive, got %s", o.Timeout)
@@ -310,7 +316,8 @@ func (o *Options) Run(ctx context.Context) error {
 	for _, f := range from {
 		scope.From = append(scope.From, string(f))
 	}
-	rep := report.Build(report.Input{Inventory: inv, Plan: plan, Results: results, Findings: findings, Metadata: md, Scope: scope})
+	rep := report.Build(report.Input{Inventory: inv, Plan: plan, Results: results, Findings: findings, Metadata: md, Scope: scope,
+		FailOn: probe.Severity(o.FailOn)})
 	if err := report.Render(o.Out, &rep, o.Output); err != nil {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("write report: %w", err)}
 	}

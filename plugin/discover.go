@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -89,7 +90,49 @@ func Discover(ctx context.Context, cs kubernetes.Interface, sc Scope) (probe.Inv
 	if err != nil {
 		return inv, accessError("list pods "+where, err)
 	}
-	return buildInventory(svcs, slices, nodes, pods), nil
+	inv = buildInventory(svcs, slices, nodes, pods)
+	addProbeMessages(ctx, cs, &inv)
+	return inv, nil
+}
+
+// addProbeMessages attaches the last failed-probe event to pods that are not
+// ready, one List of "Unhealthy" events per namespace that has such pods.
+// Events are best effort: without permission the readiness verdict still
+// names the pod and its containers.
+func addProbeMessages(ctx context.Context, cs kubernetes.Interface, inv *probe.Inventory) {
+	byNS := map[string]map[string]*probe.Pod{}
+	for i := range inv.Pods {
+		p := &inv.Pods[i]
+		if p.Ready || p.Phase != string(corev1.PodRunning) {
+			continue
+		}
+		if byNS[p.Namespace] == nil {
+			byNS[p.Namespace] = map[string]*probe.Pod{}
+		}
+		byNS[p.Namespace][p.Name] = p
+	}
+	for ns, pods := range byNS {
+		evs, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "reason=Unhealthy", Limit: 500})
+		if err != nil {
+			continue
+		}
+		latest := map[string]time.Time{}
+		for _, e := range evs.Items {
+			p, ok := pods[e.InvolvedObject.Name]
+			if !ok || e.InvolvedObject.Kind != "Pod" {
+				continue
+			}
+			at := e.LastTimestamp.Time
+			if at.IsZero() {
+				at = e.EventTime.Time
+			}
+			if at.Before(latest[p.Name]) {
+				continue
+			}
+			latest[p.Name] = at
+			p.ProbeMessage = strings.TrimSpace(e.Message)
+		}
+	}
 }
 
 // listAll pages through a List with limit/continue.
@@ -145,7 +188,7 @@ func suggest(n string, svcs []corev1.Service) string {
 	best, bestD := "", len(n)/2+2
 	for i := range svcs {
 		c := svcs[i].Name
-		d := editDistance(n, c)
+		d := probe.EditDistance(n, c)
 		if strings.HasPrefix(c, n) || strings.HasPrefix(n, c) {
 			d = min(d, 1)
 		}
@@ -154,26 +197,6 @@ func suggest(n string, svcs []corev1.Service) string {
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func noServices(ctx context.Context, cs kubernetes.Interface, sc Scope, where string) error {
@@ -267,6 +290,8 @@ func convertService(s *corev1.Service) probe.Service {
 			out.ExternalTrafficPolicy = probe.PolicyCluster
 		}
 	}
+	out.HealthCheckNodePort = s.Spec.HealthCheckNodePort
+	out.PublishNotReady = s.Spec.PublishNotReadyAddresses
 	if s.Spec.InternalTrafficPolicy != nil {
 		out.InternalTrafficPolicy = string(*s.Spec.InternalTrafficPolicy)
 	}
@@ -354,6 +379,21 @@ func convertPod(p *corev1.Pod) probe.Pod {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			out.Ready = c.Status == corev1.ConditionTrue
+			out.ReadyMessage = c.Message
+		}
+	}
+	for _, c := range p.Spec.Containers {
+		for _, cp := range c.Ports {
+			proto := string(cp.Protocol)
+			if proto == "" {
+				proto = "TCP"
+			}
+			out.Ports = append(out.Ports, probe.ContainerPort{Container: c.Name, Name: cp.Name, Port: cp.ContainerPort, Protocol: proto})
+		}
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if !cs.Ready {
+			out.NotReady = append(out.NotReady, cs.Name)
 		}
 	}
 	return out

@@ -196,8 +196,8 @@ func TestEditDistance(t *testing.T) {
 		a, b string
 		d    int
 	}{{"", "", 0}, {"web", "web", 0}, {"web", "wbe", 2}, {"hostnme", "hostname", 1}, {"a", "", 1}} {
-		if got := editDistance(tc.a, tc.b); got != tc.d {
-			t.Errorf("editDistance(%q,%q) = %d, want %d", tc.a, tc.b, got, tc.d)
+		if got := probe.EditDistance(tc.a, tc.b); got != tc.d {
+			t.Errorf("probe.EditDistance(%q,%q) = %d, want %d", tc.a, tc.b, got, tc.d)
 		}
 	}
 }

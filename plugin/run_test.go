@@ -136,7 +136,7 @@ func TestRunJSONReport(t *testing.T) {
 	}
 	var named bool
 	for _, f := range rep.Findings {
-		named = named || f.Code == "pathFailed" && strings.Contains(f.Message, "NodePort 30080 from local: worker1 (")
+		named = named || f.Code == probe.VerdictNodePathFailed && f.Node == "worker1" && strings.Contains(f.Message, "NodePort 30080 fails on node worker1 only")
 	}
 	if !named {
 		t.Errorf("no finding names worker1's NodePort: %+v", rep.Findings)

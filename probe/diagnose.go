@@ -2,18 +2,49 @@ package probe
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
 // Severity ranks a Finding.
 type Severity string
 
-// Severities.
+// Severities, most severe first.
 const (
 	SevError   Severity = "error"
 	SevWarning Severity = "warning"
 	SevInfo    Severity = "info"
+)
+
+// AtLeast reports whether s is as severe as min.
+func (s Severity) AtLeast(min Severity) bool { return s.rank() <= min.rank() }
+
+func (s Severity) rank() int {
+	switch s {
+	case SevError:
+		return 0
+	case SevWarning:
+		return 1
+	}
+	return 2
+}
+
+// Verdict codes, one per kind of problem a Service can have.
+const (
+	VerdictHealthy             = "healthy"
+	VerdictNoEndpoints         = "noEndpoints"
+	VerdictPortMismatch        = "portMismatch"
+	VerdictEndpointNotReady    = "endpointNotReady"
+	VerdictBackendNotListening = "backendNotListening"
+	VerdictDataplaneBroken     = "dataplaneBroken"
+	VerdictBlockedFromOperator = "blockedFromOperator"
+	VerdictNodePathFailed      = "nodePathFailed"
+	VerdictExposed             = "exposed"
+	VerdictPartialCoverage     = "partialCoverage"
+	VerdictNotSticky           = "notSticky"
+	VerdictPathFailed          = "pathFailed"
 )
 
 // Finding is one conclusion about a Service, with the probes that support it.
@@ -21,17 +52,19 @@ type Finding struct {
 	Namespace string   `json:"namespace"`
 	Service   string   `json:"service"`
 	Severity  Severity `json:"severity"`
-	// Code is a stable, machine-readable name: noEndpoints, endpointsNotReady,
-	// externalName, nodeNotReady, protocolNotProbed, pathFailed, exposed,
-	// partialCoverage.
+	// Code is a verdict (see the Verdict constants) or a cluster note:
+	// nodeNotReady, nodeUnschedulable, externalName, protocolNotProbed.
 	Code    string   `json:"code"`
 	Message string   `json:"message"`
+	Node    string   `json:"node,omitempty"`
+	Pod     string   `json:"pod,omitempty"`
 	Probes  []string `json:"probes,omitempty"`
 }
 
-// Diagnose turns the inventory and the results of a plan into findings:
-// static ones (no endpoints, ExternalName, nodes not ready) and one per broken
-// hop (a path that failed its expectation, grouped by path and node).
+// Diagnose correlates the results of every vantage point with the inventory
+// into verdicts that name the broken hop. A failure explained by a verdict
+// (no endpoints explains every refused path) yields no finding of its own;
+// every failed probe is covered by some finding.
 func Diagnose(inv Inventory, plan Plan, results []Result) []Finding {
 	var out []Finding
 	byKey := map[string][]int{}
@@ -42,41 +75,98 @@ func Diagnose(inv Inventory, plan Plan, results []Result) []Finding {
 	}
 	for _, n := range inv.Nodes {
 		if !n.Ready {
-			out = append(out, Finding{Severity: SevWarning, Code: "nodeNotReady",
-				Message: fmt.Sprintf("node %s is NotReady (its paths are still probed)", n.Name)})
+			out = append(out, Finding{Severity: SevWarning, Code: "nodeNotReady", Node: n.Name,
+				Message: fmt.Sprintf("node %s is NotReady (its paths are still probed from outside)", n.Name)})
 		} else if n.Unschedulable {
-			out = append(out, Finding{Severity: SevInfo, Code: "nodeUnschedulable",
+			out = append(out, Finding{Severity: SevInfo, Code: "nodeUnschedulable", Node: n.Name,
 				Message: fmt.Sprintf("node %s is cordoned (its paths are still probed)", n.Name)})
 		}
 	}
 	for i := range inv.Services {
-		svc := &inv.Services[i]
-		static := staticFindings(svc, inv.Pods)
-		explained := false
-		for _, f := range static {
-			explained = explained || f.Code == "noEndpoints"
-		}
-		out = append(out, static...)
-		out = append(out, pathFindings(svc, plan, results, byKey[svc.Key()], explained)...)
+		d := diagnoser{svc: &inv.Services[i], pods: inv.Pods, plan: plan, results: results, idx: byKey[inv.Services[i].Key()]}
+		out = append(out, d.run()...)
 	}
 	return out
 }
 
-func finding(svc *Service, sev Severity, code, format string, args ...any) Finding {
-	return Finding{Namespace: svc.Namespace, Service: svc.Name, Severity: sev, Code: code, Message: fmt.Sprintf(format, args...)}
+type diagnoser struct {
+	svc      *Service
+	pods     []Pod
+	plan     Plan
+	results  []Result
+	idx      []int
+	out      []Finding
+	covered  map[int]bool // failed probes a finding explains
+	selected []Pod        // pods the selector matches
 }
 
-func staticFindings(svc *Service, pods []Pod) []Finding {
-	if svc.Type == TypeExternalName {
-		return []Finding{finding(svc, SevInfo, "externalName",
-			"ExternalName Service (CNAME to %s): nothing in the cluster forwards it, not probed", svc.ExternalName)}
+func (d *diagnoser) add(sev Severity, code, node, pod string, probes []int, format string, args ...any) {
+	f := Finding{Namespace: d.svc.Namespace, Service: d.svc.Name, Severity: sev, Code: code, Node: node, Pod: pod,
+		Message: fmt.Sprintf(format, args...)}
+	for _, i := range probes {
+		f.Probes = append(f.Probes, d.plan.Probes[i].ID)
+		d.covered[i] = true
 	}
-	var out []Finding
-	for _, p := range svc.Ports {
-		if p.Protocol != "TCP" {
-			out = append(out, finding(svc, SevInfo, "protocolNotProbed", "port %s is %s: not probed", p.Label(), p.Protocol))
+	d.out = append(d.out, f)
+}
+
+func (d *diagnoser) probe(i int) (*Probe, *Result) { return &d.plan.Probes[i], &d.results[i] }
+
+// failed lists the failed probes matching f.
+func (d *diagnoser) failed(f func(p *Probe) bool) []int {
+	var out []int
+	for _, i := range d.idx {
+		p, r := d.probe(i)
+		if r.Outcome != NotRun && !r.Pass && f(p) {
+			out = append(out, i)
 		}
 	}
+	return out
+}
+
+// passed lists the probes that ran and passed matching f.
+func (d *diagnoser) passed(f func(p *Probe) bool) []int {
+	var out []int
+	for _, i := range d.idx {
+		p, r := d.probe(i)
+		if r.Outcome != NotRun && r.Pass && f(p) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func (d *diagnoser) run() []Finding {
+	svc := d.svc
+	d.covered = map[int]bool{}
+	if svc.Type == TypeExternalName {
+		d.add(SevInfo, "externalName", "", "", nil, "ExternalName Service (CNAME to %s): nothing in the cluster forwards it, not probed", svc.ExternalName)
+		return d.out
+	}
+	for _, p := range svc.Ports {
+		if p.Protocol != "TCP" {
+			d.add(SevInfo, "protocolNotProbed", "", "", nil, "port %s is %s: not probed", p.Label(), p.Protocol)
+		}
+	}
+	for _, p := range d.pods {
+		if p.Namespace == svc.Namespace && len(svc.Selector) > 0 && matches(svc.Selector, p.Labels) {
+			d.selected = append(d.selected, p)
+		}
+	}
+	if !d.endpoints() {
+		return d.out // nothing answers: that verdict explains every path
+	}
+	d.directFailures()
+	d.nodeFailures()
+	d.exposure()
+	d.rest()
+	return d.out
+}
+
+// endpoints reports no endpoints, port mismatches and readiness; false when
+// the Service has no ready endpoint at all.
+func (d *diagnoser) endpoints() bool {
+	svc := d.svc
 	ready, notReady := 0, []string{}
 	for _, ep := range svc.Endpoints {
 		switch {
@@ -86,106 +176,393 @@ func staticFindings(svc *Service, pods []Pod) []Finding {
 			notReady = append(notReady, nameOr(ep.PodName, ep.Address))
 		}
 	}
-	if ready == 0 {
-		out = append(out, finding(svc, SevError, "noEndpoints", "no ready endpoints: %s", explainEmpty(svc, pods, notReady)))
-	} else if len(notReady) > 0 {
-		out = append(out, finding(svc, SevWarning, "endpointsNotReady", "%d of %d endpoints not ready: %s",
-			len(notReady), len(notReady)+ready, strings.Join(notReady, ", ")))
+	all := d.failed(func(*Probe) bool { return true })
+	if ready > 0 {
+		if len(notReady) > 0 {
+			d.add(SevWarning, VerdictEndpointNotReady, "", "", nil, "%d of %d endpoints not ready: %s",
+				len(notReady), len(notReady)+ready, d.readiness(notReady))
+		}
+		return true
+	}
+	switch {
+	case len(svc.Selector) == 0:
+		d.add(SevError, VerdictNoEndpoints, "", "", all, "no ready endpoints: the Service has no selector and nobody manages its EndpointSlices")
+	case len(d.selected) == 0:
+		d.add(SevError, VerdictNoEndpoints, "", "", all, "no ready endpoints: selector %s matches no pod in namespace %s%s",
+			selectorString(svc.Selector), svc.Namespace, d.closest())
+	case d.namedPortMissing() != "":
+		d.add(SevError, VerdictPortMismatch, "", "", all, "no endpoints: %s", d.namedPortMissing())
+	default:
+		var names []string
+		for _, p := range d.selected {
+			names = append(names, p.Name)
+		}
+		d.add(SevError, VerdictEndpointNotReady, "", firstOr(names), all, "no ready endpoints: selector %s matches %d pod(s), none ready: %s",
+			selectorString(svc.Selector), len(d.selected), d.readiness(names))
+	}
+	return false
+}
+
+// readiness explains why pods are not ready: containers and the last probe message.
+func (d *diagnoser) readiness(names []string) string {
+	var parts []string
+	for _, n := range names {
+		s := n
+		for _, p := range d.pods {
+			if p.Namespace != d.svc.Namespace || p.Name != n {
+				continue
+			}
+			if len(p.NotReady) > 0 {
+				s += " (container " + strings.Join(p.NotReady, ", ") + " not ready"
+				if p.ProbeMessage != "" {
+					s += ": " + p.ProbeMessage
+				} else if p.ReadyMessage != "" {
+					s += ": " + p.ReadyMessage
+				}
+				s += ")"
+			} else if p.Phase != "" && p.Phase != "Running" {
+				s += " (" + p.Phase + ")"
+			}
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// closest names the pods whose labels come nearest the selector (a typo in
+// a value counts as near), and how they differ.
+func (d *diagnoser) closest() string {
+	var best []string
+	bestScore := 0.5 // below this nothing is close
+	for _, p := range d.pods {
+		if p.Namespace != d.svc.Namespace {
+			continue
+		}
+		score, diffs := 0.0, []string{}
+		for k, v := range d.svc.Selector {
+			switch got, ok := p.Labels[k]; {
+			case ok && got == v:
+				score += 2
+			case ok:
+				score += 1 - float64(EditDistance(got, v))/float64(max(len(got), len(v)))
+				diffs = append(diffs, fmt.Sprintf("%s=%s, not %s", k, got, v))
+			default:
+				diffs = append(diffs, "no label "+k)
+			}
+		}
+		sort.Strings(diffs)
+		desc := p.Name + " (" + strings.Join(diffs, "; ") + ")"
+		switch {
+		case score > bestScore+1e-9:
+			best, bestScore = []string{desc}, score
+		case score > bestScore-1e-9 && len(best) > 0 && len(best) < 3:
+			best = append(best, desc)
+		}
+	}
+	if len(best) == 0 {
+		return ""
+	}
+	return "; closest: " + strings.Join(best, ", ")
+}
+
+// EditDistance is the Levenshtein distance between a and b.
+func EditDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// namedPortMissing says which named targetPort no selected pod declares.
+func (d *diagnoser) namedPortMissing() string {
+	for _, sp := range d.svc.Ports {
+		if _, err := strconv.Atoi(sp.TargetPort); err == nil || sp.TargetPort == "" {
+			continue
+		}
+		found := false
+		for _, p := range d.selected {
+			for _, cp := range p.Ports {
+				found = found || cp.Name == sp.TargetPort
+			}
+		}
+		if !found {
+			return fmt.Sprintf("targetPort %q of port %s is not a port name of any selected pod (they declare %s)",
+				sp.TargetPort, sp.Label(), declared(d.selected))
+		}
+	}
+	return ""
+}
+
+// undeclared reports whether a numeric targetPort is declared by no selected pod.
+func (d *diagnoser) undeclared(port int32) bool {
+	if len(d.selected) == 0 {
+		return false
+	}
+	for _, p := range d.selected {
+		for _, cp := range p.Ports {
+			if cp.Port == port {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func declared(pods []Pod) string {
+	var ps []string
+	for _, p := range pods {
+		for _, cp := range p.Ports {
+			s := strconv.Itoa(int(cp.Port))
+			if cp.Name != "" {
+				s = cp.Name + "/" + s
+			}
+			if !slices.Contains(ps, s) {
+				ps = append(ps, s)
+			}
+		}
+	}
+	if len(ps) == 0 {
+		return "no ports"
+	}
+	return strings.Join(ps, ", ")
+}
+
+// directFailures: endpoints that refuse direct connections explain every VIP
+// path through them.
+func (d *diagnoser) directFailures() {
+	refused := d.failed(func(p *Probe) bool { return p.Via == ViaEndpoint && p.From != FromLocal })
+	if len(refused) > 0 {
+		byPod := map[string][]int{}
+		var pods []string
+		for _, i := range refused {
+			p, _ := d.probe(i)
+			k := nameOr(p.Pod, p.Host)
+			if _, ok := byPod[k]; !ok {
+				pods = append(pods, k)
+			}
+			byPod[k] = append(byPod[k], i)
+		}
+		p0, r0 := d.probe(refused[0])
+		if d.undeclared(p0.TargetPort) {
+			d.add(SevError, VerdictPortMismatch, "", pods[0], d.failed(func(*Probe) bool { return true }),
+				"targetPort %d is declared by no container of the selected pods (they declare %s) and %s %s on it",
+				p0.TargetPort, declared(d.selected), strings.Join(pods, ", "), r0.Outcome)
+			return
+		}
+		vip := d.failed(func(p *Probe) bool { return p.Via != ViaEndpoint })
+		for _, pod := range pods {
+			ids := byPod[pod]
+			p, r := d.probe(ids[0])
+			d.add(SevError, VerdictBackendNotListening, p.Node, pod, append(ids, vip...),
+				"%s does not answer on %s (%s from %s): the application is not listening", pod, p.Address(), r.Outcome, p.From)
+			vip = nil
+		}
+		return
+	}
+	// Without an in-cluster view, a numeric targetPort nobody declares and
+	// every NodePort failing is the same story.
+	nps := d.failed(func(p *Probe) bool { return p.Via == ViaNodePort && p.Expect.Want == Reach })
+	all := d.probesWhere(func(p *Probe) bool { return p.Via == ViaNodePort && p.Expect.Want == Reach })
+	if len(nps) > 1 && len(nps) == len(all) {
+		for _, sp := range d.svc.Ports {
+			if n, err := strconv.Atoi(sp.TargetPort); err == nil && d.undeclared(int32(n)) {
+				d.add(SevError, VerdictPortMismatch, "", "", d.failed(func(*Probe) bool { return true }),
+					"targetPort %d is declared by no container of the selected pods (they declare %s); every NodePort fails (%s)",
+					n, declared(d.selected), d.results[nps[0]].Outcome)
+				return
+			}
+		}
+	}
+}
+
+func (d *diagnoser) probesWhere(f func(p *Probe) bool) []int {
+	var out []int
+	for _, i := range d.idx {
+		p, r := d.probe(i)
+		if r.Outcome != NotRun && f(p) {
+			out = append(out, i)
+		}
 	}
 	return out
 }
 
-func explainEmpty(svc *Service, pods []Pod, notReady []string) string {
-	if len(svc.Selector) == 0 {
-		return "the Service has no selector and nobody manages its EndpointSlices"
-	}
-	sel := selectorString(svc.Selector)
-	var matched []string
-	for _, p := range pods {
-		if p.Namespace == svc.Namespace && matches(svc.Selector, p.Labels) {
-			matched = append(matched, p.Name)
+// nodeFailures localises NodePort and VIP failures to a node: broken
+// dataplane (fails from inside too) or blocked from the operator (answers
+// from inside, not from outside).
+func (d *diagnoser) nodeFailures() {
+	nodes := map[string]bool{}
+	var order []string
+	for _, i := range d.failed(func(p *Probe) bool { return (p.Via == ViaNodePort || p.Via == ViaClusterIP) && p.Expect.Want == Reach }) {
+		if d.covered[i] {
+			continue
+		}
+		p, _ := d.probe(i)
+		n := p.Node
+		if p.Via == ViaClusterIP {
+			n = p.From.Node()
+		}
+		if n != "" && !nodes[n] {
+			nodes[n] = true
+			order = append(order, n)
 		}
 	}
-	switch {
-	case len(matched) == 0:
-		return fmt.Sprintf("selector %s matches no pod in namespace %s", sel, svc.Namespace)
-	case len(notReady) > 0:
-		return fmt.Sprintf("selector %s matches %d pods, none ready (%s)", sel, len(matched), strings.Join(notReady, ", "))
-	default:
-		return fmt.Sprintf("selector %s matches %d pods (%s) but none is a ready endpoint", sel, len(matched), strings.Join(matched, ", "))
+	reachNPs := d.probesWhere(func(p *Probe) bool { return p.Via == ViaNodePort && p.Expect.Want == Reach })
+	for _, n := range order {
+		onNode := func(p *Probe) bool { return p.Via == ViaNodePort && p.Node == n && p.Expect.Want == Reach }
+		viaNode := func(p *Probe) bool {
+			return (p.Via == ViaNodePort && p.Node == n || p.Via == ViaClusterIP && p.From.Node() == n) && p.Expect.Want == Reach
+		}
+		failedHere := d.failed(viaNode)
+		// Every node failing is the Service's problem, not this node's.
+		if len(d.failed(func(p *Probe) bool { return p.Via == ViaNodePort && p.Expect.Want == Reach })) == len(reachNPs) && len(nodes) > 1 {
+			return
+		}
+		outsideFail := d.failed(func(p *Probe) bool { return onNode(p) && p.From == FromLocal })
+		insideFail := d.failed(func(p *Probe) bool { return viaNode(p) && p.From != FromLocal })
+		insideOK := d.passed(func(p *Probe) bool { return onNode(p) && p.From != FromLocal })
+		directOK := d.passed(func(p *Probe) bool { return p.Via == ViaEndpoint && p.From.Node() == n })
+		r := d.results[failedHere[0]]
+		switch {
+		case len(insideFail) > 0:
+			evidence := ""
+			if len(directOK) > 0 {
+				evidence = fmt.Sprintf("; pods answer directly from %s", n)
+			}
+			d.add(SevError, VerdictDataplaneBroken, n, "", failedHere,
+				"dataplane broken on node %s: %s through %s fail%s (%s)%s: check kube-proxy and the CNI on %s",
+				n, d.hops(failedHere), n, plural(len(d.hopsList(failedHere)), "", "s"), r.Outcome, evidence, n)
+		case len(outsideFail) > 0 && len(insideOK) > 0:
+			d.add(SevError, VerdictBlockedFromOperator, n, "", outsideFail,
+				"blocked between the operator and node %s: NodePort %d answers from inside the cluster but not from outside (%s): check firewalls and security groups",
+				n, d.plan.Probes[outsideFail[0]].TargetPort, d.results[outsideFail[0]].Outcome)
+		case len(outsideFail) > 0:
+			d.add(SevError, VerdictNodePathFailed, n, "", outsideFail,
+				"NodePort %d fails on node %s only (%s from outside; other nodes answer); --from all tells a broken kube-proxy from a firewall",
+				d.plan.Probes[outsideFail[0]].TargetPort, n, d.results[outsideFail[0]].Outcome)
+		}
 	}
 }
 
-func pathFindings(svc *Service, plan Plan, results []Result, idx []int, explained bool) []Finding {
+func (d *diagnoser) hops(idx []int) string { return strings.Join(d.hopsList(idx), " and ") }
+
+func (d *diagnoser) hopsList(idx []int) []string {
+	var hs []string
+	for _, i := range idx {
+		p, _ := d.probe(i)
+		h := fmt.Sprintf("NodePort %d", p.TargetPort)
+		if p.Via == ViaClusterIP {
+			h = "ClusterIP " + p.Host
+		}
+		if !slices.Contains(hs, h) {
+			hs = append(hs, h)
+		}
+	}
+	return hs
+}
+
+// exposure: a cluster-internal address answered from outside.
+func (d *diagnoser) exposure() {
+	for _, via := range []Via{ViaClusterIP, ViaEndpoint} {
+		ex := d.failed(func(p *Probe) bool { return p.From == FromLocal && p.Via == via && p.Expect.Want == NoReach })
+		if len(ex) == 0 {
+			continue
+		}
+		what := "ClusterIP"
+		if via == ViaEndpoint {
+			what = "pod IP"
+		}
+		var addrs []string
+		for _, i := range ex {
+			addrs = append(addrs, d.plan.Probes[i].Address())
+		}
+		d.add(SevWarning, VerdictExposed, "", "", ex, "%s %s answers from outside the cluster: cluster-internal addresses are exposed to the operator's network",
+			what, strings.Join(addrs, ", "))
+	}
+}
+
+// rest: coverage, stickiness, and any failure no verdict explained, one
+// finding per kind of hop naming each failing member.
+func (d *diagnoser) rest() {
 	type group struct {
-		code, hop string
-		sev       Severity
-		probes    []string
-		members   []string // nodes or targets, with what happened
-		total     int      // probes on this hop
+		code    string
+		sev     Severity
+		hop     string
+		node    string
+		members []string
+		idx     []int
 	}
 	groups := map[string]*group{}
 	var order []string
-	totals := map[string]int{}
-	for _, i := range idx {
-		p := &plan.Probes[i]
-		totals[hopKey(p)]++
-	}
-	add := func(code string, sev Severity, p *Probe, member string) {
-		key := code + "|" + hopKey(p)
+	add := func(code string, sev Severity, p *Probe, i int, member string) {
+		key := code + "|" + p.Port + "|" + string(p.From) + "|" + string(p.Via)
 		g, ok := groups[key]
 		if !ok {
-			g = &group{code: code, sev: sev, hop: describeHop(p), total: totals[hopKey(p)]}
+			g = &group{code: code, sev: sev, hop: describeHop(p), node: p.Node}
 			groups[key] = g
 			order = append(order, key)
 		}
-		g.probes = append(g.probes, p.ID)
+		if g.node != p.Node {
+			g.node = ""
+		}
 		g.members = append(g.members, member)
+		g.idx = append(g.idx, i)
 	}
-	for _, i := range idx {
-		p, r := &plan.Probes[i], &results[i]
-		if r.Outcome == NotRun {
+	for _, i := range d.idx {
+		p, r := d.probe(i)
+		if r.Outcome == NotRun || d.covered[i] {
 			continue
 		}
 		where := p.Address()
-		if p.Via == ViaNodePort {
+		if p.Via == ViaNodePort || p.Via == ViaHealthCheck {
 			where = p.Node + " (" + p.Address() + ")"
 		}
 		switch {
-		case !r.Pass && p.Expect.Want == NoReach:
-			add("exposed", SevError, p, where+" answered")
-		case !r.Pass && explained && p.Via != ViaEndpoint:
-			// The Service has no ready endpoints: that finding explains it.
+		case !r.Pass && p.Expect.Sticky && r.Outcome == OK && len(r.Seen) > 1:
+			add(VerdictNotSticky, SevError, p, i, fmt.Sprintf("%s reached %s in %d connections (sessionAffinity=ClientIP)", where, strings.Join(r.Seen, ", "), r.Attempts))
 		case !r.Pass:
 			what := string(r.Outcome)
-			if r.Failures > 0 && r.Failures < r.Attempts {
+			switch {
+			case r.Failures > 0 && r.Failures < r.Attempts:
 				what = fmt.Sprintf("%d of %d connections %s", r.Failures, r.Attempts, r.Outcome)
+			case r.Outcome == OK && p.Expect.Want == NoReach:
+				what = "answered but must not (" + p.Expect.Reason + ")"
+			case r.Outcome == OK && p.Expect.Status != 0:
+				what = fmt.Sprintf("HTTP %d, want %d", r.HTTPStatus, p.Expect.Status)
 			}
-			add("pathFailed", SevError, p, where+" "+what)
-		case p.Expect.Want == Reach && len(p.Backends) > 1 && len(r.Seen) > 0 && len(r.Seen) < len(p.Backends):
-			add("partialCoverage", SevWarning, p, fmt.Sprintf("%s saw %d of %d backends in %d connections, never %s",
+			add(VerdictPathFailed, SevError, p, i, where+" "+what)
+		case p.Expect.Want == Reach && len(p.Backends) > 1 && len(r.Seen) > 0 && len(missing(p.Backends, r.Seen)) > 0:
+			add(VerdictPartialCoverage, SevWarning, p, i, fmt.Sprintf("%s saw %d of %d backends in %d connections, never %s",
 				where, len(r.Seen), len(p.Backends), r.Attempts, strings.Join(missing(p.Backends, r.Seen), ", ")))
 		}
 	}
-	var out []Finding
+	total := map[string]int{}
+	for _, i := range d.idx {
+		if p, r := d.probe(i); r.Outcome != NotRun {
+			total[VerdictPathFailed+"|"+p.Port+"|"+string(p.From)+"|"+string(p.Via)]++
+		}
+	}
 	for _, k := range order {
 		g := groups[k]
-		msg := g.hop + ": " + strings.Join(g.members, "; ")
-		switch {
-		case g.code == "exposed":
-			msg += " from outside the cluster, but must not"
-		case g.code == "pathFailed" && g.total > 1 && len(g.members) == g.total:
-			msg += fmt.Sprintf(" (all %d fail: the Service, not one node)", g.total)
+		msg := strings.Join(g.members, "; ")
+		if n := total[k]; g.code == VerdictPathFailed && n > 1 && len(g.idx) == n {
+			msg += fmt.Sprintf(" (all %d fail: the Service, not one node)", n)
 		}
-		f := finding(svc, g.sev, g.code, "%s", msg)
-		f.Probes = g.probes
-		out = append(out, f)
+		d.add(g.sev, g.code, g.node, "", g.idx, "%s: %s", g.hop, msg)
 	}
-	return out
 }
-
-// hopKey groups the probes of one path kind: port, vantage point, via.
-func hopKey(p *Probe) string { return p.Port + "|" + string(p.From) + "|" + string(p.Via) }
 
 // describeHop names a kind of hop, e.g. "port http NodePort 30080 from local".
 func describeHop(p *Probe) string {
@@ -199,6 +576,8 @@ func describeHop(p *Probe) string {
 		s += "ClusterIP"
 	case ViaLoadBalancer:
 		s += "LoadBalancer"
+	case ViaHealthCheck:
+		s += "healthCheckNodePort"
 	default:
 		s += "DNS name"
 	}
@@ -206,13 +585,9 @@ func describeHop(p *Probe) string {
 }
 
 func missing(all, seen []string) []string {
-	got := map[string]bool{}
-	for _, s := range seen {
-		got[s] = true
-	}
 	var out []string
 	for _, a := range all {
-		if !got[a] {
+		if !slices.Contains(seen, a) {
 			out = append(out, a)
 		}
 	}
@@ -248,4 +623,18 @@ func nameOr(name, alt string) string {
 		return name
 	}
 	return alt
+}
+
+func firstOr(s []string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return ""
+}
+
+func plural(n int, many, one string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// results builds one result per probe: outcome by a function of the probe.
+// scriptedResults builds one result per probe from an outcome function.
 func scriptedResults(pl Plan, outcome func(p *Probe) (Outcome, []string)) []Result {
 	rs := make([]Result, len(pl.Probes))
 	for i := range pl.Probes {
@@ -14,6 +14,9 @@ func scriptedResults(pl Plan, outcome func(p *Probe) (Outcome, []string)) []Resu
 		r := Result{ID: p.ID, Outcome: o, Attempts: max(len(seen), 1), Seen: seen}
 		if o != OK {
 			r.Failures = r.Attempts
+		}
+		if p.Expect.Status != 0 && o == OK {
+			r.HTTPStatus = p.Expect.Status
 		}
 		Evaluate(p, &r)
 		rs[i] = r
@@ -29,65 +32,114 @@ func codes(fs []Finding) string {
 	return strings.Join(c, ",")
 }
 
-func TestDiagnose(t *testing.T) {
-	healthy := func(p *Probe) (Outcome, []string) {
-		if p.Expect.Want == NoReach {
-			return Timeout, nil
-		}
-		return OK, p.Backends
+func healthy(p *Probe) (Outcome, []string) {
+	if p.Expect.Want == NoReach {
+		return Timeout, nil
 	}
+	return OK, p.Backends
+}
+
+// failing wraps healthy with a failure where broken says so.
+func failing(broken func(p *Probe) bool, o Outcome) func(p *Probe) (Outcome, []string) {
+	return func(p *Probe) (Outcome, []string) {
+		if broken(p) {
+			return o, nil
+		}
+		return healthy(p)
+	}
+}
+
+func withPods(inv *Inventory) {
+	inv.Services[0].Selector = map[string]string{"app": "web"}
+	ports := []ContainerPort{{Container: "web", Name: "http", Port: 80, Protocol: "TCP"}}
+	inv.Pods = []Pod{
+		{Namespace: "default", Name: "web-a", Labels: map[string]string{"app": "web"}, NodeName: "master", Ready: true, Ports: ports},
+		{Namespace: "default", Name: "web-b", Labels: map[string]string{"app": "web"}, NodeName: "worker1", Ready: true, Ports: ports},
+	}
+}
+
+func TestDiagnose(t *testing.T) {
+	local := []From{FromLocal}
+	all := []From{FromLocal, FromPod, FromNodes}
 	tests := []struct {
 		name    string
+		from    []From
 		mutate  func(inv *Inventory)
 		outcome func(p *Probe) (Outcome, []string)
 		codes   string
 		msg     string
 	}{
-		{"healthy", nil, healthy, "", ""},
-		{"one node broken", nil, func(p *Probe) (Outcome, []string) {
-			if p.Via == ViaNodePort && p.Node == "worker1" {
-				return Refused, nil
-			}
-			return healthy(p)
-		}, "error:pathFailed", "port http NodePort 30080 from local: worker1 (10.10.0.11:30080) refused"},
-		{"every node broken", nil, func(p *Probe) (Outcome, []string) {
-			if p.Via == ViaNodePort {
-				return Timeout, nil
-			}
-			return healthy(p)
-		}, "error:pathFailed", "(all 3 fail: the Service, not one node)"},
-		{"ClusterIP exposed", nil, func(p *Probe) (Outcome, []string) {
+		{"healthy", all, withPods, healthy, "", ""},
+		{"one node fails from outside only", local, nil,
+			failing(func(p *Probe) bool { return p.Via == ViaNodePort && p.Node == "worker1" }, Refused),
+			"error:nodePathFailed", "NodePort 30080 fails on node worker1 only (refused from outside; other nodes answer)"},
+		{"kube-proxy down on worker1: fails from inside too", all, withPods,
+			failing(func(p *Probe) bool {
+				return p.Via == ViaNodePort && p.Node == "worker1" || p.Via == ViaClusterIP && p.From == FromNode("worker1")
+			}, Refused),
+			"error:dataplaneBroken", "dataplane broken on node worker1: NodePort 30080 and ClusterIP 10.96.0.100 through worker1 fail (refused); pods answer directly from worker1"},
+		{"firewall in front of worker2", all, withPods,
+			failing(func(p *Probe) bool { return p.Via == ViaNodePort && p.Node == "worker2" && p.From == FromLocal }, Timeout),
+			"error:blockedFromOperator", "blocked between the operator and node worker2: NodePort 30080 answers from inside the cluster but not from outside (timeout)"},
+		{"every node broken", local, nil, failing(func(p *Probe) bool { return p.Via == ViaNodePort }, Timeout),
+			"error:pathFailed", "(all 3 fail: the Service, not one node)"},
+		{"ClusterIP exposed", local, nil, func(p *Probe) (Outcome, []string) {
 			if p.Via == ViaClusterIP {
 				return OK, nil
 			}
 			return healthy(p)
-		}, "error:exposed", "port http ClusterIP from local: 10.96.0.100:8080 answered from outside the cluster, but must not"},
-		{"partial coverage", nil, func(p *Probe) (Outcome, []string) {
+		}, "warning:exposed", "ClusterIP 10.96.0.100:8080 answers from outside the cluster"},
+		{"partial coverage", local, nil, func(p *Probe) (Outcome, []string) {
 			if p.Via == ViaNodePort && p.Node == "master" {
 				return OK, []string{"web-a"}
 			}
 			return healthy(p)
 		}, "warning:partialCoverage", "master (10.10.0.10:30080) saw 1 of 2 backends in 1 connections, never web-b"},
-		{"no endpoints explains the failures", func(inv *Inventory) {
+		{"selector matches nothing: closest pods", local, func(inv *Inventory) {
+			withPods(inv)
 			inv.Services[0].Endpoints = nil
-			inv.Services[0].Selector = map[string]string{"app": "web"}
-			inv.Pods = []Pod{{Namespace: "default", Name: "web-x", Labels: map[string]string{"app": "api"}}}
-		}, func(p *Probe) (Outcome, []string) {
-			if p.Via == ViaNodePort {
-				return Refused, nil
+			inv.Services[0].Selector = map[string]string{"app": "wbe", "tier": "front"}
+			inv.Pods[0].Labels["tier"] = "front"
+		}, failing(func(p *Probe) bool { return p.Via == ViaNodePort }, Refused),
+			"error:noEndpoints", "selector app=wbe,tier=front matches no pod in namespace default; closest: web-a (app=web, not wbe)"},
+		{"named targetPort typo", local, func(inv *Inventory) {
+			withPods(inv)
+			inv.Services[0].Endpoints = nil
+			inv.Services[0].Ports[0].TargetPort = "htp"
+		}, failing(func(p *Probe) bool { return p.Via == ViaNodePort }, Refused),
+			"error:portMismatch", `targetPort "htp" of port http is not a port name of any selected pod (they declare http/80)`},
+		{"numeric targetPort nobody declares, from outside only", local, func(inv *Inventory) {
+			withPods(inv)
+			inv.Services[0].Ports[0].TargetPort = "8081"
+		}, failing(func(p *Probe) bool { return p.Via == ViaNodePort }, Refused),
+			"error:portMismatch", "targetPort 8081 is declared by no container of the selected pods (they declare http/80); every NodePort fails (refused)"},
+		{"declared port, nothing listening", all, func(inv *Inventory) {
+			withPods(inv)
+			for i := range inv.Services[0].Endpoints {
+				inv.Services[0].Endpoints[i].Ports["http"] = 80
 			}
-			return healthy(p)
-		}, "error:noEndpoints", "no ready endpoints: selector app=web matches no pod in namespace default"},
-		{"pods exist but none ready", func(inv *Inventory) {
-			inv.Services[0].Selector = map[string]string{"app": "web"}
+		}, failing(func(p *Probe) bool { return p.Pod == "web-b" && p.From != FromLocal }, Refused),
+			"error:backendNotListening", "web-b does not answer on 10.244.1.7:80 (refused from pod): the application is not listening"},
+		{"readiness failing everywhere", local, func(inv *Inventory) {
+			withPods(inv)
 			for i := range inv.Services[0].Endpoints {
 				inv.Services[0].Endpoints[i].Ready = false
 			}
-			inv.Pods = []Pod{{Namespace: "default", Name: "web-a", Labels: map[string]string{"app": "web"}}}
-		}, healthy, "error:noEndpoints", "selector app=web matches 1 pods, none ready (web-a, web-b)"},
-		{"one endpoint not ready", func(inv *Inventory) { inv.Services[0].Endpoints[1].Ready = false }, healthy,
-			"warning:endpointsNotReady", "1 of 2 endpoints not ready: web-b"},
-		{"node not ready", func(inv *Inventory) { inv.Nodes[0].Ready = false }, healthy, "warning:nodeNotReady", "node worker2 is NotReady"},
+			inv.Pods[0].Ready, inv.Pods[0].NotReady, inv.Pods[0].ProbeMessage = false, []string{"web"}, "Readiness probe failed: HTTP probe failed with statuscode: 500"
+		}, healthy, "error:endpointNotReady",
+			"selector app=web matches 2 pod(s), none ready: web-a (container web not ready: Readiness probe failed: HTTP probe failed with statuscode: 500), web-b"},
+		{"one endpoint not ready", local, func(inv *Inventory) { inv.Services[0].Endpoints[1].Ready = false }, healthy,
+			"warning:endpointNotReady", "1 of 2 endpoints not ready: web-b"},
+		{"affinity not honoured", []From{FromPod}, func(inv *Inventory) { inv.Services[0].SessionAffinity = "ClientIP" }, healthy,
+			"error:notSticky", "reached web-a, web-b in 2 connections (sessionAffinity=ClientIP)"},
+		{"ETP=Local node answers although it must drop", local, func(inv *Inventory) { inv.Services[0].ExternalTrafficPolicy = PolicyLocal },
+			func(p *Probe) (Outcome, []string) {
+				if p.Via == ViaNodePort {
+					return OK, nil
+				}
+				return healthy(p)
+			}, "error:pathFailed", "worker2 (10.10.0.12:30080) answered but must not (externalTrafficPolicy=Local and the node has no ready endpoint: it must drop)"},
+		{"node not ready", local, func(inv *Inventory) { inv.Nodes[0].Ready = false }, healthy, "warning:nodeNotReady", "node worker2 is NotReady"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,13 +147,26 @@ func TestDiagnose(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(&inv)
 			}
-			pl := BuildPlan(inv, PlanOptions{From: []From{FromLocal}, HTTP: true})
-			fs := Diagnose(inv, pl, scriptedResults(pl, tc.outcome))
+			pl := BuildPlan(inv, PlanOptions{From: tc.from, HTTP: true})
+			res := scriptedResults(pl, tc.outcome)
+			fs := Diagnose(inv, pl, res)
 			if got := codes(fs); got != tc.codes {
 				t.Fatalf("findings %s, want %s: %+v", got, tc.codes, fs)
 			}
 			if tc.msg != "" && !strings.Contains(fs[0].Message, tc.msg) {
-				t.Errorf("message %q does not contain %q", fs[0].Message, tc.msg)
+				t.Errorf("message %q\ndoes not contain %q", fs[0].Message, tc.msg)
+			}
+			// Every failed probe is covered by a finding.
+			covered := map[string]bool{}
+			for _, f := range fs {
+				for _, id := range f.Probes {
+					covered[id] = true
+				}
+			}
+			for i, r := range res {
+				if !r.Pass && r.Outcome != NotRun && !covered[pl.Probes[i].ID] {
+					t.Errorf("failed probe %s is in no finding", pl.Probes[i].ID)
+				}
 			}
 		})
 	}

@@ -110,4 +110,19 @@ type Pod struct {
 	PodIP     string            `json:"podIP,omitempty"`
 	Phase     string            `json:"phase,omitempty"`
 	Ready     bool              `json:"ready"`
+	// Ports are the container ports the pod declares.
+	Ports []ContainerPort `json:"ports,omitempty"`
+	// NotReady names the containers that are not ready; ReadyMessage is the
+	// Ready condition's message and ProbeMessage the last failed probe event.
+	NotReady     []string `json:"notReady,omitempty"`
+	ReadyMessage string   `json:"readyMessage,omitempty"`
+	ProbeMessage string   `json:"probeMessage,omitempty"`
+}
+
+// ContainerPort is one port a container declares.
+type ContainerPort struct {
+	Container string `json:"container"`
+	Name      string `json:"name,omitempty"`
+	Port      int32  `json:"port"`
+	Protocol  string `json:"protocol"`
 }

@@ -59,25 +59,31 @@ type Inventory struct {
 // Summary totals the probes and findings. Result is "pass" or "fail", the
 // same verdict the exit code gives.
 type Summary struct {
-	Probes   int    `json:"probes"`
-	Passed   int    `json:"passed"`
-	Failed   int    `json:"failed"`
-	NotRun   int    `json:"notRun"`
-	Errors   int    `json:"errors"`
-	Warnings int    `json:"warnings"`
-	Result   string `json:"result"`
+	Probes   int `json:"probes"`
+	Passed   int `json:"passed"`
+	Failed   int `json:"failed"`
+	NotRun   int `json:"notRun"`
+	Errors   int `json:"errors"`
+	Warnings int `json:"warnings"`
+	// FailOn is the least severe finding that fails the run.
+	FailOn string `json:"failOn"`
+	Result string `json:"result"`
 }
 
 // Service is one Service's probes, in plan order.
 type Service struct {
-	Namespace             string     `json:"namespace"`
-	Name                  string     `json:"name"`
-	Type                  string     `json:"type"`
-	ClusterIPs            []string   `json:"clusterIPs,omitempty"`
-	ExternalTrafficPolicy string     `json:"externalTrafficPolicy,omitempty"`
-	Endpoints             Endpoints  `json:"endpoints"`
-	Pass                  bool       `json:"pass"`
-	Probes                []ProbeRow `json:"probes"`
+	Namespace             string    `json:"namespace"`
+	Name                  string    `json:"name"`
+	Type                  string    `json:"type"`
+	ClusterIPs            []string  `json:"clusterIPs,omitempty"`
+	ExternalTrafficPolicy string    `json:"externalTrafficPolicy,omitempty"`
+	Endpoints             Endpoints `json:"endpoints"`
+	Pass                  bool      `json:"pass"`
+	// Verdict is the code of the Service's most severe error or warning
+	// finding, or "healthy".
+	Verdict string     `json:"verdict"`
+	Probes  []ProbeRow `json:"probes"`
+	worst   probe.Severity
 }
 
 // Endpoints counts a Service's endpoints by condition.
@@ -131,6 +137,9 @@ type Input struct {
 	Findings  []probe.Finding
 	Metadata  Metadata
 	Scope     Scope
+	// FailOn is the least severe finding that fails the run: error (the
+	// default), warning, or "never".
+	FailOn probe.Severity
 }
 
 // Build assembles the report. Services appear in inventory order, probes in
@@ -146,7 +155,7 @@ func Build(in Input) Report {
 	for i := range in.Inventory.Services {
 		s := &in.Inventory.Services[i]
 		sr := Service{Namespace: s.Namespace, Name: s.Name, Type: s.Type, ClusterIPs: s.ClusterIPs,
-			ExternalTrafficPolicy: s.ExternalTrafficPolicy, Pass: true, Probes: []ProbeRow{}}
+			ExternalTrafficPolicy: s.ExternalTrafficPolicy, Pass: true, Verdict: probe.VerdictHealthy, Probes: []ProbeRow{}}
 		for _, ep := range s.Endpoints {
 			sr.Endpoints.Total++
 			switch {
@@ -178,33 +187,48 @@ func Build(in Input) Report {
 			r.Summary.Passed++
 		default:
 			r.Summary.Failed++
-			r.Services[si].Pass = false
 		}
 		if res.Interrupted {
 			r.Interrupted = true
 		}
 		r.Services[si].Probes = append(r.Services[si].Probes, row)
 	}
+	failOn := in.FailOn
+	if failOn == "" {
+		failOn = probe.SevError
+	}
+	r.Summary.FailOn = string(failOn)
+	r.Summary.Result = "pass"
 	for _, f := range r.Findings {
 		switch f.Severity {
 		case probe.SevError:
 			r.Summary.Errors++
-			if si, ok := byKey[f.Namespace+"/"+f.Service]; ok {
-				r.Services[si].Pass = false
-			}
 		case probe.SevWarning:
 			r.Summary.Warnings++
+		default:
+			continue
 		}
-	}
-	r.Summary.Result = "pass"
-	if !r.Passed() {
-		r.Summary.Result = "fail"
+		failing := failOn != "never" && f.Severity.AtLeast(failOn)
+		if failing {
+			r.Summary.Result = "fail"
+		}
+		si, ok := byKey[f.Namespace+"/"+f.Service]
+		if !ok {
+			continue
+		}
+		s := &r.Services[si]
+		if failing {
+			s.Pass = false
+		}
+		if s.Verdict == probe.VerdictHealthy || f.Severity == probe.SevError && s.worst != probe.SevError {
+			s.Verdict, s.worst = f.Code, f.Severity
+		}
 	}
 	return r
 }
 
-// Passed reports whether every expectation was met and no error was found.
-func (r *Report) Passed() bool { return r.Summary.Failed == 0 && r.Summary.Errors == 0 }
+// Passed reports whether no finding reached the --fail-on severity.
+func (r *Report) Passed() bool { return r.Summary.Result == "pass" }
 
 func newRow(p *probe.Probe, res probe.Result) ProbeRow {
 	row := ProbeRow{ID: p.ID, Port: p.Port, ServicePort: p.ServicePort, Protocol: p.Protocol, From: p.From, Via: p.Via, Node: p.Node,
