@@ -115,6 +115,18 @@ func failing(s *report.Service) []string {
 	return out
 }
 
+// verdicts lists "code@node" of the error and warning findings about svc.
+func verdicts(r *report.Report, svc string) []string {
+	var out []string
+	for _, f := range r.Findings {
+		if f.Service == svc && f.Severity != "info" {
+			out = append(out, f.Code+"@"+f.Node)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 func findingCodes(r *report.Report, svc string) []string {
 	var out []string
 	for _, f := range r.Findings {
@@ -177,12 +189,13 @@ func TestKubeProxyStopped(t *testing.T) {
 	if got := strings.Join(failing(s), ","); got != "nodePort/lab-w1" {
 		t.Errorf("failing probes %q, want only lab-w1's NodePort", got)
 	}
-	named := false
-	for _, f := range r.Findings {
-		named = named || f.Code == "pathFailed" && strings.Contains(f.Message, "NodePort 30080 from local: lab-w1 (")
+	if got := strings.Join(verdicts(r, "hostname-nodeport"), ","); got != "nodePathFailed@lab-w1" {
+		t.Errorf("verdicts from outside only %q, want nodePathFailed@lab-w1", got)
 	}
-	if !named {
-		t.Errorf("no finding names lab-w1's NodePort: %+v", r.Findings)
+	// From every vantage point the broken hop is named: lab-w1's dataplane.
+	r, _, code = svccheck(t, "-n", "default", "--http", "--from", "everywhere", "hostname-nodeport")
+	if got := strings.Join(verdicts(r, "hostname-nodeport"), ","); code != 1 || got != "dataplaneBroken@lab-w1" {
+		t.Errorf("exit %d verdicts %q, want dataplaneBroken@lab-w1: %+v", code, got, r.Findings)
 	}
 	lab(t, "proxy-start", "lab-w1")
 	restored = true
@@ -215,9 +228,13 @@ func TestFirewallFromOperatorOnly(t *testing.T) {
 		t.Errorf("failing probes %q, want only lab-w2's NodePort", got)
 	}
 	for _, p := range s.Probes {
-		if p.Node == "lab-w2" && p.Outcome != "timeout" {
-			t.Errorf("dropped NodePort outcome %s, want timeout", p.Outcome)
+		if p.Node == "lab-w2" && p.Outcome != "timeout" && p.Outcome != "noRoute" {
+			t.Errorf("dropped NodePort outcome %s, want no answer (timeout or noRoute)", p.Outcome)
 		}
+	}
+	r, _, code = svccheck(t, "-n", "default", "--http", "--timeout", "1s", "--from", "all", "hostname-nodeport")
+	if got := strings.Join(verdicts(r, "hostname-nodeport"), ","); code != 1 || got != "blockedFromOperator@lab-w2" {
+		t.Errorf("exit %d verdicts %q, want blockedFromOperator@lab-w2: %+v", code, got, r.Findings)
 	}
 }
 
@@ -226,12 +243,13 @@ func TestSelectorMatchesNoPod(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
-	if got := findingCodes(r, "nomatch"); !contains(got, "noEndpoints") {
-		t.Fatalf("findings %v, want noEndpoints", got)
+	if got := strings.Join(verdicts(r, "nomatch"), ","); got != "noEndpoints@" {
+		t.Fatalf("verdicts %v, want exactly noEndpoints", got)
 	}
 	for _, f := range r.Findings {
-		if f.Code == "noEndpoints" && !strings.Contains(f.Message, "selector app=hostnme matches no pod") {
-			t.Errorf("message %q does not explain the selector", f.Message)
+		if f.Code == "noEndpoints" && (!strings.Contains(f.Message, "selector app=hostnme matches no pod") ||
+			!strings.Contains(f.Message, "closest: hostname-") || !strings.Contains(f.Message, "(app=hostname, not hostnme)")) {
+			t.Errorf("message %q does not explain the selector and name the closest pods", f.Message)
 		}
 	}
 	// kube-proxy rejects connections to a Service without endpoints.
@@ -256,6 +274,57 @@ func TestTargetPortNotListening(t *testing.T) {
 			t.Errorf("%s: outcome %s, want refused (the pod answers RST)", p.ID, p.Outcome)
 		}
 	}
+	for _, from := range []string{"local", "all"} {
+		r, _, _ := svccheck(t, "-n", "default", "--http", "--from", from, "wrongport")
+		if got := strings.Join(verdicts(r, "wrongport"), ","); got != "portMismatch@" {
+			t.Errorf("--from %s: verdicts %q, want exactly portMismatch: %+v", from, got, r.Findings)
+		}
+	}
+}
+
+func TestNamedTargetPortTypo(t *testing.T) {
+	r, _, code := svccheck(t, "-n", "default", "--http", "namedtypo")
+	if got := strings.Join(verdicts(r, "namedtypo"), ","); code != 1 || got != "portMismatch@" {
+		t.Fatalf("exit %d verdicts %q, want portMismatch: %+v", code, got, r.Findings)
+	}
+	if f := r.Findings[len(r.Findings)-1]; !strings.Contains(f.Message, `targetPort "htp" of port http is not a port name of any selected pod (they declare http/80)`) {
+		t.Errorf("message %q", f.Message)
+	}
+}
+
+func TestConntrackAttributesSilentTCP(t *testing.T) {
+	r, _, code := svccheck(t, "-n", "default", "--from", "nodes", "tcp-silent")
+	if code != 0 {
+		t.Fatalf("exit %d: %+v", code, r.Findings)
+	}
+	nodes := 0
+	for _, p := range service(t, r, "tcp-silent").Probes {
+		if p.Via != "clusterIP" {
+			continue
+		}
+		nodes++
+		if p.Attribution != "conntrack" || p.Coverage == nil || len(p.Coverage.Seen) != 2 {
+			t.Errorf("%s: attribution %q coverage %+v, want both pods through conntrack", p.ID, p.Attribution, p.Coverage)
+		}
+	}
+	if nodes != 3 {
+		t.Errorf("%d ClusterIP probes, want one per node", nodes)
+	}
+}
+
+func TestHealthyTwentyRunsNoFalseFindings(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		r, _, code := svccheck(t, "-n", "default", "--http", "--from", "everywhere", "hostname", "hostname-nodeport", "etp-local", "tcp-silent")
+		var extra []string
+		for _, f := range r.Findings {
+			if f.Severity != "info" {
+				extra = append(extra, f.Code+": "+f.Message)
+			}
+		}
+		if code != 0 || len(extra) > 0 {
+			t.Fatalf("run %d: exit %d, findings %v", i+1, code, extra)
+		}
+	}
 }
 
 func TestReadinessFailing(t *testing.T) {
@@ -269,15 +338,14 @@ func TestReadinessFailing(t *testing.T) {
 		}
 		return nil
 	})
+	if got := strings.Join(verdicts(r, "notready"), ","); !strings.HasPrefix(got, "endpointNotReady@") || strings.Contains(got, ",") {
+		t.Fatalf("verdicts %q, want exactly endpointNotReady", got)
+	}
 	for _, f := range r.Findings {
-		if f.Code == "noEndpoints" && f.Service == "notready" {
-			if !strings.Contains(f.Message, "none ready") {
-				t.Errorf("message %q does not say the pods are not ready", f.Message)
-			}
-			return
+		if f.Code == "endpointNotReady" && (!strings.Contains(f.Message, "none ready") || !strings.Contains(f.Message, "container hostname not ready: Readiness probe failed")) {
+			t.Errorf("message %q does not name the container and the probe failure", f.Message)
 		}
 	}
-	t.Errorf("no noEndpoints finding: %+v", r.Findings)
 }
 
 func TestExternalTrafficPolicyLocal(t *testing.T) {
@@ -303,8 +371,8 @@ func TestExternalTrafficPolicyLocal(t *testing.T) {
 	if len(reach) != 2 || len(drop) != 1 {
 		t.Errorf("reach on %v, drop on %v: want the two pod nodes and the other one", reach, drop)
 	}
-	if code != 0 {
-		t.Errorf("exit %d, want 0: %v", code, failing(s))
+	if code != 0 || s.Verdict != "healthy" {
+		t.Errorf("exit %d verdict %s, want 0 healthy: %v", code, s.Verdict, failing(s))
 	}
 }
 

@@ -74,6 +74,7 @@ type agent struct {
 	runID  string
 	job    string
 	pod    string
+	node   string
 }
 
 // startAgent creates the agent Job and waits until its pod runs. On error the
@@ -167,7 +168,7 @@ func (a *agent) waitRunning(ctx context.Context) error {
 		pods, err := a.client.CoreV1().Pods(a.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelRun + "=" + a.runID})
 		if err == nil && len(pods.Items) > 0 {
 			p := &pods.Items[0]
-			a.pod = p.Name
+			a.pod, a.node = p.Name, p.Spec.NodeName
 			if p.Status.Phase == corev1.PodRunning {
 				return nil
 			}

@@ -213,7 +213,7 @@ func TestAgentDeadlineCoversTheRun(t *testing.T) {
 		remote[i] = i
 		plan.Probes[i].Attempts = 10
 	}
-	cfg := o.agentConfig(plan, remote, probe.FromPod)
+	cfg := o.agentConfig(&plan, remote, probe.FromPod)
 	// 6400 attempts / 64 in flight * 2 s + 60 s start + 30 s margin
 	if cfg.Deadline != 290*time.Second || cfg.StartTimeout != time.Minute {
 		t.Errorf("deadline %s start %s", cfg.Deadline, cfg.StartTimeout)

@@ -299,7 +299,7 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		o.skipDNSWithoutClusterDNS(ctx, plan)
 	}
-	results, err := o.execute(ctx, plan)
+	results, err := o.execute(ctx, &plan)
 	if err != nil {
 		return err
 	}
@@ -372,7 +372,7 @@ func (o *Options) skipDNSWithoutClusterDNS(ctx context.Context, plan probe.Plan)
 // execute runs the plan: local probes here, every other vantage point's
 // probes in its own agent (a pod, or a hostNetwork pod per node), all at
 // once; results[i] is for plan.Probes[i].
-func (o *Options) execute(ctx context.Context, plan probe.Plan) ([]probe.Result, error) {
+func (o *Options) execute(ctx context.Context, plan *probe.Plan) ([]probe.Result, error) {
 	results := make([]probe.Result, len(plan.Probes))
 	var local []int
 	remote := map[probe.From][]int{}
@@ -402,9 +402,13 @@ func (o *Options) execute(ctx context.Context, plan probe.Plan) ([]probe.Result,
 			})
 		}
 		err := g.Wait()
-		for _, a := range agents {
+		for k, a := range agents {
 			if a != nil {
 				defer a.delete()
+				if plan.AgentNodes == nil {
+					plan.AgentNodes = map[probe.From]string{}
+				}
+				plan.AgentNodes[order[k]] = a.node
 			}
 		}
 		if err != nil {
@@ -444,7 +448,7 @@ func (o *Options) execute(ctx context.Context, plan probe.Plan) ([]probe.Result,
 	return results, nil
 }
 
-func (o *Options) agentConfig(plan probe.Plan, remote []int, from probe.From) AgentConfig {
+func (o *Options) agentConfig(plan *probe.Plan, remote []int, from probe.From) AgentConfig {
 	// Worst case: every attempt of every probe times out, concurrency at a time.
 	attempts := 0
 	for _, i := range remote {

@@ -177,6 +177,11 @@ func (d *diagnoser) endpoints() bool {
 		}
 	}
 	all := d.failed(func(*Probe) bool { return true })
+	if len(d.selected) > 0 && d.namedPortMissing() != "" {
+		// The EndpointSlices list the pods without that port: nothing to reach.
+		d.add(SevError, VerdictPortMismatch, "", "", all, "no endpoints for the port: %s", d.namedPortMissing())
+		return false
+	}
 	if ready > 0 {
 		if len(notReady) > 0 {
 			d.add(SevWarning, VerdictEndpointNotReady, "", "", nil, "%d of %d endpoints not ready: %s",
@@ -190,8 +195,6 @@ func (d *diagnoser) endpoints() bool {
 	case len(d.selected) == 0:
 		d.add(SevError, VerdictNoEndpoints, "", "", all, "no ready endpoints: selector %s matches no pod in namespace %s%s",
 			selectorString(svc.Selector), svc.Namespace, d.closest())
-	case d.namedPortMissing() != "":
-		d.add(SevError, VerdictPortMismatch, "", "", all, "no endpoints: %s", d.namedPortMissing())
 	default:
 		var names []string
 		for _, p := range d.selected {
@@ -412,7 +415,7 @@ func (d *diagnoser) nodeFailures() {
 		p, _ := d.probe(i)
 		n := p.Node
 		if p.Via == ViaClusterIP {
-			n = p.From.Node()
+			n = d.plan.NodeOf(p.From)
 		}
 		if n != "" && !nodes[n] {
 			nodes[n] = true
@@ -423,7 +426,7 @@ func (d *diagnoser) nodeFailures() {
 	for _, n := range order {
 		onNode := func(p *Probe) bool { return p.Via == ViaNodePort && p.Node == n && p.Expect.Want == Reach }
 		viaNode := func(p *Probe) bool {
-			return (p.Via == ViaNodePort && p.Node == n || p.Via == ViaClusterIP && p.From.Node() == n) && p.Expect.Want == Reach
+			return (p.Via == ViaNodePort && p.Node == n || p.Via == ViaClusterIP && d.plan.NodeOf(p.From) == n) && p.Expect.Want == Reach
 		}
 		failedHere := d.failed(viaNode)
 		// Every node failing is the Service's problem, not this node's.
@@ -433,7 +436,7 @@ func (d *diagnoser) nodeFailures() {
 		outsideFail := d.failed(func(p *Probe) bool { return onNode(p) && p.From == FromLocal })
 		insideFail := d.failed(func(p *Probe) bool { return viaNode(p) && p.From != FromLocal })
 		insideOK := d.passed(func(p *Probe) bool { return onNode(p) && p.From != FromLocal })
-		directOK := d.passed(func(p *Probe) bool { return p.Via == ViaEndpoint && p.From.Node() == n })
+		directOK := d.passed(func(p *Probe) bool { return p.Via == ViaEndpoint && p.From != FromLocal && d.plan.NodeOf(p.From) == n })
 		r := d.results[failedHere[0]]
 		switch {
 		case len(insideFail) > 0:

@@ -113,6 +113,17 @@ func (p *Probe) Address() string {
 // Plan is the ordered list of probes for one run.
 type Plan struct {
 	Probes []Probe `json:"probes"`
+	// AgentNodes records which node each in-cluster vantage point ran on
+	// (the agent pod's node), so failures from it can be placed on a node.
+	AgentNodes map[From]string `json:"agentNodes,omitempty"`
+}
+
+// NodeOf returns the node a vantage point probes from, or "".
+func (pl *Plan) NodeOf(f From) string {
+	if n := f.Node(); n != "" {
+		return n
+	}
+	return pl.AgentNodes[f]
 }
 
 // PlanOptions select what BuildPlan plans.
