@@ -202,6 +202,17 @@ func (l *Local) httpAttempt(ctx context.Context, client *http.Client, p *Probe) 
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
+		if local != nil && ctx.Err() == nil && Classify(err) == Error {
+			// Connected, but the answer is not HTTP: the path works, the
+			// port just does not speak HTTP.
+			a := attempt{latency: time.Since(start)}
+			if a.backend = l.trace(p, local, remote); a.backend != "" {
+				a.attr = AttrConntrack
+			} else if p.Via == ViaEndpoint && len(p.Backends) == 1 {
+				a.backend, a.attr = p.Backends[0], AttrDirect
+			}
+			return a
+		}
 		return attempt{err: err}
 	}
 	defer func() { _ = resp.Body.Close() }()

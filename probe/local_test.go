@@ -150,6 +150,15 @@ func TestLocalProbe(t *testing.T) {
 					t.Error("a path that dropped 3 of 6 connections passed a reach expectation")
 				}
 			}},
+		{"http to a port that does not speak HTTP still reaches", func(t *testing.T) string {
+			l := acceptingListener(t)
+			return l.Addr().String()
+		}, Probe{Attempts: 1, HTTP: true, Via: ViaEndpoint, Backends: []string{"raw-0"}},
+			func(t *testing.T, r Result) {
+				if r.Outcome != OK || r.HTTPStatus != 0 || r.Backend != "raw-0" || r.Attribution != AttrDirect {
+					t.Errorf("got %+v", r)
+				}
+			}},
 		{"skipped probe does not dial", closedPort, Probe{Skip: "protocol UDP is not probed"},
 			func(t *testing.T, r Result) {
 				if r.Outcome != NotRun || r.Attempts != 0 || r.Detail != "protocol UDP is not probed" {

@@ -179,7 +179,7 @@ func TestBuildPlanDeterministicUniqueIDs(t *testing.T) {
 }
 
 func TestBudget(t *testing.T) {
-	for n, want := range map[int]int{0: 5, 1: 5, 2: 10, 4: 22, 10: 75} {
+	for n, want := range map[int]int{0: 1, 1: 1, 2: 21, 4: 53, 10: 153} {
 		if got := Budget(n); got != want {
 			t.Errorf("Budget(%d) = %d, want %d", n, got, want)
 		}
