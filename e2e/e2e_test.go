@@ -462,13 +462,13 @@ func healthySeedFromAll(r *report.Report, code int) error {
 			if p.Expect == "reach" && p.Via != "endpoint" && (p.Coverage == nil || len(p.Coverage.Seen) != 2) {
 				return fmt.Errorf("%s: coverage %+v", p.ID, p.Coverage)
 			}
-			if p.Via == "endpoint" && p.Backend != p.Pod {
+			if p.Via == "endpoint" && p.From != "local" && p.Backend != p.Pod {
 				return fmt.Errorf("%s: answered by %q, want %q", p.ID, p.Backend, p.Pod)
 			}
 			count[key]++
 		}
 	}
-	want := map[string]int{"pod/endpoint": 4, "pod/clusterIP": 2, "pod/nodePort": 3, "local/nodePort": 3, "local/clusterIP": 2}
+	want := map[string]int{"pod/endpoint": 4, "pod/clusterIP": 2, "pod/nodePort": 3, "local/nodePort": 3, "local/clusterIP": 2, "local/endpoint": 2}
 	for k, n := range want {
 		if count[k] != n {
 			return fmt.Errorf("%d %s probes passed, want %d (all: %v)", count[k], k, n, count)

@@ -171,3 +171,22 @@ func TestDiagnose(t *testing.T) {
 		})
 	}
 }
+
+// The agent pod ran on worker1, whose kube-proxy is down: its ClusterIP
+// failure and worker1's NodePort are one verdict about worker1.
+func TestDiagnosePodAgentNode(t *testing.T) {
+	inv := seedInventory()
+	withPods(&inv)
+	pl := BuildPlan(inv, PlanOptions{From: []From{FromLocal, FromPod}, HTTP: true})
+	pl.AgentNodes = map[From]string{FromPod: "worker1"}
+	res := scriptedResults(pl, failing(func(p *Probe) bool {
+		return p.Via == ViaNodePort && p.Node == "worker1" || p.Via == ViaClusterIP && p.From == FromPod
+	}, Refused))
+	fs := Diagnose(inv, pl, res)
+	if got := codes(fs); got != "error:dataplaneBroken" || fs[0].Node != "worker1" {
+		t.Fatalf("findings %s: %+v", got, fs)
+	}
+	if !strings.Contains(fs[0].Message, "NodePort 30080 and ClusterIP 10.96.0.100 through worker1 fail (refused); pods answer directly from worker1") {
+		t.Errorf("message %q", fs[0].Message)
+	}
+}

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -197,5 +198,74 @@ func TestIsHTTP(t *testing.T) {
 		if got := IsHTTP(tc.p); got != tc.want {
 			t.Errorf("IsHTTP(%+v) = %v", tc.p, got)
 		}
+	}
+}
+
+func TestBuildPlanFromNodes(t *testing.T) {
+	inv := seedInventory()
+	svc := &inv.Services[0]
+	svc.ExternalTrafficPolicy = PolicyLocal
+	svc.InternalTrafficPolicy = PolicyLocal
+	inv.Nodes[0].Ready = false // worker2: no agent there
+	pl := BuildPlan(inv, PlanOptions{From: []From{FromNodes}})
+	got := map[string]string{}
+	for _, p := range pl.Probes {
+		if p.Via == ViaDNS {
+			t.Errorf("a hostNetwork agent has no cluster DNS: %s", p.ID)
+		}
+		if p.BackendAddrs["10.244.1.7"] != "web-b" {
+			t.Errorf("%s: no address map for conntrack attribution", p.ID)
+		}
+		key := string(p.From) + " " + string(p.Via) + " " + p.Node
+		got[key] = fmt.Sprintf("%s %v %d", p.Expect.Want, p.Backends, p.Attempts)
+	}
+	want := map[string]string{
+		"node/master endpoint master":   "reach [web-a] 1",
+		"node/master endpoint worker1":  "reach [web-b] 1",
+		"node/master clusterIP ":        "reach [web-a] 1", // ITP=Local: only its own pod
+		"node/master nodePort master":   "reach [web-a web-b] 21",
+		"node/master nodePort worker1":  "reach [web-b] 1", // ETP=Local on another node: its local pod
+		"node/master nodePort worker2":  "noReach [] 1",
+		"node/worker1 endpoint master":  "reach [web-a] 1",
+		"node/worker1 endpoint worker1": "reach [web-b] 1",
+		"node/worker1 clusterIP ":       "reach [web-b] 1",
+		"node/worker1 nodePort master":  "reach [web-a] 1",
+		"node/worker1 nodePort worker1": "reach [web-a web-b] 21",
+		"node/worker1 nodePort worker2": "noReach [] 1",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("node plan:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestBuildPlanAffinityAndHealthCheck(t *testing.T) {
+	inv := seedInventory()
+	svc := &inv.Services[0]
+	svc.SessionAffinity = "ClientIP"
+	svc.Type, svc.ExternalTrafficPolicy, svc.HealthCheckNodePort = TypeLoadBalancer, PolicyLocal, 32100
+	pl := BuildPlan(inv, PlanOptions{From: []From{FromLocal, FromPod}, HTTP: true})
+	var sticky, hc []string
+	for _, p := range pl.Probes {
+		if p.Expect.Sticky {
+			sticky = append(sticky, fmt.Sprintf("%s %s %d", p.From, p.Via, p.Attempts))
+		}
+		if p.Via == ViaHealthCheck {
+			hc = append(hc, fmt.Sprintf("%s:%d=%d", p.Node, p.TargetPort, p.Expect.Status))
+		}
+	}
+	if strings.Join(sticky, ",") != "pod clusterIP 5" {
+		t.Errorf("sticky probes %v", sticky)
+	}
+	if strings.Join(hc, ",") != "master:32100=200,worker1:32100=200,worker2:32100=503" {
+		t.Errorf("health checks %v", hc)
+	}
+	r := Result{Outcome: OK, Attempts: 5, Seen: []string{"web-a", "web-b"}}
+	for _, p := range pl.Probes {
+		if p.Expect.Sticky {
+			Evaluate(&p, &r)
+		}
+	}
+	if r.Pass {
+		t.Error("two backends behind ClientIP affinity passed")
 	}
 }
