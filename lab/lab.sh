@@ -152,7 +152,8 @@ EOF
 start() { # NAME NETNS CMD...
   local name=$1 ns=$2; shift 2
   mkdir -p "$LAB/logs" "$LAB/pids"
-  in_ns "$ns" setsid "$@" > "$LAB/logs/$name.log" 2>&1 < /dev/null &
+  # exec all the way down, so the recorded pid is the daemon's own
+  ( exec nsenter --net="/run/netns/$P-$ns" setsid "$@" > "$LAB/logs/$name.log" 2>&1 < /dev/null ) &
   echo $! > "$LAB/pids/$name.pid"
 }
 
