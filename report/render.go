@@ -108,6 +108,11 @@ func table(w io.Writer, r *Report, wide bool) error {
 	if err := t.Render(); err != nil {
 		return err
 	}
+	if wide {
+		for i := range r.Services {
+			writeMatrix(w, &r.Services[i])
+		}
+	}
 	if len(r.Findings) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "FINDINGS")
@@ -371,6 +376,37 @@ func wideRows(name string, s *Service) [][]string {
 }
 
 func count(n int, noun string) string { return fmt.Sprintf("%d %s%s", n, noun, plural(n)) }
+
+// writeMatrix prints a Service's path × backend coverage: which pod answered
+// through which vantage point and path.
+func writeMatrix(w io.Writer, s *Service) {
+	m := s.Matrix
+	if m == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nCOVERAGE %s/%s (pods: ", s.Namespace, s.Name)
+	for j, b := range m.Backends {
+		if j > 0 {
+			fmt.Fprint(w, ", ")
+		}
+		fmt.Fprintf(w, "%c=%s", 'A'+rune(j%26), b)
+	}
+	fmt.Fprintln(w, ")")
+	for _, row := range m.Rows {
+		path := string(row.Via)
+		if row.Node != "" {
+			path += " " + row.Node
+		}
+		marks := make([]string, len(row.Seen))
+		for j, ok := range row.Seen {
+			marks[j] = "."
+			if ok {
+				marks[j] = string(rune('A' + j%26))
+			}
+		}
+		fmt.Fprintf(w, "  %-8s %-14s %-22s %s\n", row.Port, row.From, path, strings.Join(marks, " "))
+	}
+}
 
 func plural(n int) string {
 	if n == 1 {

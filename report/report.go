@@ -3,6 +3,7 @@
 package report
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -83,7 +84,10 @@ type Service struct {
 	// finding, or "healthy".
 	Verdict string     `json:"verdict"`
 	Probes  []ProbeRow `json:"probes"`
-	worst   probe.Severity
+	// Matrix is the vantage point × backend coverage of the VIP paths that
+	// could attribute answers, when any could.
+	Matrix *Matrix `json:"coverageMatrix,omitempty"`
+	worst  probe.Severity
 }
 
 // Endpoints counts a Service's endpoints by condition.
@@ -119,6 +123,52 @@ type ProbeRow struct {
 	Attempts     int           `json:"attempts"`
 	Failures     int           `json:"failures"`
 	Coverage     *Coverage     `json:"coverage,omitempty"`
+}
+
+// Matrix says which backend answered on which path: Rows[i].Seen[j] is true
+// when Backends[j] answered on Rows[i].
+type Matrix struct {
+	Backends []string    `json:"backends"`
+	Rows     []MatrixRow `json:"rows"`
+}
+
+// MatrixRow is one attributed VIP path.
+type MatrixRow struct {
+	From probe.From `json:"from"`
+	Via  probe.Via  `json:"via"`
+	Node string     `json:"node,omitempty"`
+	Port string     `json:"port"`
+	Seen []bool     `json:"seen"`
+}
+
+func buildMatrix(rows []ProbeRow) *Matrix {
+	var backends []string
+	for _, p := range rows {
+		if p.Coverage == nil {
+			continue
+		}
+		for _, b := range append(append([]string{}, p.Coverage.Seen...), p.Coverage.Missing...) {
+			if !slices.Contains(backends, b) {
+				backends = append(backends, b)
+			}
+		}
+	}
+	if len(backends) == 0 {
+		return nil
+	}
+	sort.Strings(backends)
+	m := &Matrix{Backends: backends}
+	for _, p := range rows {
+		if p.Coverage == nil {
+			continue
+		}
+		row := MatrixRow{From: p.From, Via: p.Via, Node: p.Node, Port: p.Port, Seen: make([]bool, len(backends))}
+		for j, b := range backends {
+			row.Seen[j] = slices.Contains(p.Coverage.Seen, b)
+		}
+		m.Rows = append(m.Rows, row)
+	}
+	return m
 }
 
 // Coverage says which of the backends behind a VIP path answered.
@@ -192,6 +242,9 @@ func Build(in Input) Report {
 			r.Interrupted = true
 		}
 		r.Services[si].Probes = append(r.Services[si].Probes, row)
+	}
+	for i := range r.Services {
+		r.Services[i].Matrix = buildMatrix(r.Services[i].Probes)
 	}
 	failOn := in.FailOn
 	if failOn == "" {
