@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -85,6 +86,7 @@ type Options struct {
 	AddressTypes  []string
 	HTTP          bool
 	FailOn        string
+	OutputFile    string
 
 	AgentNamespace  string
 	Image           string
@@ -168,6 +170,7 @@ Exit codes: 0 every expectation met, 1 an expectation failed or an error was fou
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "timeout of each connection attempt")
 	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "probes in flight at once")
 	f.StringSliceVar(&o.AddressTypes, "node-address-type", o.AddressTypes, "node address types whose NodePorts are probed from outside: "+strings.Join(addressTypes, ","))
+	f.StringVar(&o.OutputFile, "output-file", "", "also write the report to this file, in the format its extension names: .json, .yaml/.yml, .xml (JUnit)")
 	f.StringVar(&o.FailOn, "fail-on", o.FailOn, "least severe finding that makes the exit code 1: error, warning or never")
 	f.BoolVar(&o.HTTP, "http", false, "probe every TCP port with HTTP GET and attribute answers to pods (default: only ports named or appProtocol http)")
 	f.StringVar(&o.AgentNamespace, "agent-namespace", "", "namespace of the in-cluster agent (default: the current namespace)")
@@ -220,6 +223,11 @@ func (o *Options) Validate() error {
 	}
 	if !slices.Contains(report.Formats, o.Output) {
 		return usage("unknown output format %q: want one of %s", o.Output, strings.Join(report.Formats, ", "))
+	}
+	if o.OutputFile != "" {
+		if _, err := report.FormatForFile(o.OutputFile); err != nil {
+			return usage("--output-file: %v", err)
+		}
 	}
 	if !slices.Contains([]string{"error", "warning", "never"}, o.FailOn) {
 		return usage("unknown --fail-on %q: want error, warning or never", o.FailOn)
@@ -320,6 +328,11 @@ func (o *Options) Run(ctx context.Context) error {
 		FailOn: probe.Severity(o.FailOn)})
 	if err := report.Render(o.Out, &rep, o.Output); err != nil {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("write report: %w", err)}
+	}
+	if o.OutputFile != "" {
+		if err := writeReportFile(o.OutputFile, &rep); err != nil {
+			return &ExitError{Code: ExitUsage, Err: err}
+		}
 	}
 	switch {
 	case rep.Interrupted:
@@ -465,6 +478,27 @@ func (o *Options) agentConfig(plan *probe.Plan, remote []int, from probe.From) A
 		cfg.Node, cfg.HostNetwork = n, true
 	}
 	return cfg
+}
+
+// writeReportFile writes the report atomically: a CI step never reads half a file.
+func writeReportFile(name string, rep *report.Report) error {
+	format, _ := report.FormatForFile(name)
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".svccheck-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := report.Render(tmp, rep, format); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
 }
 
 func envOr(key, def string) string {

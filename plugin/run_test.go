@@ -98,6 +98,8 @@ func TestRunGolden(t *testing.T) {
 		{"all-wide.txt", nil, []string{"-o", "wide", "--from", "all"}, "", ExitFailed},
 		{"all.txt", nil, []string{"--from", "all", "--node-address-type", "InternalIP,ExternalIP"}, "", ExitFailed},
 		{"seed-node-broken.json", []string{"hostname-nodeport"}, []string{"-o", "json", "--http"}, "worker1", ExitFailed},
+		{"seed-node-broken.xml", []string{"hostname", "hostname-nodeport"}, []string{"-o", "junit", "--http"}, "worker1", ExitFailed},
+		{"seed-node-broken.yaml", []string{"hostname-nodeport"}, []string{"-o", "yaml", "--http"}, "worker1", ExitFailed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,6 +157,8 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"--node-address-type", "PublicIP"}, `unknown node address type "PublicIP"`},
 		{[]string{"-A", "web"}, "Service names need a single namespace"},
 		{[]string{"--no-such-flag"}, "unknown flag: --no-such-flag"},
+		{[]string{"--output-file", "report.txt"}, `cannot tell the report format of "report.txt"`},
+		{[]string{"--fail-on", "info"}, `unknown --fail-on "info"`},
 		{[]string{"nosuchsvc"}, `service "nosuchsvc" not found`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -253,4 +257,37 @@ func TestRunInterruptedPrintsPartialReport(t *testing.T) {
 
 func genericStreams(out io.Writer) genericiooptions.IOStreams {
 	return genericiooptions.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: io.Discard}
+}
+
+func TestOutputFileKeepsTheTable(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"r.json", "r.yaml", "r.xml"} {
+		path := filepath.Join(dir, name)
+		out, _, code := runWith(t, fakeProber{brokenNode: "worker1"}, []string{"hostname-nodeport"}, "--http", "--output-file", path)
+		if code != ExitFailed || !strings.HasPrefix(out, "SERVICE ") {
+			t.Errorf("%s: exit %d, stdout is not the table: %.40q", name, code, out)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"r.json": "{\n  \"apiVersion\"", "r.yaml": "apiVersion: svccheck.dev/v1alpha1", "r.xml": "<?xml"}[name]
+		if !strings.HasPrefix(string(data), want) {
+			t.Errorf("%s starts %.40q, want %q", name, data, want)
+		}
+	}
+}
+
+func TestJUnitNamesTheFailingServiceAndNode(t *testing.T) {
+	out, _, _ := runWith(t, fakeProber{brokenNode: "worker1"}, []string{"hostname", "hostname-nodeport"}, "--http", "-o", "junit")
+	for _, want := range []string{
+		`<testsuite name="default/hostname-nodeport" tests="6" failures="2" skipped="0"`,
+		`<testcase name="port http nodePort worker1 from local (10.10.0.11:30080)" classname="default/hostname-nodeport"`,
+		`<failure message="nodePathFailed: NodePort 30080 fails on node worker1 only`,
+		`<testsuite name="default/hostname" tests="3" failures="0"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("JUnit lacks %s\n%s", want, out)
+		}
+	}
 }

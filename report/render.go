@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,12 +13,13 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
+	"sigs.k8s.io/yaml"
 
 	"github.com/svccheck/svccheck/probe"
 )
 
 // Formats accepted by Render.
-var Formats = []string{"table", "wide", "json"}
+var Formats = []string{"table", "wide", "json", "yaml", "junit"}
 
 // Render writes r in the named format.
 func Render(w io.Writer, r *Report, format string) error {
@@ -28,6 +30,10 @@ func Render(w io.Writer, r *Report, format string) error {
 		return Table(w, r, true)
 	case "json":
 		return JSON(w, r)
+	case "yaml":
+		return YAML(w, r)
+	case "junit":
+		return JUnit(w, r)
 	}
 	return fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }
@@ -37,6 +43,30 @@ func JSON(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// YAML writes the report as YAML, with the JSON field names.
+func YAML(w io.Writer, r *Report) error {
+	b, err := yaml.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// FormatForFile picks a format from a file name's extension: .json, .yaml or
+// .yml, .xml (JUnit); anything else is an error.
+func FormatForFile(name string) (string, error) {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".json":
+		return "json", nil
+	case ".yaml", ".yml":
+		return "yaml", nil
+	case ".xml":
+		return "junit", nil
+	}
+	return "", fmt.Errorf("cannot tell the report format of %q: use .json, .yaml, .yml or .xml (JUnit)", name)
 }
 
 // Table writes the report as a kubectl-style table: one row per Service port ×
