@@ -182,7 +182,22 @@ Exit codes: 0 every expectation met, 1 an expectation failed or an error was fou
 	f.DurationVar(&o.AgentDeadline, "agent-deadline", 0, "the agent's activeDeadlineSeconds (default: derived from the plan's worst case)")
 	_ = f.MarkHidden("agent-deadline")
 	o.ConfigFlags.AddFlags(f)
-	cmd.AddCommand(newAgentCmd(), newCleanupCmd(o))
+	cmd.AddCommand(newAgentCmd(), newCleanupCmd(o), &cobra.Command{
+		Use:   "version",
+		Short: "Print the plugin version and the agent image it uses",
+		Args:  cobra.NoArgs,
+		Run: func(c *cobra.Command, _ []string) {
+			fmt.Fprintf(o.Out, "kubectl-svccheck %s\nagent image %s\nreport %s\n", Version, o.Image, report.APIVersion)
+		},
+	}, &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of the -o json report",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			_, err := o.Out.Write(report.Schema)
+			return err
+		},
+	})
 	return cmd
 }
 

@@ -1,0 +1,114 @@
+package report
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"sigs.k8s.io/yaml"
+
+	"github.com/svccheck/svccheck/probe"
+)
+
+// schemaDigests pins the schema of each report version: a schema change
+// needs a new APIVersion (and a new entry here), never an edit in place.
+var schemaDigests = map[string]string{
+	"svccheck.dev/v1alpha1": "4c6e1843a641840dd45a86bae8a3329b9fbb3a80e815932fa5a60db7974093b5",
+}
+
+func compileSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("report.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile("report.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func validate(t *testing.T, s *jsonschema.Schema, data []byte) error {
+	t.Helper()
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Validate(v)
+}
+
+func TestSchemaIsPinnedToTheVersion(t *testing.T) {
+	sum := sha256.Sum256(Schema)
+	got := hex.EncodeToString(sum[:])
+	if want := schemaDigests[APIVersion]; got != want {
+		t.Fatalf("the schema of %s changed (sha256 %s, pinned %s): bump APIVersion and pin the new schema instead of editing a published one", APIVersion, got, want)
+	}
+	if !strings.Contains(string(Schema), `"apiVersion": {"const": "`+APIVersion+`"}`) {
+		t.Errorf("schema does not pin apiVersion %s", APIVersion)
+	}
+}
+
+func TestGoldenReportsMatchTheSchema(t *testing.T) {
+	s := compileSchema(t)
+	files, _ := filepath.Glob("../plugin/testdata/*.json")
+	yamls, _ := filepath.Glob("../plugin/testdata/*.yaml")
+	if len(files) == 0 || len(yamls) == 0 {
+		t.Fatal("no golden reports found")
+	}
+	for _, f := range append(files, yamls...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(f, ".yaml") {
+			if data, err = yaml.YAMLToJSON(data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := validate(t, s, data); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+// TestEveryFieldIsInTheSchema validates a report with every optional field set.
+func TestEveryFieldIsInTheSchema(t *testing.T) {
+	r := Report{APIVersion: APIVersion, Kind: Kind, Interrupted: true,
+		Metadata:  Metadata{GeneratedAt: time.Unix(0, 0).UTC(), DurationMs: 5, Server: "https://x", Context: "c"},
+		Scope:     Scope{Namespace: "n", AllNamespaces: true, Selector: "a=b", Services: []string{"s"}, From: []string{"local", "pod", "nodes"}},
+		Inventory: Inventory{Services: 1},
+		Summary:   Summary{FailOn: "warning", Result: "fail"},
+		Services: []Service{{Namespace: "n", Name: "s", Type: "NodePort", ClusterIPs: []string{"10.0.0.1"}, ExternalTrafficPolicy: "Local",
+			Verdict: "healthy", Matrix: &Matrix{Backends: []string{"p"}, Rows: []MatrixRow{{From: "node/a", Via: probe.ViaClusterIP, Node: "a", Port: "http", Seen: []bool{true}}}},
+			Probes: []ProbeRow{{ID: "i", Port: "http", ServicePort: 80, Protocol: "TCP", From: "node/a", Via: probe.ViaHealthCheck, Node: "a", AddressType: "InternalIP",
+				Pod: "p", Target: "1.2.3.4:80", HTTP: true, Expect: probe.Reach, ExpectReason: "r", Outcome: probe.OK, Pass: true, Detail: "d", LatencyMs: 1.5,
+				HTTPStatus: 200, Backend: "p", Attribution: probe.AttrConntrack, Attempts: 2, Failures: 1,
+				Coverage: &Coverage{Seen: []string{"p"}, Missing: []string{"q"}, Total: 2, Budget: 21}}}}},
+		Findings: []probe.Finding{{Namespace: "n", Service: "s", Severity: probe.SevWarning, Code: "exposed", Message: "m", Node: "a", Pod: "p", Probes: []string{"i"}}},
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := compileSchema(t)
+	if err := validate(t, s, data); err != nil {
+		t.Fatalf("a complete report does not match the schema: %v", err)
+	}
+	// The schema is strict: an unknown field is rejected.
+	bad := bytes.Replace(data, []byte(`"kind":"Report"`), []byte(`"kind":"Report","extra":1`), 1)
+	if err := validate(t, s, bad); err == nil {
+		t.Error("the schema accepted an unknown top-level field")
+	}
+}
