@@ -227,7 +227,7 @@ func podState(p *corev1.Pod) string {
 
 // run sends probes to the agent over exec and reports each result as it
 // arrives. Probes the agent never answered are reported NotRun with why.
-func (a *agent) run(parent context.Context, probes []probe.Probe, timeout time.Duration, concurrency int, onResult func(i int, r probe.Result)) {
+func (a *agent) run(parent context.Context, probes []probe.Probe, req probe.AgentRequest, onResult func(i int, r probe.Result)) {
 	answered := make([]bool, len(probes))
 	fail := func(why string) {
 		for i := range probes {
@@ -236,7 +236,8 @@ func (a *agent) run(parent context.Context, probes []probe.Probe, timeout time.D
 			}
 		}
 	}
-	payload, err := json.Marshal(probe.AgentRequest{Timeout: timeout, Concurrency: concurrency, Probes: probes, Conntrack: a.cfg.HostNetwork})
+	req.Probes, req.Conntrack = probes, a.cfg.HostNetwork
+	payload, err := json.Marshal(req)
 	if err != nil {
 		fail("encode plan for the agent: " + err.Error())
 		return
@@ -427,7 +428,7 @@ func runAgent(ctx context.Context, in io.Reader, out io.Writer) error {
 	var mu sync.Mutex
 	enc := json.NewEncoder(out)
 	var werr error
-	probe.Run(ctx, req.Probes, probers, req.Concurrency,
+	probe.RunTries(ctx, req.Probes, probers, req.Concurrency, max(req.Tries, 1),
 		func(_ int, r probe.Result) {
 			mu.Lock()
 			defer mu.Unlock()

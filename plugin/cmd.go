@@ -4,6 +4,7 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -87,6 +88,12 @@ type Options struct {
 	HTTP          bool
 	FailOn        string
 	OutputFile    string
+	Baseline      string
+	Attempts      int
+	DryRun        bool
+	Quiet         bool
+
+	baseline *report.Report
 
 	AgentNamespace  string
 	Image           string
@@ -114,6 +121,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		Timeout:      2 * time.Second,
 		Concurrency:  64,
 		FailOn:       "error",
+		Attempts:     1,
 		AddressTypes: []string{"InternalIP"},
 		AgentTimeout: 60 * time.Second,
 		now:          time.Now,
@@ -171,6 +179,10 @@ Exit codes: 0 every expectation met, 1 an expectation failed or an error was fou
 	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "probes in flight at once")
 	f.StringSliceVar(&o.AddressTypes, "node-address-type", o.AddressTypes, "node address types whose NodePorts are probed from outside: "+strings.Join(addressTypes, ","))
 	f.StringVar(&o.OutputFile, "output-file", "", "also write the report to this file, in the format its extension names: .json, .yaml/.yml, .xml (JUnit)")
+	f.StringVar(&o.Baseline, "baseline", "", "compare with a saved JSON report and fail only on regressions (paths that passed then and fail now)")
+	f.IntVar(&o.Attempts, "attempts", o.Attempts, "run a failed probe up to this many times in all, so one lost packet does not fail the run")
+	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan (probes per vantage point, worst-case time) and exit; only discovery touches the cluster")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "print only the findings and the summary line (table output), no progress")
 	f.StringVar(&o.FailOn, "fail-on", o.FailOn, "least severe finding that makes the exit code 1: error, warning or never")
 	f.BoolVar(&o.HTTP, "http", false, "probe every TCP port with HTTP GET and attribute answers to pods (default: only ports named or appProtocol http)")
 	f.StringVar(&o.AgentNamespace, "agent-namespace", "", "namespace of the in-cluster agent (default: the current namespace)")
@@ -239,6 +251,23 @@ func (o *Options) Validate() error {
 	if !slices.Contains(report.Formats, o.Output) {
 		return usage("unknown output format %q: want one of %s", o.Output, strings.Join(report.Formats, ", "))
 	}
+	if o.Attempts < 1 || o.Attempts > 10 {
+		return usage("--attempts must be between 1 and 10, got %d", o.Attempts)
+	}
+	if o.Baseline != "" {
+		data, err := os.ReadFile(o.Baseline)
+		if err != nil {
+			return usage("--baseline: %v", err)
+		}
+		var base report.Report
+		if err := json.Unmarshal(data, &base); err != nil {
+			return usage("--baseline %s is not a JSON report: %v", o.Baseline, err)
+		}
+		if base.APIVersion != report.APIVersion || base.Kind != report.Kind {
+			return usage("--baseline %s is %s %s, want %s %s", o.Baseline, base.APIVersion, base.Kind, report.APIVersion, report.Kind)
+		}
+		o.baseline = &base
+	}
 	if o.OutputFile != "" {
 		if _, err := report.FormatForFile(o.OutputFile); err != nil {
 			return usage("--output-file: %v", err)
@@ -303,7 +332,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.AllNamespaces {
 		sc.Namespace = ""
 	}
-	if o.wantsAgent() {
+	if o.wantsAgent() && !o.DryRun {
 		if err := preflight(ctx, o.client, sc.Namespace, o.agentNamespace()); err != nil {
 			return err
 		}
@@ -316,6 +345,9 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	plan := probe.BuildPlan(inv, probe.PlanOptions{From: from, AddressTypes: o.AddressTypes, HTTP: o.HTTP})
+	if o.DryRun {
+		return o.printPlan(inv, plan)
+	}
 	if slices.Contains(from, probe.FromPod) || slices.Contains(from, probe.FromNodes) {
 		if err := o.validateNode(inv); err != nil {
 			return err
@@ -341,7 +373,11 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	rep := report.Build(report.Input{Inventory: inv, Plan: plan, Results: results, Findings: findings, Metadata: md, Scope: scope,
 		FailOn: probe.Severity(o.FailOn)})
-	if err := report.Render(o.Out, &rep, o.Output); err != nil {
+	if o.baseline != nil {
+		rep.ApplyBaseline(o.Baseline, o.baseline)
+	}
+	color := o.Output != "json" && isTerminalWriter(o.Out) && os.Getenv("NO_COLOR") == ""
+	if err := report.RenderWith(o.Out, &rep, o.Output, report.Options{Quiet: o.Quiet, Color: color}); err != nil {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("write report: %w", err)}
 	}
 	if o.OutputFile != "" {
@@ -416,7 +452,11 @@ func (o *Options) execute(ctx context.Context, plan *probe.Plan) ([]probe.Result
 		}
 		remote[f] = append(remote[f], i)
 	}
-	prog := newProgress(o.ErrOut, len(plan.Probes))
+	var errOut any = o.ErrOut
+	if o.Quiet {
+		errOut = nil
+	}
+	prog := newProgress(errOut, len(plan.Probes))
 	defer prog.finish()
 	agents := make([]*agent, len(order))
 	if len(order) > 0 {
@@ -457,7 +497,7 @@ func (o *Options) execute(ctx context.Context, plan *probe.Plan) ([]probe.Result
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			agents[k].run(ctx, sub, o.Timeout, o.Concurrency, func(n int, r probe.Result) {
+			agents[k].run(ctx, sub, probe.AgentRequest{Timeout: o.Timeout, Concurrency: o.Concurrency, Tries: o.Attempts}, func(n int, r probe.Result) {
 				i := idx[n]
 				probe.Evaluate(&plan.Probes[i], &r)
 				results[i] = r
@@ -469,7 +509,7 @@ func (o *Options) execute(ctx context.Context, plan *probe.Plan) ([]probe.Result
 	for k, i := range local {
 		sub[k] = plan.Probes[i]
 	}
-	for k, r := range probe.Run(ctx, sub, probers, o.Concurrency, prog.done) {
+	for k, r := range probe.RunTries(ctx, sub, probers, o.Concurrency, o.Attempts, prog.done) {
 		results[local[k]] = r
 	}
 	wg.Wait()
@@ -493,6 +533,53 @@ func (o *Options) agentConfig(plan *probe.Plan, remote []int, from probe.From) A
 		cfg.Node, cfg.HostNetwork = n, true
 	}
 	return cfg
+}
+
+// printPlan is --dry-run: what would run, from where, and how long it could
+// take if every connection timed out.
+func (o *Options) printPlan(inv probe.Inventory, plan probe.Plan) error {
+	type row struct{ probes, skipped, conns int }
+	rows := map[probe.From]*row{}
+	var order []probe.From
+	for _, p := range plan.Probes {
+		r, ok := rows[p.From]
+		if !ok {
+			r = &row{}
+			rows[p.From] = r
+			order = append(order, p.From)
+		}
+		r.probes++
+		if p.Skip != "" {
+			r.skipped++
+			continue
+		}
+		r.conns += max(p.Attempts, 1) * o.Attempts
+	}
+	fmt.Fprintf(o.Out, "PLAN for %s on %s: %s (dry run: nothing was probed)\n\n", count(len(inv.Services), "Service"), count(len(inv.Nodes), "node"), count(len(plan.Probes), "probe"))
+	fmt.Fprintf(o.Out, "%-16s %8s %8s %16s %12s\n", "FROM", "PROBES", "SKIPPED", "MAX CONNECTIONS", "WORST CASE")
+	var worst time.Duration
+	for _, f := range order {
+		r := rows[f]
+		d := time.Duration((r.conns+o.Concurrency-1)/o.Concurrency) * o.Timeout
+		if f != probe.FromLocal {
+			d += o.AgentTimeout
+		}
+		worst = max(worst, d)
+		fmt.Fprintf(o.Out, "%-16s %8d %8d %16d %12s\n", f, r.probes, r.skipped, r.conns, d)
+	}
+	fmt.Fprintf(o.Out, "\nWorst case %s: every connection timing out after %s, %d at a time, vantage points in parallel", worst, o.Timeout, o.Concurrency)
+	if len(order) > 1 || len(order) == 1 && order[0] != probe.FromLocal {
+		fmt.Fprintf(o.Out, ", agent start included (%s)", o.AgentTimeout)
+	}
+	fmt.Fprintln(o.Out, ".")
+	return nil
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // writeReportFile writes the report atomically: a CI step never reads half a file.
@@ -534,11 +621,19 @@ type progress struct {
 }
 
 func newProgress(w any, total int) *progress {
+	if w == nil {
+		return &progress{total: total}
+	}
 	f, ok := w.(*os.File)
 	if !ok || !isTerminal(f) || total == 0 {
 		return &progress{total: total}
 	}
 	return &progress{w: f, total: total}
+}
+
+func isTerminalWriter(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && isTerminal(f)
 }
 
 func isTerminal(f *os.File) bool {

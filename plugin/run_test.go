@@ -291,3 +291,50 @@ func TestJUnitNamesTheFailingServiceAndNode(t *testing.T) {
 		}
 	}
 }
+
+func TestBaselineFailsOnlyOnRegressions(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.json")
+	// The baseline: worker1's NodePort already broken, lb absent.
+	_, _, code := runWith(t, fakeProber{brokenNode: "worker1"}, []string{"hostname", "hostname-nodeport"}, "--http", "--output-file", base)
+	if code != ExitFailed {
+		t.Fatalf("baseline run exit %d", code)
+	}
+	// Same breakage, one more Service: no regression, exit 0.
+	out, _, code := runWith(t, fakeProber{brokenNode: "worker1"}, []string{"hostname", "hostname-nodeport", "lb"}, "--http", "--baseline", base, "-o", "json")
+	var rep report.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if code != ExitOK || len(rep.Baseline.Regressions) != 0 || strings.Join(rep.Baseline.NewServices, ",") != "default/lb" {
+		t.Errorf("unchanged run: exit %d diff %+v", code, rep.Baseline)
+	}
+	// Now master breaks too: exactly its NodePort is a regression.
+	out, _, code = runWith(t, fakeProber{brokenNode: "master"}, []string{"hostname", "hostname-nodeport"}, "--http", "--baseline", base, "-o", "json")
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if code != ExitFailed || strings.Join(rep.Baseline.Regressions, ",") != "default/hostname-nodeport/http/local/nodePort/10.10.0.10" ||
+		strings.Join(rep.Baseline.Fixed, ",") != "default/hostname-nodeport/http/local/nodePort/10.10.0.11" {
+		t.Errorf("regressed run: exit %d diff %+v", code, rep.Baseline)
+	}
+	_, _, code = runWith(t, fakeProber{}, nil, "--baseline", filepath.Join(dir, "missing.json"))
+	if code != ExitUsage {
+		t.Errorf("missing baseline: exit %d", code)
+	}
+}
+
+func TestDryRunPrintsThePlan(t *testing.T) {
+	out, errOut, code := runWith(t, fakeProber{}, []string{"hostname-nodeport"}, "--dry-run", "--from", "everywhere", "--http")
+	if code != ExitOK || errOut != "" {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+	golden(t, "dry-run.txt", out)
+}
+
+func TestQuietPrintsFindingsAndSummary(t *testing.T) {
+	out, _, code := runWith(t, fakeProber{brokenNode: "worker1"}, []string{"hostname-nodeport"}, "--http", "-q")
+	if code != ExitFailed || strings.Contains(out, "SERVICE") || !strings.Contains(out, "FINDINGS") || !strings.HasPrefix(strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n"):]), "FAIL:") {
+		t.Errorf("quiet output:\n%s", out)
+	}
+}

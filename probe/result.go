@@ -50,8 +50,11 @@ type Result struct {
 	// Seen lists the distinct backends that answered, sorted.
 	Seen []string `json:"seen,omitempty"`
 	// Attempts is the number of connections made; Failures how many failed.
-	Attempts    int  `json:"attempts"`
-	Failures    int  `json:"failures,omitempty"`
+	Attempts int `json:"attempts"`
+	Failures int `json:"failures,omitempty"`
+	// Tries is how many times the whole probe ran (--attempts retries a
+	// failed probe); 0 when it did not run.
+	Tries       int  `json:"tries,omitempty"`
 	Pass        bool `json:"pass"`
 	Interrupted bool `json:"interrupted,omitempty"`
 }

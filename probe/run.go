@@ -19,6 +19,12 @@ type Prober interface {
 // onResult, when not nil, is called once per finished probe (from several
 // goroutines).
 func Run(ctx context.Context, probes []Probe, probers map[From]Prober, limit int, onResult func(i int, r Result)) []Result {
+	return RunTries(ctx, probes, probers, limit, 1, onResult)
+}
+
+// RunTries is Run with each failed probe tried again, up to tries times in
+// all, so one lost SYN does not fail a run; Result.Tries says how many it took.
+func RunTries(ctx context.Context, probes []Probe, probers map[From]Prober, limit, tries int, onResult func(i int, r Result)) []Result {
 	results := make([]Result, len(probes))
 	if limit <= 0 {
 		limit = 1
@@ -27,6 +33,9 @@ func Run(ctx context.Context, probes []Probe, probers map[From]Prober, limit int
 	g.SetLimit(limit)
 	finish := func(i int, r Result) {
 		Evaluate(&probes[i], &r)
+		if r.Tries == 0 && r.Outcome != NotRun {
+			r.Tries = 1
+		}
 		results[i] = r
 		if onResult != nil {
 			onResult(i, r)
@@ -48,7 +57,16 @@ func Run(ctx context.Context, probes []Probe, probers map[From]Prober, limit int
 				finish(i, Result{ID: p.ID, Outcome: NotRun, Detail: "interrupted", Interrupted: true})
 				return nil
 			}
-			finish(i, pr.Probe(ctx, p))
+			r := pr.Probe(ctx, p)
+			for try := 2; try <= tries && ctx.Err() == nil; try++ {
+				Evaluate(p, &r)
+				if r.Pass || r.Outcome == NotRun {
+					break
+				}
+				r = pr.Probe(ctx, p)
+				r.Tries = try
+			}
+			finish(i, r)
 			return nil
 		})
 	}

@@ -107,3 +107,28 @@ func TestRunInterrupt(t *testing.T) {
 		t.Errorf("done=%d interrupted=%d", done, interrupted)
 	}
 }
+
+// flaky fails the first try of every probe.
+type flaky struct{ calls sync.Map }
+
+func (f *flaky) Probe(_ context.Context, p *Probe) Result {
+	n, _ := f.calls.LoadOrStore(p.ID, new(atomic.Int64))
+	if n.(*atomic.Int64).Add(1) == 1 {
+		return Result{ID: p.ID, Outcome: Timeout, Attempts: 1, Failures: 1}
+	}
+	return Result{ID: p.ID, Outcome: OK, Attempts: 1}
+}
+
+func TestRunTriesRetriesFailures(t *testing.T) {
+	ps := numbered(3, FromLocal)
+	res := RunTries(context.Background(), ps, map[From]Prober{FromLocal: &flaky{}}, 2, 2, nil)
+	for _, r := range res {
+		if !r.Pass || r.Tries != 2 {
+			t.Errorf("%+v: want passed on the second try", r)
+		}
+	}
+	res = RunTries(context.Background(), ps, map[From]Prober{FromLocal: &flaky{}}, 2, 1, nil)
+	if res[0].Pass || res[0].Tries != 1 {
+		t.Errorf("one try: %+v", res[0])
+	}
+}

@@ -17,6 +17,8 @@ import (
 type AgentRequest struct {
 	Timeout     time.Duration `json:"timeout"`
 	Concurrency int           `json:"concurrency"`
+	// Tries is how many times a failed probe is run in all (>= 1).
+	Tries int `json:"tries,omitempty"`
 	// Conntrack asks the agent to attribute VIP connections through the
 	// node's conntrack table (hostNetwork agents with CAP_NET_ADMIN).
 	Conntrack bool    `json:"conntrack,omitempty"`
@@ -158,6 +160,9 @@ func sanitize(p *Probe, r *Result) error {
 	}
 	if r.Attribution != "" && r.Attribution != AttrHTTPBody && r.Attribution != AttrDirect && r.Attribution != AttrConntrack {
 		return fmt.Errorf("unknown attribution %.40q", r.Attribution)
+	}
+	if r.Tries < 0 || r.Tries > 100 {
+		return fmt.Errorf("impossible tries %d", r.Tries)
 	}
 	r.Pass = false // the plugin evaluates; the agent's opinion is not trusted
 	return nil

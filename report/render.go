@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -21,13 +22,24 @@ import (
 // Formats accepted by Render.
 var Formats = []string{"table", "wide", "json", "yaml", "junit"}
 
+// Options tune the table formats.
+type Options struct {
+	// Quiet prints only the findings and the summary line.
+	Quiet bool
+	// Color marks PASS/FAIL and severities with ANSI colours.
+	Color bool
+}
+
 // Render writes r in the named format.
 func Render(w io.Writer, r *Report, format string) error {
+	return RenderWith(w, r, format, Options{})
+}
+
+// RenderWith writes r in the named format with table options.
+func RenderWith(w io.Writer, r *Report, format string, o Options) error {
 	switch format {
-	case "table", "":
-		return Table(w, r, false)
-	case "wide":
-		return Table(w, r, true)
+	case "table", "", "wide":
+		return Table(w, r, format == "wide", o)
 	case "json":
 		return JSON(w, r)
 	case "yaml":
@@ -72,20 +84,45 @@ func FormatForFile(name string) (string, error) {
 // Table writes the report as a kubectl-style table: one row per Service port ×
 // vantage point × path (wide: one row per probe, with latency), then the
 // findings and a summary line.
-func Table(w io.Writer, r *Report, wide bool) error {
+func Table(w io.Writer, r *Report, wide bool, o Options) error {
 	var buf bytes.Buffer
-	if err := table(&buf, r, wide); err != nil {
+	if err := table(&buf, r, wide, o.Quiet); err != nil {
 		return err
 	}
 	lines := strings.Split(buf.String(), "\n")
 	for i := range lines {
 		lines[i] = strings.TrimRight(lines[i], " ")
+		if o.Color {
+			lines[i] = colorize(lines[i])
+		}
 	}
 	_, err := io.WriteString(w, strings.Join(lines, "\n"))
 	return err
 }
 
-func table(w io.Writer, r *Report, wide bool) error {
+// ANSI colours for the table's verdict words.
+var colors = []struct{ word, code string }{
+	{"PASS", "32"}, {"FAIL", "31"}, {"SKIP", "33"}, {"ERROR", "31"}, {"WARNING", "33"}, {"INTERRUPTED", "33"}, {"REGRESSION", "31"},
+}
+
+// colorize colours a line's status column, finding severity or verdict word.
+func colorize(line string) string {
+	for _, c := range colors {
+		switch {
+		case strings.HasSuffix(line, "   "+c.word):
+			return line[:len(line)-len(c.word)] + "\033[" + c.code + "m" + c.word + "\033[0m"
+		case strings.HasPrefix(line, c.word+":"), strings.HasPrefix(line, "  "+c.word+" "):
+			i := strings.Index(line, c.word)
+			return line[:i] + "\033[" + c.code + "m" + c.word + "\033[0m" + line[i+len(c.word):]
+		}
+	}
+	return line
+}
+
+func table(w io.Writer, r *Report, wide, quiet bool) error {
+	if quiet {
+		return trailer(w, r, false)
+	}
 	t := tablewriter.NewTable(w,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
 			Borders:  tw.BorderNone,
@@ -138,9 +175,25 @@ func table(w io.Writer, r *Report, wide bool) error {
 	if err := t.Render(); err != nil {
 		return err
 	}
+	return trailer(w, r, wide)
+}
+
+// trailer writes the coverage matrices (wide), the baseline diff, the
+// findings and the summary line.
+func trailer(w io.Writer, r *Report, wide bool) error {
 	if wide {
 		for i := range r.Services {
 			writeMatrix(w, &r.Services[i])
+		}
+	}
+	if b := r.Baseline; b != nil {
+		fmt.Fprintf(w, "\nBASELINE %s (%s): %d regressions, %d fixed, %d new Services, %d gone\n", b.File,
+			b.GeneratedAt.Format(time.RFC3339), len(b.Regressions), len(b.Fixed), len(b.NewServices), len(b.GoneServices))
+		for _, id := range b.Regressions {
+			fmt.Fprintf(w, "  REGRESSION %s\n", id)
+		}
+		for _, s := range b.NewServices {
+			fmt.Fprintf(w, "  new        %s\n", s)
 		}
 	}
 	if len(r.Findings) > 0 {
@@ -172,6 +225,9 @@ func SummaryLine(r *Report) string {
 	line := fmt.Sprintf("%s: %s, %s: %d passed, %d failed, %d not run; %s, %s", verdict,
 		count(len(r.Services), "service"), count(s.Probes, "probe"), s.Passed, s.Failed, s.NotRun,
 		count(s.Errors, "error"), count(s.Warnings, "warning"))
+	if r.Baseline != nil {
+		line += fmt.Sprintf("; %s against the baseline", count(len(r.Baseline.Regressions), "regression"))
+	}
 	if r.Interrupted {
 		line += " (interrupted: partial report)"
 	}

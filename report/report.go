@@ -28,6 +28,67 @@ type Report struct {
 	Services    []Service       `json:"services"`
 	Findings    []probe.Finding `json:"findings"`
 	Interrupted bool            `json:"interrupted,omitempty"`
+	// Baseline, with --baseline, compares this run with a saved report; the
+	// run then fails only on regressions.
+	Baseline *BaselineDiff `json:"baseline,omitempty"`
+}
+
+// BaselineDiff is what changed since a saved report.
+type BaselineDiff struct {
+	File        string    `json:"file"`
+	GeneratedAt time.Time `json:"generatedAt"`
+	// Regressions are probes that passed in the baseline and fail now.
+	Regressions []string `json:"regressions"`
+	// Fixed are probes that failed in the baseline and pass now.
+	Fixed []string `json:"fixed"`
+	// NewServices are in this run only: reported, never a failure.
+	NewServices []string `json:"newServices"`
+	// GoneServices were in the baseline only.
+	GoneServices []string `json:"goneServices"`
+}
+
+// ApplyBaseline compares r with a saved report: the result becomes "fail"
+// exactly when a probe that passed in the baseline fails now.
+func (r *Report) ApplyBaseline(file string, base *Report) {
+	d := &BaselineDiff{File: file, GeneratedAt: base.Metadata.GeneratedAt, Regressions: []string{}, Fixed: []string{}, NewServices: []string{}, GoneServices: []string{}}
+	before := map[string]bool{}
+	services := map[string]bool{}
+	for _, s := range base.Services {
+		services[s.Namespace+"/"+s.Name] = true
+		for _, p := range s.Probes {
+			if p.Outcome != probe.NotRun {
+				before[p.ID] = p.Pass
+			}
+		}
+	}
+	now := map[string]bool{}
+	for _, s := range r.Services {
+		key := s.Namespace + "/" + s.Name
+		now[key] = true
+		if !services[key] {
+			d.NewServices = append(d.NewServices, key)
+		}
+		for _, p := range s.Probes {
+			passed, known := before[p.ID]
+			switch {
+			case !known || p.Outcome == probe.NotRun:
+			case passed && !p.Pass:
+				d.Regressions = append(d.Regressions, p.ID)
+			case !passed && p.Pass:
+				d.Fixed = append(d.Fixed, p.ID)
+			}
+		}
+	}
+	for _, s := range base.Services {
+		if key := s.Namespace + "/" + s.Name; !now[key] {
+			d.GoneServices = append(d.GoneServices, key)
+		}
+	}
+	r.Baseline = d
+	r.Summary.Result = "pass"
+	if len(d.Regressions) > 0 {
+		r.Summary.Result = "fail"
+	}
 }
 
 // Metadata says when and against what the report was made.
@@ -122,6 +183,7 @@ type ProbeRow struct {
 	Attribution  string        `json:"attribution,omitempty"`
 	Attempts     int           `json:"attempts"`
 	Failures     int           `json:"failures"`
+	Tries        int           `json:"tries"`
 	Coverage     *Coverage     `json:"coverage,omitempty"`
 }
 
@@ -288,7 +350,7 @@ func newRow(p *probe.Probe, res probe.Result) ProbeRow {
 		AddressType: p.AddressType, Pod: p.Pod, Target: p.Address(), HTTP: p.HTTP, Expect: p.Expect.Want,
 		ExpectReason: p.Expect.Reason, Outcome: res.Outcome, Pass: res.Pass, Detail: res.Detail,
 		LatencyMs: float64(res.Latency.Microseconds()) / 1000, HTTPStatus: res.HTTPStatus, Backend: res.Backend,
-		Attribution: res.Attribution, Attempts: res.Attempts, Failures: res.Failures}
+		Attribution: res.Attribution, Attempts: res.Attempts, Failures: res.Failures, Tries: res.Tries}
 	if p.Via != probe.ViaEndpoint && len(p.Backends) > 0 && res.Attempts > res.Failures && (p.HTTP || len(res.Seen) > 0) {
 		seen := append([]string{}, res.Seen...)
 		sort.Strings(seen)

