@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/svccheck/svccheck/plugin.Version=$(VERSION)
 # E2E=auto runs the e2e suite when root on Linux; yes: always; no: never.
 E2E ?= auto
 
-.PHONY: build test unit lint e2e bench bench-e2e lab-up lab-down demo clean
+.PHONY: build test unit lint e2e bench bench-e2e release-check lab-up lab-down demo clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-svccheck
@@ -37,6 +37,10 @@ bench:
 bench-e2e:
 	lab/lab.sh seed
 	$(GO) test -tags e2e -run '^$$' -bench FromAllSeed -benchtime 5x ./e2e/
+
+## release-check: goreleaser check + snapshot build/archives, krew manifest validated and installed offline
+release-check:
+	.ci/release-check
 
 lab-up:
 	lab/lab.sh up
