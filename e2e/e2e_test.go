@@ -205,16 +205,19 @@ func TestKubeProxyStopped(t *testing.T) {
 	})
 }
 
-// firewall makes node drop TCP traffic from the operator host to port, before
-// kube-proxy's rules see it; the returned func removes the rule.
-func firewall(t *testing.T, node, port string) func() {
-	rule := []string{"raw", "PREROUTING", "-s", "10.250.0.100", "-p", "tcp", "--dport", port, "-j", "DROP"}
+// dropOn makes node drop TCP traffic from src to port before kube-proxy's
+// rules see it; the returned func removes the rule.
+func dropOn(t *testing.T, node, src, port string) func() {
+	rule := []string{"raw", "PREROUTING", "-s", src, "-p", "tcp", "--dport", port, "-j", "DROP"}
 	ipt := func(op string) {
 		lab(t, append([]string{"node", node, "--", "iptables", "-t", rule[0], op}, rule[1:]...)...)
 	}
 	ipt("-I")
 	return func() { ipt("-D") }
 }
+
+// firewall drops port on node for the operator host only.
+func firewall(t *testing.T, node, port string) func() { return dropOn(t, node, "10.250.0.100", port) }
 
 func TestFirewallFromOperatorOnly(t *testing.T) {
 	undo := firewall(t, "lab-w2", "30080")
@@ -518,14 +521,8 @@ func startLongRun(t *testing.T, extra ...string) *exec.Cmd {
 	return cmd
 }
 
-func podFirewall(t *testing.T) func() {
-	rule := []string{"raw", "PREROUTING", "-s", "10.251.0.0/16", "-p", "tcp", "--dport", "30080", "-j", "DROP"}
-	ipt := func(op string) {
-		lab(t, append([]string{"node", "lab-w2", "--", "iptables", "-t", rule[0], op}, rule[1:]...)...)
-	}
-	ipt("-I")
-	return func() { ipt("-D") }
-}
+// podFirewall makes lab-w2 drop NodePort 30080 traffic from pods.
+func podFirewall(t *testing.T) func() { return dropOn(t, "lab-w2", "10.251.0.0/16", "30080") }
 
 func TestAgentRemovedOnCtrlC(t *testing.T) {
 	defer podFirewall(t)()

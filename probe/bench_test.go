@@ -39,29 +39,11 @@ func TestEstimateIsExact(t *testing.T) {
 
 const benchConcurrency = 64
 
-func benchListener(b *testing.B) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
-	b.Cleanup(func() { _ = l.Close() })
-	return l.Addr().String()
-}
-
 // BenchmarkRunLoopback measures the runner with the Local prober: one TCP
 // connect per op at concurrency 64. Compare with BenchmarkDialLoop (target:
 // at least 0.8x its throughput).
 func BenchmarkRunLoopback(b *testing.B) {
-	addr := benchListener(b)
+	addr := acceptingListener(b).Addr().String()
 	host, port, _ := net.SplitHostPort(addr)
 	var pn int
 	for _, c := range port {
@@ -83,7 +65,7 @@ func BenchmarkRunLoopback(b *testing.B) {
 
 // BenchmarkDialLoop is the floor: bare dials at the same concurrency.
 func BenchmarkDialLoop(b *testing.B) {
-	addr := benchListener(b)
+	addr := acceptingListener(b).Addr().String()
 	var g errgroup.Group
 	g.SetLimit(benchConcurrency)
 	b.ResetTimer()

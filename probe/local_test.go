@@ -22,7 +22,7 @@ func hostPort(t *testing.T, addr string) (string, int32) {
 }
 
 // listener returns a TCP listener on 127.0.0.1 that accepts and closes.
-func acceptingListener(t *testing.T) net.Listener {
+func acceptingListener(t testing.TB) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
