@@ -304,7 +304,8 @@ kc() { in_ns operator "$LAB/bin/kubectl" --kubeconfig "$LAB/admin.kubeconfig" "$
 healthy() {
   [ -e "/run/netns/$P-operator" ] || return 1
   local ready
-  ready=$(kc get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null | grep -c True) || return 1
+  ready=$(timeout 20 nsenter --net="/run/netns/$P-operator" "$LAB/bin/kubectl" --kubeconfig "$LAB/admin.kubeconfig" \
+    --request-timeout=10s get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null | grep -c True) || return 1
   [ "$ready" = "${#NODES[@]}" ]
 }
 
