@@ -178,7 +178,14 @@ func BuildPlan(inv Inventory, opts PlanOptions) Plan {
 	}
 	nodes := append([]Node(nil), inv.Nodes...)
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
-	b := planner{opts: opts, nodes: nodes, addrTypes: addrTypes, domain: domain}
+	b := planner{opts: opts, nodes: nodes, addrTypes: addrTypes, domain: domain, nodeAddr: map[string]bool{}}
+	for _, n := range nodes {
+		for _, addrs := range n.Addresses {
+			for _, a := range addrs {
+				b.nodeAddr[a] = true
+			}
+		}
+	}
 	b.probes = make([]Probe, 0, b.estimate(inv))
 	for i := range inv.Services {
 		b.service(&inv.Services[i])
@@ -208,7 +215,7 @@ func (b *planner) estimate(inv Inventory) int {
 			for _, ep := range s.Endpoints {
 				if _, ok := ep.Ports[p.Name]; ok {
 					eps++
-					ready = ready || ep.Ready
+					ready = ready || ep.Ready && ep.PodName != "" && !b.nodeAddr[ep.Address]
 				}
 			}
 			inside := eps + len(s.ClusterIPs)
@@ -243,6 +250,7 @@ func (b *planner) estimate(inv Inventory) int {
 }
 
 type planner struct {
+	nodeAddr  map[string]bool // every node address: endpoints there are not on the pod network
 	opts      PlanOptions
 	nodes     []Node
 	addrTypes []string
@@ -335,9 +343,10 @@ func (b *planner) local(pc *portCtx) {
 			Expectation{Want: NoReach, Reason: "a ClusterIP is cluster-internal: answering from outside is an exposure"})
 	}
 	// One pod IP per Service port stands for the pod network: reachable from
-	// outside means every pod is exposed.
+	// outside means every pod is exposed. Endpoints on a node's own address
+	// (hostNetwork pods, the API server) are meant to answer there.
 	for _, ep := range svc.Endpoints {
-		if tp, ok := ep.Ports[pc.port.Name]; ok && ep.Ready {
+		if tp, ok := ep.Ports[pc.port.Name]; ok && ep.Ready && ep.PodName != "" && !b.nodeAddr[ep.Address] {
 			b.add(pc, FromLocal, ViaEndpoint, ep.NodeName, "", ep.PodName, ep.Address, tp, nil,
 				Expectation{Want: NoReach, Reason: "pod IPs are cluster-internal: answering from outside is an exposure"})
 			break

@@ -66,6 +66,19 @@ func TestBuildPlanSeedLocal(t *testing.T) {
 	}
 }
 
+func TestNoExposureProbeForHostEndpoints(t *testing.T) {
+	inv := seedInventory()
+	inv.Services[0].Endpoints = []Endpoint{
+		{Address: "10.10.0.10", NodeName: "master", Ready: true, Ports: map[string]int32{"http": 6443}},                    // the API server
+		{Address: "10.10.0.11", PodName: "hostnet", NodeName: "worker1", Ready: true, Ports: map[string]int32{"http": 80}}, // hostNetwork pod
+	}
+	for _, p := range BuildPlan(inv, PlanOptions{From: []From{FromLocal}}).Probes {
+		if p.Via == ViaEndpoint {
+			t.Errorf("exposure probe of a node-address endpoint: %s", p.ID)
+		}
+	}
+}
+
 func TestBuildPlanAddressTypes(t *testing.T) {
 	pl := BuildPlan(seedInventory(), PlanOptions{From: []From{FromLocal}, AddressTypes: []string{"InternalIP", "ExternalIP", "Hostname"}})
 	nps := probesWhere(pl, func(p Probe) bool { return p.Via == ViaNodePort })
