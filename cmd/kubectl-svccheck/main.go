@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,11 +20,9 @@ func main() {
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	err := plugin.NewCmd(streams).ExecuteContext(ctx)
 	stop()
-	code := plugin.ExitCode(err)
-	if err != nil && err.Error() != "" {
-		if ee, ok := err.(*plugin.ExitError); !ok || ee.Err != nil {
-			fmt.Fprintln(os.Stderr, "error:", err)
-		}
+	var ee *plugin.ExitError
+	if err != nil && (!errors.As(err, &ee) || ee.Err != nil) {
+		fmt.Fprintln(os.Stderr, "error:", err) // ee.Err == nil: the report already said it
 	}
-	os.Exit(code)
+	os.Exit(plugin.ExitCode(err))
 }
