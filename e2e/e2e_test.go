@@ -219,6 +219,44 @@ func dropOn(t *testing.T, node, src, port string) func() {
 // firewall drops port on node for the operator host only.
 func firewall(t *testing.T, node, port string) func() { return dropOn(t, node, "10.250.0.100", port) }
 
+// TestBaselineAndJUnit: a baseline over an unchanged lab passes; after
+// breaking one node the run fails listing exactly the regressed path, and the
+// JUnit file names the Service and the node.
+func TestBaselineAndJUnit(t *testing.T) {
+	dir := t.TempDir()
+	base, junit := filepath.Join(dir, "base.json"), filepath.Join(dir, "svccheck.xml")
+	args := []string{"-n", "default", "--http", "hostname", "hostname-nodeport"}
+	if _, _, code := svccheck(t, append(args, "--output-file", base)...); code != 0 {
+		t.Fatalf("baseline run exit %d", code)
+	}
+	r, _, code := svccheck(t, append(args, "--baseline", base)...)
+	if code != 0 || len(r.Baseline.Regressions) != 0 {
+		t.Fatalf("unchanged lab: exit %d, regressions %v", code, r.Baseline.Regressions)
+	}
+	lab(t, "proxy-stop", "lab-w1")
+	defer func() {
+		lab(t, "proxy-start", "lab-w1")
+		eventually(t, "seed healthy again after kube-proxy restart", 30*time.Second, func() error {
+			r, _, code := svccheck(t, args...)
+			return healthySeed(r, code)
+		})
+	}()
+	r, _, code = svccheck(t, append(args, "--baseline", base, "--output-file", junit)...)
+	if got := strings.Join(r.Baseline.Regressions, ","); code != 1 || got != "default/hostname-nodeport/http/local/nodePort/10.250.0.12" {
+		t.Errorf("broken lab-w1: exit %d, regressions %q", code, got)
+	}
+	x, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<testsuite name="default/hostname-nodeport"`, `failures="2"`,
+		`<testcase name="port http nodePort lab-w1 from local (10.250.0.12:30080)"`, `message="nodePathFailed: NodePort 30080 fails on node lab-w1 only`} {
+		if !strings.Contains(string(x), want) {
+			t.Errorf("JUnit lacks %s", want)
+		}
+	}
+}
+
 func TestFirewallFromOperatorOnly(t *testing.T) {
 	undo := firewall(t, "lab-w2", "30080")
 	defer undo()
