@@ -555,7 +555,7 @@ func (o *Options) printPlan(inv probe.Inventory, plan probe.Plan) error {
 		}
 		r.conns += max(p.Attempts, 1) * o.Attempts
 	}
-	fmt.Fprintf(o.Out, "PLAN for %s on %s: %s (dry run: nothing was probed)\n\n", count(len(inv.Services), "Service"), count(len(inv.Nodes), "node"), count(len(plan.Probes), "probe"))
+	fmt.Fprintf(o.Out, "PLAN for %s on %s: %s (dry run: nothing was probed)\n\n", report.Count(len(inv.Services), "Service"), report.Count(len(inv.Nodes), "node"), report.Count(len(plan.Probes), "probe"))
 	fmt.Fprintf(o.Out, "%-16s %8s %8s %16s %12s\n", "FROM", "PROBES", "SKIPPED", "MAX CONNECTIONS", "WORST CASE")
 	var worst time.Duration
 	for _, f := range order {
@@ -573,13 +573,6 @@ func (o *Options) printPlan(inv probe.Inventory, plan probe.Plan) error {
 	}
 	fmt.Fprintln(o.Out, ".")
 	return nil
-}
-
-func count(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // writeReportFile writes the report atomically: a CI step never reads half a file.

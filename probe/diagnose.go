@@ -112,29 +112,31 @@ func (d *diagnoser) add(sev Severity, code, node, pod string, probes []int, form
 
 func (d *diagnoser) probe(i int) (*Probe, *Result) { return &d.plan.Probes[i], &d.results[i] }
 
-// failed lists the failed probes matching f.
-func (d *diagnoser) failed(f func(p *Probe) bool) []int {
+// Result filters for selectRun.
+const (
+	anyResult = iota
+	failedOnly
+	passedOnly
+)
+
+// selectRun lists the probes that ran, matching f and the result filter.
+func (d *diagnoser) selectRun(which int, f func(p *Probe) bool) []int {
 	var out []int
 	for _, i := range d.idx {
 		p, r := d.probe(i)
-		if r.Outcome != NotRun && !r.Pass && f(p) {
+		if r.Outcome == NotRun || which == failedOnly && r.Pass || which == passedOnly && !r.Pass {
+			continue
+		}
+		if f(p) {
 			out = append(out, i)
 		}
 	}
 	return out
 }
 
-// passed lists the probes that ran and passed matching f.
-func (d *diagnoser) passed(f func(p *Probe) bool) []int {
-	var out []int
-	for _, i := range d.idx {
-		p, r := d.probe(i)
-		if r.Outcome != NotRun && r.Pass && f(p) {
-			out = append(out, i)
-		}
-	}
-	return out
-}
+func (d *diagnoser) failed(f func(p *Probe) bool) []int      { return d.selectRun(failedOnly, f) }
+func (d *diagnoser) passed(f func(p *Probe) bool) []int      { return d.selectRun(passedOnly, f) }
+func (d *diagnoser) probesWhere(f func(p *Probe) bool) []int { return d.selectRun(anyResult, f) }
 
 func (d *diagnoser) run() []Finding {
 	svc := d.svc
@@ -391,17 +393,6 @@ func (d *diagnoser) directFailures() {
 	}
 }
 
-func (d *diagnoser) probesWhere(f func(p *Probe) bool) []int {
-	var out []int
-	for _, i := range d.idx {
-		p, r := d.probe(i)
-		if r.Outcome != NotRun && f(p) {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
 // nodeFailures localises NodePort and VIP failures to a node: broken
 // dataplane (fails from inside too) or blocked from the operator (answers
 // from inside, not from outside).
@@ -422,17 +413,16 @@ func (d *diagnoser) nodeFailures() {
 			order = append(order, n)
 		}
 	}
-	reachNPs := d.probesWhere(func(p *Probe) bool { return p.Via == ViaNodePort && p.Expect.Want == Reach })
+	reachNP := func(p *Probe) bool { return p.Via == ViaNodePort && p.Expect.Want == Reach }
+	if len(nodes) > 1 && len(d.failed(reachNP)) == len(d.probesWhere(reachNP)) {
+		return // every node failing is the Service's problem, not a node's
+	}
 	for _, n := range order {
 		onNode := func(p *Probe) bool { return p.Via == ViaNodePort && p.Node == n && p.Expect.Want == Reach }
 		viaNode := func(p *Probe) bool {
 			return (p.Via == ViaNodePort && p.Node == n || p.Via == ViaClusterIP && d.plan.NodeOf(p.From) == n) && p.Expect.Want == Reach
 		}
 		failedHere := d.failed(viaNode)
-		// Every node failing is the Service's problem, not this node's.
-		if len(d.failed(func(p *Probe) bool { return p.Via == ViaNodePort && p.Expect.Want == Reach })) == len(reachNPs) && len(nodes) > 1 {
-			return
-		}
 		outsideFail := d.failed(func(p *Probe) bool { return onNode(p) && p.From == FromLocal })
 		insideFail := d.failed(func(p *Probe) bool { return viaNode(p) && p.From != FromLocal })
 		insideOK := d.passed(func(p *Probe) bool { return onNode(p) && p.From != FromLocal })

@@ -145,14 +145,27 @@ func (l *Local) tcpAttempt(ctx context.Context, p *Probe) attempt {
 	}
 	lat := time.Since(start)
 	a := attempt{latency: lat}
-	a.backend = l.trace(p, c.LocalAddr(), c.RemoteAddr())
-	if a.backend != "" {
-		a.attr = AttrConntrack
-	} else if p.Via == ViaEndpoint && len(p.Backends) == 1 {
-		a.backend, a.attr = p.Backends[0], AttrDirect
-	}
+	a.backend, a.attr = l.attribute(p, "", c.LocalAddr(), c.RemoteAddr())
 	_ = c.Close()
 	return a
+}
+
+// attribute names the pod that answered a connection, in order of proof: the
+// answer names it (HTTP), the NAT table says so (conntrack), or the probe
+// dialled that pod's own address (direct). It returns "" when nothing does.
+func (l *Local) attribute(p *Probe, answer string, local, remote net.Addr) (string, string) {
+	if b := Attribute(answer, p.Backends); b != "" {
+		return b, AttrHTTPBody
+	}
+	if local != nil {
+		if b := l.trace(p, local, remote); b != "" {
+			return b, AttrConntrack
+		}
+	}
+	if p.Via == ViaEndpoint && len(p.Backends) == 1 {
+		return p.Backends[0], AttrDirect
+	}
+	return "", ""
 }
 
 // trace attributes a connection through a VIP by its tuple, or returns "".
@@ -206,11 +219,7 @@ func (l *Local) httpAttempt(ctx context.Context, client *http.Client, p *Probe) 
 			// Connected, but the answer is not HTTP: the path works, the
 			// port just does not speak HTTP.
 			a := attempt{latency: time.Since(start)}
-			if a.backend = l.trace(p, local, remote); a.backend != "" {
-				a.attr = AttrConntrack
-			} else if p.Via == ViaEndpoint && len(p.Backends) == 1 {
-				a.backend, a.attr = p.Backends[0], AttrDirect
-			}
+			a.backend, a.attr = l.attribute(p, "", local, remote)
 			return a
 		}
 		return attempt{err: err}
@@ -236,16 +245,7 @@ func (l *Local) httpAttempt(ctx context.Context, client *http.Client, p *Probe) 
 		}
 	}
 	sb.Write(body)
-	if a.backend = Attribute(sb.String(), p.Backends); a.backend != "" {
-		a.attr = AttrHTTPBody
-	} else if local != nil {
-		if a.backend = l.trace(p, local, remote); a.backend != "" {
-			a.attr = AttrConntrack
-		}
-	}
-	if a.backend == "" && p.Via == ViaEndpoint && len(p.Backends) == 1 {
-		a.backend, a.attr = p.Backends[0], AttrDirect
-	}
+	a.backend, a.attr = l.attribute(p, sb.String(), local, remote)
 	return a
 }
 

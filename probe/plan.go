@@ -176,9 +176,18 @@ func BuildPlan(inv Inventory, opts PlanOptions) Plan {
 	if len(addrTypes) == 0 {
 		addrTypes = []string{"InternalIP"}
 	}
+	b := newPlanner(inv, opts, addrTypes, domain)
+	b.probes = make([]Probe, 0, b.estimate(inv))
+	for i := range inv.Services {
+		b.service(&inv.Services[i])
+	}
+	return Plan{Probes: b.probes}
+}
+
+func newPlanner(inv Inventory, opts PlanOptions, addrTypes []string, domain string) *planner {
 	nodes := append([]Node(nil), inv.Nodes...)
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
-	b := planner{opts: opts, nodes: nodes, addrTypes: addrTypes, domain: domain, nodeAddr: map[string]bool{}}
+	b := &planner{opts: opts, nodes: nodes, addrTypes: addrTypes, domain: domain, nodeAddr: map[string]bool{}}
 	for _, n := range nodes {
 		for _, addrs := range n.Addresses {
 			for _, a := range addrs {
@@ -186,11 +195,7 @@ func BuildPlan(inv Inventory, opts PlanOptions) Plan {
 			}
 		}
 	}
-	b.probes = make([]Probe, 0, b.estimate(inv))
-	for i := range inv.Services {
-		b.service(&inv.Services[i])
-	}
-	return Plan{Probes: b.probes}
+	return b
 }
 
 // estimate counts the probes BuildPlan will make, so the plan is allocated once.

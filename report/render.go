@@ -223,10 +223,10 @@ func SummaryLine(r *Report) string {
 		verdict = "INTERRUPTED"
 	}
 	line := fmt.Sprintf("%s: %s, %s: %d passed, %d failed, %d not run; %s, %s", verdict,
-		count(len(r.Services), "service"), count(s.Probes, "probe"), s.Passed, s.Failed, s.NotRun,
-		count(s.Errors, "error"), count(s.Warnings, "warning"))
+		Count(len(r.Services), "service"), Count(s.Probes, "probe"), s.Passed, s.Failed, s.NotRun,
+		Count(s.Errors, "error"), Count(s.Warnings, "warning"))
 	if r.Baseline != nil {
-		line += fmt.Sprintf("; %s against the baseline", count(len(r.Baseline.Regressions), "regression"))
+		line += fmt.Sprintf("; %s against the baseline", Count(len(r.Baseline.Regressions), "regression"))
 	}
 	if r.Interrupted {
 		line += " (interrupted: partial report)"
@@ -461,7 +461,8 @@ func wideRows(name string, s *Service) [][]string {
 	return rows
 }
 
-func count(n int, noun string) string { return fmt.Sprintf("%d %s%s", n, noun, plural(n)) }
+// Count says "1 probe", "2 probes".
+func Count(n int, noun string) string { return fmt.Sprintf("%d %s%s", n, noun, plural(n)) }
 
 // writeMatrix prints a Service's path × backend coverage: which pod answered
 // through which vantage point and path.
