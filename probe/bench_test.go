@@ -32,7 +32,9 @@ func TestEstimateIsExact(t *testing.T) {
 	inv.Nodes[3].Ready = false
 	opts := PlanOptions{From: []From{FromLocal, FromPod, FromNodes}, AddressTypes: []string{"InternalIP", "ExternalIP"}}
 	// An endpoint on a node address gets no exposure probe: the estimate must know.
-	inv.Services[2].Endpoints[0].Address = inv.Nodes[5].Addresses["InternalIP"][0]
+	for i := range inv.Services[2].Endpoints {
+		inv.Services[2].Endpoints[i].Address = inv.Nodes[5+i].Addresses["InternalIP"][0]
+	}
 	b := newPlanner(inv, opts, opts.AddressTypes, "cluster.local")
 	if est, got := b.estimate(inv), len(BuildPlan(inv, opts).Probes); est != got {
 		t.Errorf("estimate %d, plan has %d probes", est, got)
