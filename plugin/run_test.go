@@ -13,13 +13,17 @@ import (
 	"time"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/svccheck/svccheck/internal/fixture"
 	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/probe/diagnose"
 	"github.com/svccheck/svccheck/report"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
+
+const clusterFixture = "../testdata/cluster.yaml"
 
 // fakeProber answers deterministically: a NodePort on a broken node is
 // refused, a ClusterIP from outside times out, everything else answers and
@@ -27,19 +31,19 @@ var update = flag.Bool("update", false, "rewrite golden files")
 type fakeProber struct{ brokenNode string }
 
 func (f fakeProber) Probe(_ context.Context, p *probe.Probe) probe.Result {
-	r := probe.Result{ID: p.ID, Outcome: probe.OK, Attempts: 1, Latency: 1500 * time.Microsecond}
+	r := probe.Result{ID: p.ID, Outcome: probe.OK, Connections: 1, Latency: 1500 * time.Microsecond}
 	switch {
 	case p.Skip != "":
 		return probe.Result{ID: p.ID, Outcome: probe.NotRun, Detail: p.Skip}
 	case p.Via == probe.ViaNodePort && p.Node == f.brokenNode,
 		p.Via == probe.ViaNodePort && p.Expect.Want == probe.NoReach:
 		r.Outcome, r.Failures, r.Latency, r.Detail = probe.Refused, 2, 0, "connect: connection refused"
-		r.Attempts = 2
+		r.Connections = 2
 	case p.From == probe.FromLocal && (p.Via == probe.ViaClusterIP || p.Via == probe.ViaEndpoint):
 		r.Outcome, r.Failures, r.Latency, r.Detail = probe.Timeout, 1, 0, "i/o timeout"
 	default:
 		r.Seen = append([]string(nil), p.Backends...)
-		r.Attempts = max(len(p.Backends), 1)
+		r.Connections = max(len(p.Backends), 1)
 		if p.HTTP {
 			r.HTTPStatus = 200
 			if len(r.Seen) > 0 {
@@ -61,7 +65,9 @@ func runWith(t *testing.T, prober probe.Prober, args []string, flags ...string) 
 	o.client = fixture.Clientset(t, clusterFixture)
 	o.namespace = "default"
 	o.now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
-	o.probers = map[probe.From]probe.Prober{probe.FromLocal: prober, probe.FromPod: prober}
+	o.local = prober
+	o.agents = &fakeAgents{prober: prober}
+	allowAll(o.client.(*fake.Clientset))
 	cmd := newCmd(o)
 	cmd.SetArgs(append(args, flags...))
 	err := cmd.ExecuteContext(context.Background())
@@ -138,7 +144,7 @@ func TestRunJSONReport(t *testing.T) {
 	}
 	var named bool
 	for _, f := range rep.Findings {
-		named = named || f.Code == probe.VerdictNodePathFailed && f.Node == "worker1" && strings.Contains(f.Message, "NodePort 30080 fails on node worker1 only")
+		named = named || f.Code == diagnose.VerdictNodePathFailed && f.Node == "worker1" && strings.Contains(f.Message, "NodePort 30080 fails on node worker1 only")
 	}
 	if !named {
 		t.Errorf("no finding names worker1's NodePort: %+v", rep.Findings)
@@ -221,7 +227,7 @@ type blocking struct{ started chan struct{} }
 
 func (b blocking) Probe(ctx context.Context, p *probe.Probe) probe.Result {
 	if p.Via == probe.ViaNodePort {
-		return probe.Result{ID: p.ID, Outcome: probe.OK, Attempts: 1}
+		return probe.Result{ID: p.ID, Outcome: probe.OK, Connections: 1}
 	}
 	b.started <- struct{}{}
 	<-ctx.Done()
@@ -234,7 +240,7 @@ func TestRunInterruptedPrintsPartialReport(t *testing.T) {
 	o.client = fixture.Clientset(t, clusterFixture)
 	o.namespace = "default"
 	b := blocking{started: make(chan struct{}, 10)}
-	o.probers = map[probe.From]probe.Prober{probe.FromLocal: b}
+	o.local = b
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-b.started; cancel() }()
 	cmd := newCmd(o)

@@ -49,9 +49,10 @@ type Result struct {
 	Attribution string `json:"attribution,omitempty"`
 	// Seen lists the distinct backends that answered, sorted.
 	Seen []string `json:"seen,omitempty"`
-	// Attempts is the number of connections made; Failures how many failed.
-	Attempts int `json:"attempts"`
-	Failures int `json:"failures,omitempty"`
+	// Connections is the number of connections made; Failures how many of
+	// them failed.
+	Connections int `json:"attempts"`
+	Failures    int `json:"failures,omitempty"`
 	// Tries is how many times the whole probe ran (--attempts retries a
 	// failed probe); 0 when it did not run.
 	Tries       int  `json:"tries,omitempty"`
@@ -71,7 +72,7 @@ func Evaluate(p *Probe, r *Result) {
 			(p.Expect.Status == 0 || r.HTTPStatus == p.Expect.Status) &&
 			(!p.Expect.Sticky || len(r.Seen) <= 1)
 	case p.Expect.Want == NoReach:
-		r.Pass = r.Attempts > 0 && r.Failures == r.Attempts
+		r.Pass = r.Connections > 0 && r.Failures == r.Connections
 	default:
 		r.Pass = true
 	}

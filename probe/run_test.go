@@ -36,7 +36,7 @@ func (s *scripted) Probe(ctx context.Context, p *Probe) Result {
 		return Result{ID: p.ID, Outcome: NotRun, Detail: "interrupted", Interrupted: true}
 	}
 	o := s.outcome(p)
-	r := Result{ID: p.ID, Outcome: o, Attempts: 1}
+	r := Result{ID: p.ID, Outcome: o, Connections: 1}
 	if o != OK {
 		r.Failures = 1
 	}
@@ -114,9 +114,9 @@ type flaky struct{ calls sync.Map }
 func (f *flaky) Probe(_ context.Context, p *Probe) Result {
 	n, _ := f.calls.LoadOrStore(p.ID, new(atomic.Int64))
 	if n.(*atomic.Int64).Add(1) == 1 {
-		return Result{ID: p.ID, Outcome: Timeout, Attempts: 1, Failures: 1}
+		return Result{ID: p.ID, Outcome: Timeout, Connections: 1, Failures: 1}
 	}
-	return Result{ID: p.ID, Outcome: OK, Attempts: 1}
+	return Result{ID: p.ID, Outcome: OK, Connections: 1}
 }
 
 func TestRunTriesRetriesFailures(t *testing.T) {

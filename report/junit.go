@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/probe/diagnose"
 )
 
 type junitSuites struct {
@@ -50,8 +51,8 @@ type junitSkipped struct {
 // testcase per probe plus one for the Service's verdict. A failure's message
 // is the verdict and its evidence.
 func JUnit(w io.Writer, r *Report) error {
-	byProbe := map[string][]probe.Finding{}
-	byService := map[string][]probe.Finding{}
+	byProbe := map[string][]diagnose.Finding{}
+	byService := map[string][]diagnose.Finding{}
 	for _, f := range r.Findings {
 		for _, id := range f.Probes {
 			byProbe[id] = append(byProbe[id], f)
@@ -64,7 +65,7 @@ func JUnit(w io.Writer, r *Report) error {
 		name := s.Namespace + "/" + s.Name
 		suite := junitSuite{Name: name}
 		var total float64
-		verdict := junitCase{Name: "verdict: " + s.Verdict, Classname: name, Time: "0"}
+		verdict := junitCase{Name: "verdict: " + string(s.Verdict), Classname: name, Time: "0"}
 		if !s.Pass {
 			verdict.Failure = findingsFailure(byService[name], s.Verdict)
 		}
@@ -76,8 +77,8 @@ func JUnit(w io.Writer, r *Report) error {
 			case p.Outcome == probe.NotRun:
 				c.Skipped = &junitSkipped{Message: p.Detail}
 			case !p.Pass:
-				c.Failure = findingsFailure(byProbe[p.ID], "pathFailed")
-				c.Failure.Text += fmt.Sprintf("\nexpected %s (%s), observed %s after %d attempt(s) %s", p.Expect, p.ExpectReason, p.Outcome, p.Attempts, p.Detail)
+				c.Failure = findingsFailure(byProbe[p.ID], diagnose.VerdictPathFailed)
+				c.Failure.Text += fmt.Sprintf("\nexpected %s (%s), observed %s after %d attempt(s) %s", p.Expect, p.ExpectReason, p.Outcome, p.Connections, p.Detail)
 			}
 			suite.Cases = append(suite.Cases, c)
 		}
@@ -108,17 +109,17 @@ func JUnit(w io.Writer, r *Report) error {
 	return err
 }
 
-func findingsFailure(fs []probe.Finding, fallback string) *junitFailure {
-	f := &junitFailure{Type: fallback, Message: fallback}
+func findingsFailure(fs []diagnose.Finding, fallback diagnose.Code) *junitFailure {
+	f := &junitFailure{Type: string(fallback), Message: string(fallback)}
 	var lines []string
 	for _, fd := range fs {
-		if fd.Severity == probe.SevInfo {
+		if fd.Severity == diagnose.SevInfo {
 			continue
 		}
 		if len(lines) == 0 {
-			f.Type, f.Message = fd.Code, fd.Code+": "+fd.Message
+			f.Type, f.Message = string(fd.Code), string(fd.Code)+": "+fd.Message
 		}
-		lines = append(lines, strings.ToUpper(string(fd.Severity))+" "+fd.Code+": "+fd.Message)
+		lines = append(lines, strings.ToUpper(string(fd.Severity))+" "+string(fd.Code)+": "+fd.Message)
 	}
 	f.Text = strings.Join(lines, "\n")
 	return f

@@ -362,8 +362,8 @@ func resultLabel(g []ProbeRow) string {
 
 func outcomeText(p ProbeRow) string {
 	s := string(p.Outcome)
-	if p.Failures > 0 && p.Failures < p.Attempts {
-		s = fmt.Sprintf("%d/%d %s", p.Failures, p.Attempts, p.Outcome)
+	if p.Failures > 0 && p.Failures < p.Connections {
+		s = fmt.Sprintf("%d/%d %s", p.Failures, p.Connections, p.Outcome)
 	}
 	if !p.Pass && p.Outcome == probe.OK && p.Expect == probe.NoReach {
 		s = "ok (exposed)"

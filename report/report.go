@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/probe/diagnose"
 )
 
 // APIVersion and Kind identify the JSON report format.
@@ -19,15 +20,15 @@ const (
 // Report is the complete outcome of one run. Its JSON form is the stable,
 // documented interface for CI.
 type Report struct {
-	APIVersion  string          `json:"apiVersion"`
-	Kind        string          `json:"kind"`
-	Metadata    Metadata        `json:"metadata"`
-	Scope       Scope           `json:"scope"`
-	Inventory   Inventory       `json:"inventory"`
-	Summary     Summary         `json:"summary"`
-	Services    []Service       `json:"services"`
-	Findings    []probe.Finding `json:"findings"`
-	Interrupted bool            `json:"interrupted,omitempty"`
+	APIVersion  string             `json:"apiVersion"`
+	Kind        string             `json:"kind"`
+	Metadata    Metadata           `json:"metadata"`
+	Scope       Scope              `json:"scope"`
+	Inventory   Inventory          `json:"inventory"`
+	Summary     Summary            `json:"summary"`
+	Services    []Service          `json:"services"`
+	Findings    []diagnose.Finding `json:"findings"`
+	Interrupted bool               `json:"interrupted,omitempty"`
 	// Baseline, with --baseline, compares this run with a saved report; the
 	// run then fails only on regressions.
 	Baseline *BaselineDiff `json:"baseline,omitempty"`
@@ -143,12 +144,11 @@ type Service struct {
 	Pass                  bool      `json:"pass"`
 	// Verdict is the code of the Service's most severe error or warning
 	// finding, or "healthy".
-	Verdict string     `json:"verdict"`
-	Probes  []ProbeRow `json:"probes"`
+	Verdict diagnose.Code `json:"verdict"`
+	Probes  []ProbeRow    `json:"probes"`
 	// Matrix is the vantage point × backend coverage of the VIP paths that
 	// could attribute answers, when any could.
 	Matrix *Matrix `json:"coverageMatrix,omitempty"`
-	worst  probe.Severity
 }
 
 // Endpoints counts a Service's endpoints by condition.
@@ -181,7 +181,7 @@ type ProbeRow struct {
 	HTTPStatus   int           `json:"httpStatus,omitempty"`
 	Backend      string        `json:"backend,omitempty"`
 	Attribution  string        `json:"attribution,omitempty"`
-	Attempts     int           `json:"attempts"`
+	Connections  int           `json:"attempts"`
 	Failures     int           `json:"failures"`
 	Tries        int           `json:"tries"`
 	Coverage     *Coverage     `json:"coverage,omitempty"`
@@ -246,12 +246,12 @@ type Input struct {
 	Inventory probe.Inventory
 	Plan      probe.Plan
 	Results   []probe.Result
-	Findings  []probe.Finding
+	Findings  []diagnose.Finding
 	Metadata  Metadata
 	Scope     Scope
 	// FailOn is the least severe finding that fails the run: error (the
 	// default), warning, or "never".
-	FailOn probe.Severity
+	FailOn diagnose.Severity
 }
 
 // Build assembles the report. Services appear in inventory order, probes in
@@ -259,7 +259,7 @@ type Input struct {
 func Build(in Input) Report {
 	r := Report{APIVersion: APIVersion, Kind: Kind, Metadata: in.Metadata, Scope: in.Scope, Findings: in.Findings}
 	if r.Findings == nil {
-		r.Findings = []probe.Finding{}
+		r.Findings = []diagnose.Finding{}
 	}
 	r.Inventory = Inventory{Services: len(in.Inventory.Services), EndpointSlices: in.Inventory.EndpointSlices,
 		Nodes: len(in.Inventory.Nodes), Pods: len(in.Inventory.Pods)}
@@ -267,7 +267,7 @@ func Build(in Input) Report {
 	for i := range in.Inventory.Services {
 		s := &in.Inventory.Services[i]
 		sr := Service{Namespace: s.Namespace, Name: s.Name, Type: s.Type, ClusterIPs: s.ClusterIPs,
-			ExternalTrafficPolicy: s.ExternalTrafficPolicy, Pass: true, Verdict: probe.VerdictHealthy, Probes: []ProbeRow{}}
+			ExternalTrafficPolicy: s.ExternalTrafficPolicy, Pass: true, Probes: []ProbeRow{}}
 		for _, ep := range s.Endpoints {
 			sr.Endpoints.Total++
 			switch {
@@ -310,33 +310,31 @@ func Build(in Input) Report {
 	}
 	failOn := in.FailOn
 	if failOn == "" {
-		failOn = probe.SevError
+		failOn = diagnose.SevError
 	}
 	r.Summary.FailOn = string(failOn)
 	r.Summary.Result = "pass"
+	byService := map[string][]diagnose.Finding{}
 	for _, f := range r.Findings {
 		switch f.Severity {
-		case probe.SevError:
+		case diagnose.SevError:
 			r.Summary.Errors++
-		case probe.SevWarning:
+		case diagnose.SevWarning:
 			r.Summary.Warnings++
-		default:
-			continue
 		}
-		failing := failOn != "never" && f.Severity.AtLeast(failOn)
-		if failing {
+		if diagnose.Fails(f, failOn) {
 			r.Summary.Result = "fail"
 		}
-		si, ok := byKey[f.Namespace+"/"+f.Service]
-		if !ok {
-			continue
-		}
-		s := &r.Services[si]
-		if failing {
-			s.Pass = false
-		}
-		if s.Verdict == probe.VerdictHealthy || f.Severity == probe.SevError && s.worst != probe.SevError {
-			s.Verdict, s.worst = f.Code, f.Severity
+		byService[f.Namespace+"/"+f.Service] = append(byService[f.Namespace+"/"+f.Service], f)
+	}
+	for i := range r.Services {
+		s := &r.Services[i]
+		fs := byService[s.Namespace+"/"+s.Name]
+		s.Verdict = diagnose.Verdict(fs)
+		for _, f := range fs {
+			if diagnose.Fails(f, failOn) {
+				s.Pass = false
+			}
 		}
 	}
 	return r
@@ -350,15 +348,26 @@ func newRow(p *probe.Probe, res probe.Result) ProbeRow {
 		AddressType: p.AddressType, Pod: p.Pod, Target: p.Address(), HTTP: p.HTTP, Expect: p.Expect.Want,
 		ExpectReason: p.Expect.Reason, Outcome: res.Outcome, Pass: res.Pass, Detail: res.Detail,
 		LatencyMs: float64(res.Latency.Microseconds()) / 1000, HTTPStatus: res.HTTPStatus, Backend: res.Backend,
-		Attribution: res.Attribution, Attempts: res.Attempts, Failures: res.Failures, Tries: res.Tries}
-	if p.Via != probe.ViaEndpoint && len(p.Backends) > 0 && res.Attempts > res.Failures && (p.HTTP || len(res.Seen) > 0) {
+		Attribution: res.Attribution, Connections: res.Connections, Failures: res.Failures, Tries: res.Tries}
+	if p.Via != probe.ViaEndpoint && len(p.Backends) > 0 && res.Connections > res.Failures && (p.HTTP || len(res.Seen) > 0) {
 		seen := append([]string{}, res.Seen...)
 		sort.Strings(seen)
-		miss := probe.Missing(p, seen)
+		miss := missing(p.Backends, seen)
 		if miss == nil {
 			miss = []string{}
 		}
-		row.Coverage = &Coverage{Seen: seen, Missing: miss, Total: len(p.Backends), Budget: p.Attempts}
+		row.Coverage = &Coverage{Seen: seen, Missing: miss, Total: len(p.Backends), Budget: p.Connections}
 	}
 	return row
+}
+
+// missing returns the backends not in seen.
+func missing(all, seen []string) []string {
+	var out []string
+	for _, a := range all {
+		if !slices.Contains(seen, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/probe/diagnose"
 )
 
 // schemaDigests pins the schema of each report version: a schema change
@@ -94,9 +95,9 @@ func TestEveryFieldIsInTheSchema(t *testing.T) {
 			Verdict: "healthy", Matrix: &Matrix{Backends: []string{"p"}, Rows: []MatrixRow{{From: "node/a", Via: probe.ViaClusterIP, Node: "a", Port: "http", Seen: []bool{true}}}},
 			Probes: []ProbeRow{{ID: "i", Port: "http", ServicePort: 80, Protocol: "TCP", From: "node/a", Via: probe.ViaHealthCheck, Node: "a", AddressType: "InternalIP",
 				Pod: "p", Target: "1.2.3.4:80", HTTP: true, Expect: probe.Reach, ExpectReason: "r", Outcome: probe.OK, Pass: true, Detail: "d", LatencyMs: 1.5,
-				HTTPStatus: 200, Backend: "p", Attribution: probe.AttrConntrack, Attempts: 2, Failures: 1,
+				HTTPStatus: 200, Backend: "p", Attribution: probe.AttrConntrack, Connections: 2, Failures: 1,
 				Coverage: &Coverage{Seen: []string{"p"}, Missing: []string{"q"}, Total: 2, Budget: 21}}}}},
-		Findings: []probe.Finding{{Namespace: "n", Service: "s", Severity: probe.SevWarning, Code: "exposed", Message: "m", Node: "a", Pod: "p", Probes: []string{"i"}}},
+		Findings: []diagnose.Finding{{Namespace: "n", Service: "s", Severity: diagnose.SevWarning, Code: "exposed", Message: "m", Node: "a", Pod: "p", Probes: []string{"i"}}},
 	}
 	data, err := json.Marshal(r)
 	if err != nil {

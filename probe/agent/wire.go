@@ -1,4 +1,8 @@
-package probe
+// Package agent is the in-cluster side of svccheck and the wire format it
+// speaks: the plugin sends a Request (the probes of one vantage point) on the
+// agent's stdin, the agent runs them with the same runner and probers as the
+// operator's machine and writes one Result per probe as a JSON line.
+package agent
 
 import (
 	"bufio"
@@ -9,20 +13,22 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/svccheck/svccheck/probe"
 )
 
-// AgentRequest is what the plugin sends an agent on stdin: the probes to run
+// Request is what the plugin sends an agent on stdin: the probes to run
 // and how. The agent answers with one Result per probe, as JSON lines on
 // stdout, in completion order.
-type AgentRequest struct {
+type Request struct {
 	Timeout     time.Duration `json:"timeout"`
 	Concurrency int           `json:"concurrency"`
 	// Tries is how many times a failed probe is run in all (>= 1).
 	Tries int `json:"tries,omitempty"`
 	// Conntrack asks the agent to attribute VIP connections through the
 	// node's conntrack table (hostNetwork agents with CAP_NET_ADMIN).
-	Conntrack bool    `json:"conntrack,omitempty"`
-	Probes    []Probe `json:"probes"`
+	Conntrack bool          `json:"conntrack,omitempty"`
+	Probes    []probe.Probe `json:"probes"`
 }
 
 // MaxRequestBytes bounds what an agent reads from stdin.
@@ -35,9 +41,9 @@ const (
 	MaxDetailLength = 1024
 )
 
-// ReadRequest decodes an AgentRequest, rejecting oversized or malformed input.
-func ReadRequest(r io.Reader) (AgentRequest, error) {
-	var req AgentRequest
+// ReadRequest decodes an Request, rejecting oversized or malformed input.
+func ReadRequest(r io.Reader) (Request, error) {
+	var req Request
 	lr := &io.LimitedReader{R: r, N: MaxRequestBytes + 1}
 	dec := json.NewDecoder(lr)
 	dec.DisallowUnknownFields()
@@ -53,21 +59,21 @@ func ReadRequest(r io.Reader) (AgentRequest, error) {
 	return req, nil
 }
 
-var validOutcomes = []Outcome{OK, Refused, Timeout, Reset, NoRoute, DNSError, Error, NotRun}
+var validOutcomes = []probe.Outcome{probe.OK, probe.Refused, probe.Timeout, probe.Reset, probe.NoRoute, probe.DNSError, probe.Error, probe.NotRun}
 
 // ResultReader reads an agent's result lines strictly: each line must be one
 // JSON Result for a probe that was sent and has not answered yet, within the
 // size limits, naming only that probe's backends.
 type ResultReader struct {
 	sc      *bufio.Scanner
-	probes  []Probe
+	probes  []probe.Probe
 	index   map[string]int
 	done    []bool
 	pending int
 }
 
 // NewResultReader reads results for probes from r.
-func NewResultReader(r io.Reader, probes []Probe) *ResultReader {
+func NewResultReader(r io.Reader, probes []probe.Probe) *ResultReader {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), MaxResultLine)
 	rr := &ResultReader{sc: sc, probes: probes, index: make(map[string]int, len(probes)), done: make([]bool, len(probes)), pending: len(probes)}
@@ -80,42 +86,42 @@ func NewResultReader(r io.Reader, probes []Probe) *ResultReader {
 // Next returns the next result and the index of its probe. It returns io.EOF
 // when every probe has answered, io.ErrUnexpectedEOF when the stream ends
 // early, and a descriptive error on any violation.
-func (rr *ResultReader) Next() (int, Result, error) {
+func (rr *ResultReader) Next() (int, probe.Result, error) {
 	for {
 		if rr.pending == 0 {
-			return -1, Result{}, io.EOF
+			return -1, probe.Result{}, io.EOF
 		}
 		if !rr.sc.Scan() {
 			if err := rr.sc.Err(); err != nil {
 				if errors.Is(err, bufio.ErrTooLong) {
-					return -1, Result{}, fmt.Errorf("agent sent a line longer than %d bytes", MaxResultLine)
+					return -1, probe.Result{}, fmt.Errorf("agent sent a line longer than %d bytes", MaxResultLine)
 				}
-				return -1, Result{}, err
+				return -1, probe.Result{}, err
 			}
-			return -1, Result{}, io.ErrUnexpectedEOF
+			return -1, probe.Result{}, io.ErrUnexpectedEOF
 		}
 		line := bytes.TrimSpace(rr.sc.Bytes())
 		if len(line) == 0 {
 			continue
 		}
-		var r Result
+		var r probe.Result
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
-			return -1, Result{}, fmt.Errorf("agent sent an invalid result: %w", err)
+			return -1, probe.Result{}, fmt.Errorf("agent sent an invalid result: %w", err)
 		}
 		if dec.More() {
-			return -1, Result{}, errors.New("agent sent trailing data after a result")
+			return -1, probe.Result{}, errors.New("agent sent trailing data after a result")
 		}
 		i, ok := rr.index[r.ID]
 		if !ok {
-			return -1, Result{}, fmt.Errorf("agent answered for unknown probe %.80q", r.ID)
+			return -1, probe.Result{}, fmt.Errorf("agent answered for unknown probe %.80q", r.ID)
 		}
 		if rr.done[i] {
-			return -1, Result{}, fmt.Errorf("agent answered twice for probe %q", r.ID)
+			return -1, probe.Result{}, fmt.Errorf("agent answered twice for probe %q", r.ID)
 		}
 		if err := sanitize(&rr.probes[i], &r); err != nil {
-			return -1, Result{}, fmt.Errorf("agent result for %q: %w", r.ID, err)
+			return -1, probe.Result{}, fmt.Errorf("agent result for %q: %w", r.ID, err)
 		}
 		rr.done[i] = true
 		rr.pending--
@@ -124,12 +130,12 @@ func (rr *ResultReader) Next() (int, Result, error) {
 }
 
 // sanitize checks a result against its probe and the wire limits.
-func sanitize(p *Probe, r *Result) error {
+func sanitize(p *probe.Probe, r *probe.Result) error {
 	if !slices.Contains(validOutcomes, r.Outcome) {
 		return fmt.Errorf("unknown outcome %.40q", r.Outcome)
 	}
-	if r.Attempts < 0 || r.Failures < 0 || r.Failures > r.Attempts || r.Attempts > max(p.Attempts, 1) {
-		return fmt.Errorf("impossible attempts %d / failures %d for a budget of %d", r.Attempts, r.Failures, p.Attempts)
+	if r.Connections < 0 || r.Failures < 0 || r.Failures > r.Connections || r.Connections > max(p.Connections, 1) {
+		return fmt.Errorf("impossible attempts %d / failures %d for a budget of %d", r.Connections, r.Failures, p.Connections)
 	}
 	if r.Latency < 0 || r.HTTPStatus < 0 || r.HTTPStatus > 999 {
 		return errors.New("impossible latency or HTTP status")
@@ -158,7 +164,7 @@ func sanitize(p *Probe, r *Result) error {
 			return fmt.Errorf("backend %.80q is not one of the Service's pods", s)
 		}
 	}
-	if r.Attribution != "" && r.Attribution != AttrHTTPBody && r.Attribution != AttrDirect && r.Attribution != AttrConntrack {
+	if r.Attribution != "" && r.Attribution != probe.AttrHTTPBody && r.Attribution != probe.AttrDirect && r.Attribution != probe.AttrConntrack {
 		return fmt.Errorf("unknown attribution %.40q", r.Attribution)
 	}
 	if r.Tries < 0 || r.Tries > 100 {

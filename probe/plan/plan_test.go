@@ -1,33 +1,17 @@
-package probe
+package plan
 
 import (
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/svccheck/svccheck/internal/testinv"
+	"github.com/svccheck/svccheck/probe"
 )
 
-// seedInventory is the seed walkthrough: 2 hostname pods on master and worker1,
-// a ClusterIP 8080->80 and a NodePort 30080, 3 nodes.
-func seedInventory() Inventory {
-	eps := []Endpoint{
-		{Address: "10.244.0.5", PodName: "web-a", NodeName: "master", Ready: true, Serving: true, Ports: map[string]int32{"http": 80}},
-		{Address: "10.244.1.7", PodName: "web-b", NodeName: "worker1", Ready: true, Serving: true, Ports: map[string]int32{"http": 80}},
-	}
-	node := func(name, ip string) Node {
-		return Node{Name: name, Ready: true, Addresses: map[string][]string{"InternalIP": {ip}, "ExternalIP": {"203.0.113." + ip[len(ip)-2:]}}}
-	}
-	return Inventory{
-		Nodes: []Node{node("worker2", "10.10.0.12"), node("master", "10.10.0.10"), node("worker1", "10.10.0.11")},
-		Services: []Service{
-			{Namespace: "default", Name: "web", Type: TypeNodePort, ClusterIPs: []string{"10.96.0.100"}, ExternalTrafficPolicy: PolicyCluster,
-				Ports: []ServicePort{{Name: "http", Protocol: "TCP", Port: 8080, TargetPort: "80", NodePort: 30080}}, Endpoints: eps},
-		},
-	}
-}
-
-func probesWhere(pl Plan, f func(p Probe) bool) []Probe {
-	var out []Probe
+func probesWhere(pl probe.Plan, f func(p probe.Probe) bool) []probe.Probe {
+	var out []probe.Probe
 	for _, p := range pl.Probes {
 		if f(p) {
 			out = append(out, p)
@@ -37,51 +21,51 @@ func probesWhere(pl Plan, f func(p Probe) bool) []Probe {
 }
 
 func TestBuildPlanSeedLocal(t *testing.T) {
-	pl := BuildPlan(seedInventory(), PlanOptions{From: []From{FromLocal}})
-	nps := probesWhere(pl, func(p Probe) bool { return p.Via == ViaNodePort })
+	pl := Build(testinv.Seed(), Options{From: []probe.From{probe.FromLocal}})
+	nps := probesWhere(pl, func(p probe.Probe) bool { return p.Via == probe.ViaNodePort })
 	if len(nps) != 3 {
 		t.Fatalf("nodePort probes = %d, want one per node (3)", len(nps))
 	}
 	for i, want := range []string{"master", "worker1", "worker2"} {
 		p := nps[i]
-		if p.Node != want || p.TargetPort != 30080 || p.Expect.Want != Reach || !p.HTTP {
+		if p.Node != want || p.TargetPort != 30080 || p.Expect.Want != probe.Reach || !p.HTTP {
 			t.Errorf("probe %d = %+v", i, p)
 		}
-		if !reflect.DeepEqual(p.Backends, []string{"web-a", "web-b"}) || p.Attempts != Budget(2) {
-			t.Errorf("probe %s backends %v attempts %d", p.ID, p.Backends, p.Attempts)
+		if !reflect.DeepEqual(p.Backends, []string{"web-a", "web-b"}) || p.Connections != Budget(2) {
+			t.Errorf("probe %s backends %v attempts %d", p.ID, p.Backends, p.Connections)
 		}
 	}
 	if nps[2].Host != "10.10.0.12" || nps[2].ID != "default/web/http/local/nodePort/10.10.0.12" {
 		t.Errorf("worker2 probe = %s %s", nps[2].Host, nps[2].ID)
 	}
-	cips := probesWhere(pl, func(p Probe) bool { return p.Via == ViaClusterIP })
-	if len(cips) != 1 || cips[0].Expect.Want != NoReach || cips[0].Attempts != 1 || cips[0].Address() != "10.96.0.100:8080" {
+	cips := probesWhere(pl, func(p probe.Probe) bool { return p.Via == probe.ViaClusterIP })
+	if len(cips) != 1 || cips[0].Expect.Want != probe.NoReach || cips[0].Connections != 1 || cips[0].Address() != "10.96.0.100:8080" {
 		t.Errorf("clusterIP probes = %+v", cips)
 	}
 	if len(pl.Probes) != 5 {
 		t.Errorf("local plan has %d probes, want 5 (3 NodePorts, ClusterIP and pod IP exposure)", len(pl.Probes))
 	}
-	if ep := pl.Probes[4]; ep.Via != ViaEndpoint || ep.Expect.Want != NoReach || ep.Host != "10.244.0.5" {
+	if ep := pl.Probes[4]; ep.Via != probe.ViaEndpoint || ep.Expect.Want != probe.NoReach || ep.Host != "10.244.0.5" {
 		t.Errorf("pod IP exposure probe = %+v", ep)
 	}
 }
 
 func TestNoExposureProbeForHostEndpoints(t *testing.T) {
-	inv := seedInventory()
-	inv.Services[0].Endpoints = []Endpoint{
+	inv := testinv.Seed()
+	inv.Services[0].Endpoints = []probe.Endpoint{
 		{Address: "10.10.0.10", NodeName: "master", Ready: true, Ports: map[string]int32{"http": 6443}},                    // the API server
 		{Address: "10.10.0.11", PodName: "hostnet", NodeName: "worker1", Ready: true, Ports: map[string]int32{"http": 80}}, // hostNetwork pod
 	}
-	for _, p := range BuildPlan(inv, PlanOptions{From: []From{FromLocal}}).Probes {
-		if p.Via == ViaEndpoint {
+	for _, p := range Build(inv, Options{From: []probe.From{probe.FromLocal}}).Probes {
+		if p.Via == probe.ViaEndpoint {
 			t.Errorf("exposure probe of a node-address endpoint: %s", p.ID)
 		}
 	}
 }
 
 func TestBuildPlanAddressTypes(t *testing.T) {
-	pl := BuildPlan(seedInventory(), PlanOptions{From: []From{FromLocal}, AddressTypes: []string{"InternalIP", "ExternalIP", "Hostname"}})
-	nps := probesWhere(pl, func(p Probe) bool { return p.Via == ViaNodePort })
+	pl := Build(testinv.Seed(), Options{From: []probe.From{probe.FromLocal}, AddressTypes: []string{"InternalIP", "ExternalIP", "Hostname"}})
+	nps := probesWhere(pl, func(p probe.Probe) bool { return p.Via == probe.ViaNodePort })
 	if len(nps) != 6 {
 		t.Fatalf("nodePort probes = %d, want 3 nodes x 2 address types that exist", len(nps))
 	}
@@ -91,10 +75,10 @@ func TestBuildPlanAddressTypes(t *testing.T) {
 }
 
 func TestBuildPlanInCluster(t *testing.T) {
-	pl := BuildPlan(seedInventory(), PlanOptions{From: []From{FromPod}})
+	pl := Build(testinv.Seed(), Options{From: []probe.From{probe.FromPod}})
 	var vias []string
 	for _, p := range pl.Probes {
-		if p.From != FromPod {
+		if p.From != probe.FromPod {
 			t.Errorf("probe from %s", p.From)
 		}
 		vias = append(vias, string(p.Via)+":"+p.Host)
@@ -105,37 +89,37 @@ func TestBuildPlanInCluster(t *testing.T) {
 		t.Errorf("paths = %v\nwant %v", vias, want)
 	}
 	ep := pl.Probes[0]
-	if ep.TargetPort != 80 || ep.Pod != "web-a" || ep.Attempts != 1 || !reflect.DeepEqual(ep.Backends, []string{"web-a"}) {
+	if ep.TargetPort != 80 || ep.Pod != "web-a" || ep.Connections != 1 || !reflect.DeepEqual(ep.Backends, []string{"web-a"}) {
 		t.Errorf("endpoint probe = %+v", ep)
 	}
-	if pl.Probes[2].Expect.Want != Reach || pl.Probes[2].Attempts != Budget(2) {
+	if pl.Probes[2].Expect.Want != probe.Reach || pl.Probes[2].Connections != Budget(2) {
 		t.Errorf("clusterIP from pod = %+v", pl.Probes[2])
 	}
 }
 
 func TestBuildPlanExpectations(t *testing.T) {
-	inv := seedInventory()
+	inv := testinv.Seed()
 	svc := &inv.Services[0]
-	svc.ExternalTrafficPolicy = PolicyLocal
+	svc.ExternalTrafficPolicy = probe.PolicyLocal
 	svc.Endpoints[1].Ready = false // only master has a ready endpoint
-	svc.Endpoints = append(svc.Endpoints, Endpoint{Address: "10.244.2.3", PodName: "web-c", NodeName: "worker2", Terminating: true, Ports: map[string]int32{"http": 80}})
-	pl := BuildPlan(inv, PlanOptions{From: []From{FromLocal, FromPod}})
-	got := map[string]Want{}
+	svc.Endpoints = append(svc.Endpoints, probe.Endpoint{Address: "10.244.2.3", PodName: "web-c", NodeName: "worker2", Terminating: true, Ports: map[string]int32{"http": 80}})
+	pl := Build(inv, Options{From: []probe.From{probe.FromLocal, probe.FromPod}})
+	got := map[string]probe.Want{}
 	for _, p := range pl.Probes {
 		got[string(p.From)+"/"+string(p.Via)+"/"+p.Host] = p.Expect.Want
-		if p.Via == ViaNodePort && p.From == FromLocal && p.Node == "master" && !reflect.DeepEqual(p.Backends, []string{"web-a"}) {
+		if p.Via == probe.ViaNodePort && p.From == probe.FromLocal && p.Node == "master" && !reflect.DeepEqual(p.Backends, []string{"web-a"}) {
 			t.Errorf("ETP=Local backends on master = %v, want only the local pod", p.Backends)
 		}
-		if p.Via == ViaNodePort && p.Expect.Want == NoReach && !strings.Contains(p.Expect.Reason, "no ready endpoint") {
+		if p.Via == probe.ViaNodePort && p.Expect.Want == probe.NoReach && !strings.Contains(p.Expect.Reason, "no ready endpoint") {
 			t.Errorf("noReach reason = %q", p.Expect.Reason)
 		}
 	}
-	want := map[string]Want{
-		"local/nodePort/10.10.0.10": Reach, "local/nodePort/10.10.0.11": NoReach, "local/nodePort/10.10.0.12": NoReach,
-		"local/clusterIP/10.96.0.100": NoReach, "local/endpoint/10.244.0.5": NoReach,
-		"pod/endpoint/10.244.0.5": Reach, "pod/endpoint/10.244.1.7": Unknown, "pod/endpoint/10.244.2.3": Unknown,
-		"pod/clusterIP/10.96.0.100": Reach, "pod/dns/web.default.svc.cluster.local": Reach,
-		"pod/nodePort/10.10.0.10": Unknown, "pod/nodePort/10.10.0.11": Unknown, "pod/nodePort/10.10.0.12": Unknown,
+	want := map[string]probe.Want{
+		"local/nodePort/10.10.0.10": probe.Reach, "local/nodePort/10.10.0.11": probe.NoReach, "local/nodePort/10.10.0.12": probe.NoReach,
+		"local/clusterIP/10.96.0.100": probe.NoReach, "local/endpoint/10.244.0.5": probe.NoReach,
+		"pod/endpoint/10.244.0.5": probe.Reach, "pod/endpoint/10.244.1.7": probe.Unknown, "pod/endpoint/10.244.2.3": probe.Unknown,
+		"pod/clusterIP/10.96.0.100": probe.Reach, "pod/dns/web.default.svc.cluster.local": probe.Reach,
+		"pod/nodePort/10.10.0.10": probe.Unknown, "pod/nodePort/10.10.0.11": probe.Unknown, "pod/nodePort/10.10.0.12": probe.Unknown,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("expectations:\n got %v\nwant %v", got, want)
@@ -143,18 +127,18 @@ func TestBuildPlanExpectations(t *testing.T) {
 }
 
 func TestBuildPlanShapes(t *testing.T) {
-	inv := Inventory{Nodes: []Node{{Name: "n1", Ready: true, Addresses: map[string][]string{"InternalIP": {"10.10.0.1"}}}}}
-	inv.Services = []Service{
-		{Namespace: "a", Name: "ext", Type: TypeExternalName, ExternalName: "db.example.com"},
-		{Namespace: "a", Name: "headless", Type: TypeClusterIP, Headless: true,
-			Ports:     []ServicePort{{Protocol: "TCP", Port: 80, TargetPort: "80"}},
-			Endpoints: []Endpoint{{Address: "10.244.0.1", PodName: "p", Ready: true, Ports: map[string]int32{"": 80}}}},
-		{Namespace: "a", Name: "udp", Type: TypeClusterIP, ClusterIPs: []string{"10.96.0.1", "fd00::1"},
-			Ports: []ServicePort{{Name: "dns", Protocol: "UDP", Port: 53, TargetPort: "53"}}},
-		{Namespace: "a", Name: "lb", Type: TypeLoadBalancer, ClusterIPs: []string{"10.96.0.2"}, LoadBalancerIngress: []string{"lb.example.com"},
-			Ports: []ServicePort{{Name: "web", Protocol: "TCP", Port: 443, TargetPort: "8443", NodePort: 31443}}},
+	inv := probe.Inventory{Nodes: []probe.Node{{Name: "n1", Ready: true, Addresses: map[string][]string{"InternalIP": {"10.10.0.1"}}}}}
+	inv.Services = []probe.Service{
+		{Namespace: "a", Name: "ext", Type: probe.TypeExternalName, ExternalName: "db.example.com"},
+		{Namespace: "a", Name: "headless", Type: probe.TypeClusterIP, Headless: true,
+			Ports:     []probe.ServicePort{{Protocol: "TCP", Port: 80, TargetPort: "80"}},
+			Endpoints: []probe.Endpoint{{Address: "10.244.0.1", PodName: "p", Ready: true, Ports: map[string]int32{"": 80}}}},
+		{Namespace: "a", Name: "udp", Type: probe.TypeClusterIP, ClusterIPs: []string{"10.96.0.1", "fd00::1"},
+			Ports: []probe.ServicePort{{Name: "dns", Protocol: "UDP", Port: 53, TargetPort: "53"}}},
+		{Namespace: "a", Name: "lb", Type: probe.TypeLoadBalancer, ClusterIPs: []string{"10.96.0.2"}, LoadBalancerIngress: []string{"lb.example.com"},
+			Ports: []probe.ServicePort{{Name: "web", Protocol: "TCP", Port: 443, TargetPort: "8443", NodePort: 31443}}},
 	}
-	pl := BuildPlan(inv, PlanOptions{From: []From{FromLocal, FromPod}})
+	pl := Build(inv, Options{From: []probe.From{probe.FromLocal, probe.FromPod}})
 	count := map[string]int{}
 	for _, p := range pl.Probes {
 		count[p.Service+"/"+string(p.From)+"/"+string(p.Via)]++
@@ -177,9 +161,9 @@ func TestBuildPlanShapes(t *testing.T) {
 }
 
 func TestBuildPlanDeterministicUniqueIDs(t *testing.T) {
-	inv := syntheticInventory(50, 7, 200)
-	a := BuildPlan(inv, PlanOptions{From: []From{FromLocal, FromPod}, HTTP: true})
-	b := BuildPlan(inv, PlanOptions{From: []From{FromLocal, FromPod}, HTTP: true})
+	inv := testinv.Synthetic(50, 7, 200)
+	a := Build(inv, Options{From: []probe.From{probe.FromLocal, probe.FromPod}, HTTP: true})
+	b := Build(inv, Options{From: []probe.From{probe.FromLocal, probe.FromPod}, HTTP: true})
 	if !reflect.DeepEqual(a, b) {
 		t.Fatal("two plans of one inventory differ")
 	}
@@ -202,11 +186,11 @@ func TestBudget(t *testing.T) {
 
 func TestIsHTTP(t *testing.T) {
 	for _, tc := range []struct {
-		p    ServicePort
+		p    probe.ServicePort
 		want bool
 	}{
-		{ServicePort{Name: "http"}, true}, {ServicePort{Name: "http-metrics"}, true}, {ServicePort{AppProtocol: "HTTP"}, true},
-		{ServicePort{Name: "https"}, false}, {ServicePort{Name: "grpc"}, false}, {ServicePort{}, false},
+		{probe.ServicePort{Name: "http"}, true}, {probe.ServicePort{Name: "http-metrics"}, true}, {probe.ServicePort{AppProtocol: "HTTP"}, true},
+		{probe.ServicePort{Name: "https"}, false}, {probe.ServicePort{Name: "grpc"}, false}, {probe.ServicePort{}, false},
 	} {
 		if got := IsHTTP(tc.p); got != tc.want {
 			t.Errorf("IsHTTP(%+v) = %v", tc.p, got)
@@ -215,22 +199,22 @@ func TestIsHTTP(t *testing.T) {
 }
 
 func TestBuildPlanFromNodes(t *testing.T) {
-	inv := seedInventory()
+	inv := testinv.Seed()
 	svc := &inv.Services[0]
-	svc.ExternalTrafficPolicy = PolicyLocal
-	svc.InternalTrafficPolicy = PolicyLocal
+	svc.ExternalTrafficPolicy = probe.PolicyLocal
+	svc.InternalTrafficPolicy = probe.PolicyLocal
 	inv.Nodes[0].Ready = false // worker2: no agent there
-	pl := BuildPlan(inv, PlanOptions{From: []From{FromNodes}})
+	pl := Build(inv, Options{From: []probe.From{probe.FromNodes}})
 	got := map[string]string{}
 	for _, p := range pl.Probes {
-		if p.Via == ViaDNS {
+		if p.Via == probe.ViaDNS {
 			t.Errorf("a hostNetwork agent has no cluster DNS: %s", p.ID)
 		}
 		if p.BackendAddrs["10.244.1.7"] != "web-b" {
 			t.Errorf("%s: no address map for conntrack attribution", p.ID)
 		}
 		key := string(p.From) + " " + string(p.Via) + " " + p.Node
-		got[key] = fmt.Sprintf("%s %v %d", p.Expect.Want, p.Backends, p.Attempts)
+		got[key] = fmt.Sprintf("%s %v %d", p.Expect.Want, p.Backends, p.Connections)
 	}
 	want := map[string]string{
 		"node/master endpoint master":   "reach [web-a] 1",
@@ -252,17 +236,17 @@ func TestBuildPlanFromNodes(t *testing.T) {
 }
 
 func TestBuildPlanAffinityAndHealthCheck(t *testing.T) {
-	inv := seedInventory()
+	inv := testinv.Seed()
 	svc := &inv.Services[0]
 	svc.SessionAffinity = "ClientIP"
-	svc.Type, svc.ExternalTrafficPolicy, svc.HealthCheckNodePort = TypeLoadBalancer, PolicyLocal, 32100
-	pl := BuildPlan(inv, PlanOptions{From: []From{FromLocal, FromPod}, HTTP: true})
+	svc.Type, svc.ExternalTrafficPolicy, svc.HealthCheckNodePort = probe.TypeLoadBalancer, probe.PolicyLocal, 32100
+	pl := Build(inv, Options{From: []probe.From{probe.FromLocal, probe.FromPod}, HTTP: true})
 	var sticky, hc []string
 	for _, p := range pl.Probes {
 		if p.Expect.Sticky {
-			sticky = append(sticky, fmt.Sprintf("%s %s %d", p.From, p.Via, p.Attempts))
+			sticky = append(sticky, fmt.Sprintf("%s %s %d", p.From, p.Via, p.Connections))
 		}
-		if p.Via == ViaHealthCheck {
+		if p.Via == probe.ViaHealthCheck {
 			hc = append(hc, fmt.Sprintf("%s:%d=%d", p.Node, p.TargetPort, p.Expect.Status))
 		}
 	}
@@ -272,10 +256,10 @@ func TestBuildPlanAffinityAndHealthCheck(t *testing.T) {
 	if strings.Join(hc, ",") != "master:32100=200,worker1:32100=200,worker2:32100=503" {
 		t.Errorf("health checks %v", hc)
 	}
-	r := Result{Outcome: OK, Attempts: 5, Seen: []string{"web-a", "web-b"}}
+	r := probe.Result{Outcome: probe.OK, Connections: 5, Seen: []string{"web-a", "web-b"}}
 	for _, p := range pl.Probes {
 		if p.Expect.Sticky {
-			Evaluate(&p, &r)
+			probe.Evaluate(&p, &r)
 		}
 	}
 	if r.Pass {

@@ -1,6 +1,6 @@
 //go:build linux
 
-package probe
+package prober
 
 import (
 	"fmt"
@@ -26,12 +26,19 @@ func NewConntrack() (Tracer, error) {
 	return &conntrackTracer{c: c}, nil
 }
 
-// Backend looks up the TCP connection local→remote and returns the source of
-// its reply tuple: the endpoint a DNAT (kube-proxy) sent it to.
-func (t *conntrackTracer) Backend(local, remote netip.AddrPort) (netip.Addr, bool) {
+// ipProtocols are the IANA protocol numbers conntrack keys flows by.
+var ipProtocols = map[string]uint8{"TCP": 6, "": 6, "UDP": 17, "SCTP": 132}
+
+// Backend looks up the connection local→remote and returns the source of its
+// reply tuple: the endpoint a DNAT (kube-proxy) sent it to.
+func (t *conntrackTracer) Backend(protocol string, local, remote netip.AddrPort) (netip.Addr, bool) {
+	num, ok := ipProtocols[protocol]
+	if !ok {
+		return netip.Addr{}, false
+	}
 	f := conntrack.Flow{TupleOrig: conntrack.Tuple{
 		IP:    conntrack.IPTuple{SourceAddress: local.Addr(), DestinationAddress: remote.Addr()},
-		Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: local.Port(), DestinationPort: remote.Port()},
+		Proto: conntrack.ProtoTuple{Protocol: num, SourcePort: local.Port(), DestinationPort: remote.Port()},
 	}}
 	t.mu.Lock()
 	got, err := t.c.Get(f)

@@ -1,4 +1,4 @@
-package plugin
+package cluster
 
 import (
 	"bytes"
@@ -9,14 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/spf13/cobra"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,7 +25,9 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/utils/ptr"
 
+	"github.com/svccheck/svccheck/internal/exitcode"
 	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/probe/agent"
 )
 
 // Labels on every object the agent lifecycle creates.
@@ -37,15 +35,12 @@ const (
 	LabelName      = "app.kubernetes.io/name"
 	LabelComponent = "app.kubernetes.io/component"
 	LabelRun       = "svccheck.dev/run"
-	agentSelector  = LabelName + "=svccheck," + LabelComponent + "=agent"
+	// AgentSelector selects every svccheck agent object.
+	AgentSelector  = LabelName + "=svccheck," + LabelComponent + "=agent"
 	agentContainer = "agent"
 	// agentUID is the unprivileged user the agent runs as.
 	agentUID = 65532
 )
-
-// DefaultImage is the agent image for this build: the same binary, published
-// with the release's version.
-func DefaultImage() string { return "ghcr.io/svccheck/svccheck:" + Version }
 
 // AgentConfig says where and how the in-cluster agent runs.
 type AgentConfig struct {
@@ -64,10 +59,10 @@ type AgentConfig struct {
 	HostNetwork bool
 }
 
-// agent is one running in-cluster agent: a Job whose single pod svccheck execs
+// Agent is one running in-cluster agent: a Job whose single pod svccheck execs
 // into. The Job (ttlSecondsAfterFinished 0, activeDeadlineSeconds) guarantees
 // the cluster removes it even when svccheck is SIGKILLed.
-type agent struct {
+type Agent struct {
 	client kubernetes.Interface
 	config *rest.Config
 	cfg    AgentConfig
@@ -77,32 +72,32 @@ type agent struct {
 	node   string
 }
 
-// startAgent creates the agent Job and waits until its pod runs. On error the
+// StartAgent creates the agent Job and waits until its pod runs. On error the
 // Job is already deleted.
-func startAgent(ctx context.Context, cs kubernetes.Interface, config *rest.Config, cfg AgentConfig) (*agent, error) {
+func StartAgent(ctx context.Context, cs kubernetes.Interface, config *rest.Config, cfg AgentConfig) (*Agent, error) {
 	id := make([]byte, 5)
 	_, _ = rand.Read(id)
-	a := &agent{client: cs, config: config, cfg: cfg, runID: hex.EncodeToString(id)}
+	a := &Agent{client: cs, config: config, cfg: cfg, runID: hex.EncodeToString(id)}
 	job, err := cs.BatchV1().Jobs(cfg.Namespace).Create(ctx, a.jobSpec(), metav1.CreateOptions{})
 	if err != nil {
 		if apierrors.IsForbidden(err) {
-			return nil, &ExitError{Code: ExitCluster, Err: fmt.Errorf("forbidden: cannot create jobs.batch in namespace %q: %w", cfg.Namespace, err)}
+			return nil, &exitcode.Error{Code: exitcode.Cluster, Err: fmt.Errorf("forbidden: cannot create jobs.batch in namespace %q: %w", cfg.Namespace, err)}
 		}
-		return nil, &ExitError{Code: ExitAgent, Err: fmt.Errorf("create agent job in namespace %q: %w", cfg.Namespace, err)}
+		return nil, &exitcode.Error{Code: exitcode.Agent, Err: fmt.Errorf("create agent job in namespace %q: %w", cfg.Namespace, err)}
 	}
 	a.job = job.Name
 	if err := a.waitRunning(ctx); err != nil {
-		a.delete()
+		a.Delete()
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *agent) labels() map[string]string {
+func (a *Agent) labels() map[string]string {
 	return map[string]string{LabelName: "svccheck", LabelComponent: "agent", LabelRun: a.runID}
 }
 
-func (a *agent) jobSpec() *batchv1.Job {
+func (a *Agent) jobSpec() *batchv1.Job {
 	deadline := ptr.To(int64(a.cfg.Deadline.Seconds()))
 	sc := &corev1.PodSecurityContext{
 		RunAsNonRoot:   ptr.To(true),
@@ -158,7 +153,7 @@ func (a *agent) jobSpec() *batchv1.Job {
 
 // waitRunning polls the agent's pod until it runs, failing fast and clearly
 // on image, scheduling and crash problems.
-func (a *agent) waitRunning(ctx context.Context) error {
+func (a *Agent) waitRunning(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.StartTimeout)
 	defer cancel()
 	last := "no pod created yet"
@@ -173,7 +168,7 @@ func (a *agent) waitRunning(ctx context.Context) error {
 				return nil
 			}
 			if perr := podProblem(p); perr != nil {
-				return &ExitError{Code: ExitAgent, Err: fmt.Errorf("agent pod %s/%s: %w", p.Namespace, p.Name, perr)}
+				return &exitcode.Error{Code: exitcode.Agent, Err: fmt.Errorf("agent pod %s/%s: %w", p.Namespace, p.Name, perr)}
 			}
 			last = podState(p)
 		} else if err != nil && ctx.Err() == nil {
@@ -182,9 +177,9 @@ func (a *agent) waitRunning(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return &ExitError{Code: ExitAgent, Err: fmt.Errorf("agent pod not running after %s (image %s): %s", a.cfg.StartTimeout, a.cfg.Image, last)}
+				return &exitcode.Error{Code: exitcode.Agent, Err: fmt.Errorf("agent pod not running after %s (image %s): %s", a.cfg.StartTimeout, a.cfg.Image, last)}
 			}
-			return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted while starting the agent")}
+			return &exitcode.Error{Code: exitcode.Interrupted, Err: errors.New("interrupted while starting the agent")}
 		case <-tick.C:
 		}
 	}
@@ -225,9 +220,9 @@ func podState(p *corev1.Pod) string {
 	return s
 }
 
-// run sends probes to the agent over exec and reports each result as it
+// Run sends probes to the agent over exec and reports each result as it
 // arrives. Probes the agent never answered are reported NotRun with why.
-func (a *agent) run(parent context.Context, probes []probe.Probe, req probe.AgentRequest, onResult func(i int, r probe.Result)) {
+func (a *Agent) Run(parent context.Context, probes []probe.Probe, req agent.Request, onResult func(i int, r probe.Result)) {
 	answered := make([]bool, len(probes))
 	fail := func(why string) {
 		for i := range probes {
@@ -257,7 +252,7 @@ func (a *agent) run(parent context.Context, probes []probe.Probe, req probe.Agen
 		_ = pw.CloseWithError(err)
 		streamErr <- err
 	}()
-	rr := probe.NewResultReader(pr, probes)
+	rr := agent.NewResultReader(pr, probes)
 	for {
 		i, r, err := rr.Next()
 		if err == nil {
@@ -293,7 +288,7 @@ func (a *agent) run(parent context.Context, probes []probe.Probe, req probe.Agen
 	}
 }
 
-func (a *agent) executor() (remotecommand.Executor, error) {
+func (a *Agent) executor() (remotecommand.Executor, error) {
 	req := a.client.CoreV1().RESTClient().Post().Resource("pods").Name(a.pod).Namespace(a.cfg.Namespace).
 		SubResource("exec").VersionedParams(&corev1.PodExecOptions{
 		Container: agentContainer,
@@ -316,19 +311,19 @@ func (a *agent) executor() (remotecommand.Executor, error) {
 	})
 }
 
-// delete removes the agent's Job and pods, with a context of its own: it runs
+// Delete removes the agent's Job and pods, with a context of its own: it runs
 // after Ctrl-C too.
-func (a *agent) delete() {
+func (a *Agent) Delete() {
 	if a.cfg.Keep {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	deleteAgents(ctx, a.client, a.cfg.Namespace, LabelRun+"="+a.runID)
+	DeleteAgents(ctx, a.client, a.cfg.Namespace, LabelRun+"="+a.runID)
 }
 
-// deleteAgents deletes agent Jobs and their pods matching selector, now.
-func deleteAgents(ctx context.Context, cs kubernetes.Interface, ns, selector string) (int, error) {
+// DeleteAgents deletes agent Jobs and their pods matching selector, now.
+func DeleteAgents(ctx context.Context, cs kubernetes.Interface, ns, selector string) (int, error) {
 	bg := metav1.DeletePropagationBackground
 	opts := metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0)), PropagationPolicy: &bg}
 	n := 0
@@ -377,64 +372,5 @@ func (t *tailBuffer) String() string {
 	return string(t.buf)
 }
 
-// newAgentCmd is the hidden in-pod side: "agent wait" idles as the pod's main
-// process; "agent run" reads an AgentRequest on stdin and writes one Result per
-// probe as JSON lines on stdout as they complete.
-func newAgentCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "agent", Hidden: true, Short: "in-cluster agent (runs inside the agent pod)"}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "wait",
-		Short: "idle until terminated",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			sig := make(chan os.Signal, 1)
-			signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-			select {
-			case <-sig:
-			case <-c.Context().Done():
-			}
-			return nil
-		},
-	}, &cobra.Command{
-		Use:   "run",
-		Short: "run the probes read on stdin",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			return runAgent(c.Context(), c.InOrStdin(), c.OutOrStdout())
-		},
-	})
-	return cmd
-}
-
-// runAgent is the agent's main loop.
-func runAgent(ctx context.Context, in io.Reader, out io.Writer) error {
-	req, err := probe.ReadRequest(in)
-	if err != nil {
-		return &ExitError{Code: ExitUsage, Err: err}
-	}
-	local := &probe.Local{Timeout: req.Timeout}
-	if req.Conntrack {
-		if tr, err := probe.NewConntrack(); err == nil {
-			local.Tracer = tr
-			defer tr.Close()
-		} else {
-			fmt.Fprintln(os.Stderr, "svccheck agent: no conntrack attribution:", err)
-		}
-	}
-	probers := map[probe.From]probe.Prober{}
-	for _, p := range req.Probes {
-		probers[p.From] = local
-	}
-	var mu sync.Mutex
-	enc := json.NewEncoder(out)
-	var werr error
-	probe.RunTries(ctx, req.Probes, probers, req.Concurrency, max(req.Tries, 1),
-		func(_ int, r probe.Result) {
-			mu.Lock()
-			defer mu.Unlock()
-			if werr == nil {
-				werr = enc.Encode(r)
-			}
-		})
-	return werr
-}
+// Node is the node the agent's pod runs on.
+func (a *Agent) Node() string { return a.node }

@@ -1,4 +1,4 @@
-package plugin
+package cluster
 
 import (
 	"context"
@@ -12,11 +12,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/svccheck/svccheck/internal/exitcode"
 	"github.com/svccheck/svccheck/internal/fixture"
 	"github.com/svccheck/svccheck/probe"
 )
 
-const clusterFixture = "../testdata/cluster.yaml"
+const clusterFixture = "../../testdata/cluster.yaml"
 
 func svcByName(t *testing.T, inv probe.Inventory, name string) probe.Service {
 	t.Helper()
@@ -130,12 +131,12 @@ func TestDiscoverBadInput(t *testing.T) {
 		msg      string
 	}{
 		{name: "unknown service suggests", scope: Scope{Namespace: "default", Names: []string{"hostnme"}},
-			code: ExitUsage, msg: `service "hostnme" not found in namespace "default" (did you mean "hostname"?)`},
+			code: exitcode.Usage, msg: `service "hostnme" not found in namespace "default" (did you mean "hostname"?)`},
 		{name: "unknown service far from any", scope: Scope{Namespace: "default", Names: []string{"zzzzzzzzzzzz"}},
-			code: ExitUsage, msg: `service "zzzzzzzzzzzz" not found in namespace "default"`},
-		{name: "unknown namespace", scope: Scope{Namespace: "nope"}, code: ExitUsage, msg: `namespace "nope" not found`},
+			code: exitcode.Usage, msg: `service "zzzzzzzzzzzz" not found in namespace "default"`},
+		{name: "unknown namespace", scope: Scope{Namespace: "nope"}, code: exitcode.Usage, msg: `namespace "nope" not found`},
 		{name: "selector matches nothing", scope: Scope{Namespace: "default", Selector: "tier=gold"},
-			code: ExitUsage, msg: `no Services in namespace "default" match selector "tier=gold"`},
+			code: exitcode.Usage, msg: `no Services in namespace "default" match selector "tier=gold"`},
 		{name: "forbidden", scope: Scope{Namespace: "default"}, resource: "endpointslices",
 			reactor: func(*testing.T) k8stesting.ReactionFunc {
 				return func(a k8stesting.Action) (bool, runtime.Object, error) {
@@ -143,7 +144,7 @@ func TestDiscoverBadInput(t *testing.T) {
 						errors.New(`User "dev" cannot list resource "endpointslices" in API group "discovery.k8s.io" in the namespace "default"`))
 				}
 			},
-			code: ExitCluster, msg: `forbidden: cannot list endpointslices.discovery.k8s.io in namespace "default"`},
+			code: exitcode.Cluster, msg: `forbidden: cannot list endpointslices.discovery.k8s.io in namespace "default"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,9 +153,9 @@ func TestDiscoverBadInput(t *testing.T) {
 				cs.PrependReactor("list", tc.resource, tc.reactor(t))
 			}
 			_, err := Discover(context.Background(), cs, tc.scope)
-			var ee *ExitError
+			var ee *exitcode.Error
 			if !errors.As(err, &ee) {
-				t.Fatalf("err = %v, want *ExitError", err)
+				t.Fatalf("err = %v, want *exitcode.Error", err)
 			}
 			if ee.Code != tc.code || !strings.HasPrefix(err.Error(), tc.msg) {
 				t.Errorf("got code %d %q, want %d %q", ee.Code, err, tc.code, tc.msg)
@@ -188,16 +189,5 @@ func TestListAllPaginates(t *testing.T) {
 	}
 	if strings.Join(conts, ",") != ",a,b" || limits[2] != 2 {
 		t.Errorf("continue tokens %q limits %v", conts, limits)
-	}
-}
-
-func TestEditDistance(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		d    int
-	}{{"", "", 0}, {"web", "web", 0}, {"web", "wbe", 2}, {"hostnme", "hostname", 1}, {"a", "", 1}} {
-		if got := probe.EditDistance(tc.a, tc.b); got != tc.d {
-			t.Errorf("probe.EditDistance(%q,%q) = %d, want %d", tc.a, tc.b, got, tc.d)
-		}
 	}
 }

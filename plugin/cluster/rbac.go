@@ -1,15 +1,16 @@
-package plugin
+package cluster
 
 import (
 	"context"
 	"fmt"
 	"strings"
 
-	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/svccheck/svccheck/internal/exitcode"
 )
 
 // permission is one verb on one resource that svccheck needs.
@@ -50,10 +51,10 @@ func agentPermissions(scopeNS, agentNS string) []permission {
 	}
 }
 
-// preflight asks the API server, before anything is created, whether the
+// Preflight asks the API server, before anything is created, whether the
 // current user holds every permission the run needs (SelfSubjectAccessReview).
 // The first missing one is named exactly, exit code 3.
-func preflight(ctx context.Context, cs kubernetes.Interface, scopeNS, agentNS string) error {
+func Preflight(ctx context.Context, cs kubernetes.Interface, scopeNS, agentNS string) error {
 	perms := agentPermissions(scopeNS, agentNS)
 	denied := make([]string, len(perms))
 	g, gctx := errgroup.WithContext(ctx)
@@ -66,7 +67,7 @@ func preflight(ctx context.Context, cs kubernetes.Interface, scopeNS, agentNS st
 			}}
 			res, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(gctx, review, metav1.CreateOptions{})
 			if err != nil {
-				return accessError("check permission to "+p.String(), err)
+				return AccessError("check permission to "+p.String(), err)
 			}
 			if !res.Status.Allowed {
 				denied[i] = p.String() + " (needed " + p.why + ")"
@@ -84,33 +85,7 @@ func preflight(ctx context.Context, cs kubernetes.Interface, scopeNS, agentNS st
 		}
 	}
 	if len(missing) > 0 {
-		return &ExitError{Code: ExitCluster, Err: fmt.Errorf("forbidden: you cannot %s; deploy/rbac.yaml grants what svccheck needs", strings.Join(missing, "; cannot "))}
+		return &exitcode.Error{Code: exitcode.Cluster, Err: fmt.Errorf("forbidden: you cannot %s; deploy/rbac.yaml grants what svccheck needs", strings.Join(missing, "; cannot "))}
 	}
 	return nil
-}
-
-// newCleanupCmd deletes agents left behind (after --keep-agent, or a killed
-// run whose deadline has not passed yet).
-func newCleanupCmd(o *Options) *cobra.Command {
-	return &cobra.Command{
-		Use:   "cleanup",
-		Short: "Delete svccheck agents left in the cluster (by label)",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.Complete(nil); err != nil {
-				return err
-			}
-			ns := o.agentNamespace()
-			where := fmt.Sprintf("namespace %q", ns)
-			if o.AllNamespaces {
-				ns, where = "", "all namespaces"
-			}
-			n, err := deleteAgents(c.Context(), o.client, ns, agentSelector)
-			if err != nil {
-				return accessError("delete svccheck agents in "+where, err)
-			}
-			fmt.Fprintf(o.Out, "deleted %d svccheck agent(s) in %s\n", n, where)
-			return nil
-		},
-	}
 }

@@ -1,4 +1,4 @@
-package probe
+package agent
 
 import (
 	"bytes"
@@ -7,12 +7,14 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/svccheck/svccheck/probe"
 )
 
-func wireProbes() []Probe {
-	return []Probe{
-		{ID: "a", Attempts: 10, Backends: []string{"web-a", "web-b"}},
-		{ID: "b", Attempts: 1},
+func wireProbes() []probe.Probe {
+	return []probe.Probe{
+		{ID: "a", Connections: 10, Backends: []string{"web-a", "web-b"}},
+		{ID: "b", Connections: 1},
 	}
 }
 
@@ -39,10 +41,10 @@ func TestResultReader(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rr := NewResultReader(strings.NewReader(tc.input), wireProbes())
 			var err error
-			got := map[int]Result{}
+			got := map[int]probe.Result{}
 			for {
 				var i int
-				var r Result
+				var r probe.Result
 				i, r, err = rr.Next()
 				if err != nil {
 					break
@@ -50,7 +52,7 @@ func TestResultReader(t *testing.T) {
 				got[i] = r
 			}
 			if tc.err == "" {
-				if !errors.Is(err, io.EOF) || len(got) != 2 || got[0].Outcome != OK || got[1].Outcome != Refused {
+				if !errors.Is(err, io.EOF) || len(got) != 2 || got[0].Outcome != probe.OK || got[1].Outcome != probe.Refused {
 					t.Fatalf("err %v results %+v", err, got)
 				}
 				if got[1].Pass || got[0].Pass {
@@ -67,7 +69,7 @@ func TestResultReader(t *testing.T) {
 
 func TestReadRequest(t *testing.T) {
 	var buf bytes.Buffer
-	req := AgentRequest{Timeout: 2e9, Concurrency: 8, Probes: wireProbes()}
+	req := Request{Timeout: 2e9, Concurrency: 8, Probes: wireProbes()}
 	if err := json.NewEncoder(&buf).Encode(req); err != nil {
 		t.Fatal(err)
 	}

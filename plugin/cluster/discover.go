@@ -1,4 +1,7 @@
-package plugin
+// Package cluster is svccheck's side of the Kubernetes API: discovery of Services,
+// EndpointSlices, Nodes and Pods into an inventory, the RBAC preflight, and the
+// agent lifecycle (a Job per vantage point, exec streaming, deletion).
+package cluster
 
 import (
 	"context"
@@ -13,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/svccheck/svccheck/internal/exitcode"
+	"github.com/svccheck/svccheck/internal/strdist"
 	"github.com/svccheck/svccheck/probe"
 )
 
@@ -51,7 +56,7 @@ func Discover(ctx context.Context, cs kubernetes.Interface, sc Scope) (probe.Inv
 		return l.Items, l.Continue, nil
 	})
 	if err != nil {
-		return inv, accessError("list services "+where, err)
+		return inv, AccessError("list services "+where, err)
 	}
 	svcs, err = filterNames(svcs, sc.Names, ns)
 	if err != nil {
@@ -68,7 +73,7 @@ func Discover(ctx context.Context, cs kubernetes.Interface, sc Scope) (probe.Inv
 		return l.Items, l.Continue, nil
 	})
 	if err != nil {
-		return inv, accessError("list endpointslices.discovery.k8s.io "+where, err)
+		return inv, AccessError("list endpointslices.discovery.k8s.io "+where, err)
 	}
 	nodes, err := listAll(ctx, page, func(o metav1.ListOptions) ([]corev1.Node, string, error) {
 		l, err := cs.CoreV1().Nodes().List(ctx, o)
@@ -78,7 +83,7 @@ func Discover(ctx context.Context, cs kubernetes.Interface, sc Scope) (probe.Inv
 		return l.Items, l.Continue, nil
 	})
 	if err != nil {
-		return inv, accessError("list nodes", err)
+		return inv, AccessError("list nodes", err)
 	}
 	pods, err := listAll(ctx, page, func(o metav1.ListOptions) ([]corev1.Pod, string, error) {
 		l, err := cs.CoreV1().Pods(ns).List(ctx, o)
@@ -88,7 +93,7 @@ func Discover(ctx context.Context, cs kubernetes.Interface, sc Scope) (probe.Inv
 		return l.Items, l.Continue, nil
 	})
 	if err != nil {
-		return inv, accessError("list pods "+where, err)
+		return inv, AccessError("list pods "+where, err)
 	}
 	inv = buildInventory(svcs, slices, nodes, pods)
 	addProbeMessages(ctx, cs, &inv)
@@ -172,7 +177,7 @@ func filterNames(svcs []corev1.Service, names []string, ns string) ([]corev1.Ser
 			if s := suggest(n, svcs); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
-			return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s", msg)}
+			return nil, &exitcode.Error{Code: exitcode.Usage, Err: fmt.Errorf("%s", msg)}
 		}
 		if !seen[n] {
 			seen[n] = true
@@ -188,7 +193,7 @@ func suggest(n string, svcs []corev1.Service) string {
 	best, bestD := "", len(n)/2+2
 	for i := range svcs {
 		c := svcs[i].Name
-		d := probe.EditDistance(n, c)
+		d := strdist.Levenshtein(n, c)
 		if strings.HasPrefix(c, n) || strings.HasPrefix(n, c) {
 			d = min(d, 1)
 		}
@@ -203,23 +208,23 @@ func noServices(ctx context.Context, cs kubernetes.Interface, sc Scope, where st
 	if sc.Namespace != "" {
 		_, err := cs.CoreV1().Namespaces().Get(ctx, sc.Namespace, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("namespace %q not found", sc.Namespace)}
+			return &exitcode.Error{Code: exitcode.Usage, Err: fmt.Errorf("namespace %q not found", sc.Namespace)}
 		}
 	}
 	msg := "no Services " + where
 	if sc.Selector != "" {
 		msg += fmt.Sprintf(" match selector %q", sc.Selector)
 	}
-	return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s", msg)}
+	return &exitcode.Error{Code: exitcode.Usage, Err: fmt.Errorf("%s", msg)}
 }
 
-// accessError wraps an API error as a cluster access error (exit 3), naming
+// AccessError wraps an API error as a cluster access error (exit 3), naming
 // what was attempted.
-func accessError(what string, err error) error {
+func AccessError(what string, err error) error {
 	if apierrors.IsForbidden(err) {
-		return &ExitError{Code: ExitCluster, Err: fmt.Errorf("forbidden: cannot %s: %w", what, err)}
+		return &exitcode.Error{Code: exitcode.Cluster, Err: fmt.Errorf("forbidden: cannot %s: %w", what, err)}
 	}
-	return &ExitError{Code: ExitCluster, Err: fmt.Errorf("%s: %w", what, err)}
+	return &exitcode.Error{Code: exitcode.Cluster, Err: fmt.Errorf("%s: %w", what, err)}
 }
 
 func buildInventory(svcs []corev1.Service, slices []discoveryv1.EndpointSlice, nodes []corev1.Node, pods []corev1.Pod) probe.Inventory {

@@ -1,4 +1,6 @@
-package probe
+// Package diagnose turns a plan and its results into findings: one verdict per
+// problem, naming the broken hop, each citing the probes that support it.
+package diagnose
 
 import (
 	"fmt"
@@ -6,6 +8,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/svccheck/svccheck/internal/strdist"
+	"github.com/svccheck/svccheck/probe"
 )
 
 // Severity ranks a Finding.
@@ -31,20 +36,32 @@ func (s Severity) rank() int {
 	return 2
 }
 
+// Code names a kind of finding. Its string is the stable "code" of the JSON
+// report and the JUnit failure type.
+type Code string
+
 // Verdict codes, one per kind of problem a Service can have.
 const (
-	VerdictHealthy             = "healthy"
-	VerdictNoEndpoints         = "noEndpoints"
-	VerdictPortMismatch        = "portMismatch"
-	VerdictEndpointNotReady    = "endpointNotReady"
-	VerdictBackendNotListening = "backendNotListening"
-	VerdictDataplaneBroken     = "dataplaneBroken"
-	VerdictBlockedFromOperator = "blockedFromOperator"
-	VerdictNodePathFailed      = "nodePathFailed"
-	VerdictExposed             = "exposed"
-	VerdictPartialCoverage     = "partialCoverage"
-	VerdictNotSticky           = "notSticky"
-	VerdictPathFailed          = "pathFailed"
+	VerdictHealthy             Code = "healthy"
+	VerdictNoEndpoints         Code = "noEndpoints"
+	VerdictPortMismatch        Code = "portMismatch"
+	VerdictEndpointNotReady    Code = "endpointNotReady"
+	VerdictBackendNotListening Code = "backendNotListening"
+	VerdictDataplaneBroken     Code = "dataplaneBroken"
+	VerdictBlockedFromOperator Code = "blockedFromOperator"
+	VerdictNodePathFailed      Code = "nodePathFailed"
+	VerdictExposed             Code = "exposed"
+	VerdictPartialCoverage     Code = "partialCoverage"
+	VerdictNotSticky           Code = "notSticky"
+	VerdictPathFailed          Code = "pathFailed"
+)
+
+// Notes about the cluster or a Service that are not verdicts on a path.
+const (
+	NoteNodeNotReady      Code = "nodeNotReady"
+	NoteNodeUnschedulable Code = "nodeUnschedulable"
+	NoteExternalName      Code = "externalName"
+	NoteProtocolNotProbed Code = "protocolNotProbed"
 )
 
 // Finding is one conclusion about a Service, with the probes that support it.
@@ -54,7 +71,7 @@ type Finding struct {
 	Severity  Severity `json:"severity"`
 	// Code is a verdict (see the Verdict constants) or a cluster note:
 	// nodeNotReady, nodeUnschedulable, externalName, protocolNotProbed.
-	Code    string   `json:"code"`
+	Code    Code     `json:"code"`
 	Message string   `json:"message"`
 	Node    string   `json:"node,omitempty"`
 	Pod     string   `json:"pod,omitempty"`
@@ -65,7 +82,7 @@ type Finding struct {
 // into verdicts that name the broken hop. A failure explained by a verdict
 // (no endpoints explains every refused path) yields no finding of its own;
 // every failed probe is covered by some finding.
-func Diagnose(inv Inventory, plan Plan, results []Result) []Finding {
+func Diagnose(inv probe.Inventory, plan probe.Plan, results []probe.Result) []Finding {
 	var out []Finding
 	byKey := map[string][]int{}
 	for i := range plan.Probes {
@@ -75,10 +92,10 @@ func Diagnose(inv Inventory, plan Plan, results []Result) []Finding {
 	}
 	for _, n := range inv.Nodes {
 		if !n.Ready {
-			out = append(out, Finding{Severity: SevWarning, Code: "nodeNotReady", Node: n.Name,
+			out = append(out, Finding{Severity: SevWarning, Code: NoteNodeNotReady, Node: n.Name,
 				Message: fmt.Sprintf("node %s is NotReady (its paths are still probed from outside)", n.Name)})
 		} else if n.Unschedulable {
-			out = append(out, Finding{Severity: SevInfo, Code: "nodeUnschedulable", Node: n.Name,
+			out = append(out, Finding{Severity: SevInfo, Code: NoteNodeUnschedulable, Node: n.Name,
 				Message: fmt.Sprintf("node %s is cordoned (its paths are still probed)", n.Name)})
 		}
 	}
@@ -90,17 +107,17 @@ func Diagnose(inv Inventory, plan Plan, results []Result) []Finding {
 }
 
 type diagnoser struct {
-	svc      *Service
-	pods     []Pod
-	plan     Plan
-	results  []Result
+	svc      *probe.Service
+	pods     []probe.Pod
+	plan     probe.Plan
+	results  []probe.Result
 	idx      []int
 	out      []Finding
 	covered  map[int]bool // failed probes a finding explains
-	selected []Pod        // pods the selector matches
+	selected []probe.Pod  // pods the selector matches
 }
 
-func (d *diagnoser) add(sev Severity, code, node, pod string, probes []int, format string, args ...any) {
+func (d *diagnoser) add(sev Severity, code Code, node, pod string, probes []int, format string, args ...any) {
 	f := Finding{Namespace: d.svc.Namespace, Service: d.svc.Name, Severity: sev, Code: code, Node: node, Pod: pod,
 		Message: fmt.Sprintf(format, args...)}
 	for _, i := range probes {
@@ -110,7 +127,9 @@ func (d *diagnoser) add(sev Severity, code, node, pod string, probes []int, form
 	d.out = append(d.out, f)
 }
 
-func (d *diagnoser) probe(i int) (*Probe, *Result) { return &d.plan.Probes[i], &d.results[i] }
+func (d *diagnoser) probe(i int) (*probe.Probe, *probe.Result) {
+	return &d.plan.Probes[i], &d.results[i]
+}
 
 // Result filters for selectRun.
 const (
@@ -120,11 +139,11 @@ const (
 )
 
 // selectRun lists the probes that ran, matching f and the result filter.
-func (d *diagnoser) selectRun(which int, f func(p *Probe) bool) []int {
+func (d *diagnoser) selectRun(which int, f func(p *probe.Probe) bool) []int {
 	var out []int
 	for _, i := range d.idx {
 		p, r := d.probe(i)
-		if r.Outcome == NotRun || which == failedOnly && r.Pass || which == passedOnly && !r.Pass {
+		if r.Outcome == probe.NotRun || which == failedOnly && r.Pass || which == passedOnly && !r.Pass {
 			continue
 		}
 		if f(p) {
@@ -134,20 +153,20 @@ func (d *diagnoser) selectRun(which int, f func(p *Probe) bool) []int {
 	return out
 }
 
-func (d *diagnoser) failed(f func(p *Probe) bool) []int      { return d.selectRun(failedOnly, f) }
-func (d *diagnoser) passed(f func(p *Probe) bool) []int      { return d.selectRun(passedOnly, f) }
-func (d *diagnoser) probesWhere(f func(p *Probe) bool) []int { return d.selectRun(anyResult, f) }
+func (d *diagnoser) failed(f func(p *probe.Probe) bool) []int      { return d.selectRun(failedOnly, f) }
+func (d *diagnoser) passed(f func(p *probe.Probe) bool) []int      { return d.selectRun(passedOnly, f) }
+func (d *diagnoser) probesWhere(f func(p *probe.Probe) bool) []int { return d.selectRun(anyResult, f) }
 
 func (d *diagnoser) run() []Finding {
 	svc := d.svc
 	d.covered = map[int]bool{}
-	if svc.Type == TypeExternalName {
-		d.add(SevInfo, "externalName", "", "", nil, "ExternalName Service (CNAME to %s): nothing in the cluster forwards it, not probed", svc.ExternalName)
+	if svc.Type == probe.TypeExternalName {
+		d.add(SevInfo, NoteExternalName, "", "", nil, "ExternalName Service (CNAME to %s): nothing in the cluster forwards it, not probed", svc.ExternalName)
 		return d.out
 	}
 	for _, p := range svc.Ports {
 		if p.Protocol != "TCP" {
-			d.add(SevInfo, "protocolNotProbed", "", "", nil, "port %s is %s: not probed", p.Label(), p.Protocol)
+			d.add(SevInfo, NoteProtocolNotProbed, "", "", nil, "port %s is %s: not probed", p.Label(), p.Protocol)
 		}
 	}
 	for _, p := range d.pods {
@@ -178,7 +197,7 @@ func (d *diagnoser) endpoints() bool {
 			notReady = append(notReady, nameOr(ep.PodName, ep.Address))
 		}
 	}
-	all := d.failed(func(*Probe) bool { return true })
+	all := d.failed(func(*probe.Probe) bool { return true })
 	if len(d.selected) > 0 && d.namedPortMissing() != "" {
 		// The EndpointSlices list the pods without that port: nothing to reach.
 		d.add(SevError, VerdictPortMismatch, "", "", all, "no endpoints for the port: %s", d.namedPortMissing())
@@ -249,7 +268,7 @@ func (d *diagnoser) closest() string {
 			case ok && got == v:
 				score += 2
 			case ok:
-				score += 1 - float64(EditDistance(got, v))/float64(max(len(got), len(v)))
+				score += 1 - float64(strdist.Levenshtein(got, v))/float64(max(len(got), len(v)))
 				diffs = append(diffs, fmt.Sprintf("%s=%s, not %s", k, got, v))
 			default:
 				diffs = append(diffs, "no label "+k)
@@ -268,27 +287,6 @@ func (d *diagnoser) closest() string {
 		return ""
 	}
 	return "; closest: " + strings.Join(best, ", ")
-}
-
-// EditDistance is the Levenshtein distance between a and b.
-func EditDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // namedPortMissing says which named targetPort no selected pod declares.
@@ -326,7 +324,7 @@ func (d *diagnoser) undeclared(port int32) bool {
 	return true
 }
 
-func declared(pods []Pod) string {
+func declared(pods []probe.Pod) string {
 	var ps []string
 	for _, p := range pods {
 		for _, cp := range p.Ports {
@@ -348,7 +346,7 @@ func declared(pods []Pod) string {
 // directFailures: endpoints that refuse direct connections explain every VIP
 // path through them.
 func (d *diagnoser) directFailures() {
-	refused := d.failed(func(p *Probe) bool { return p.Via == ViaEndpoint && p.From != FromLocal })
+	refused := d.failed(func(p *probe.Probe) bool { return p.Via == probe.ViaEndpoint && p.From != probe.FromLocal })
 	if len(refused) > 0 {
 		byPod := map[string][]int{}
 		var pods []string
@@ -362,12 +360,12 @@ func (d *diagnoser) directFailures() {
 		}
 		p0, r0 := d.probe(refused[0])
 		if d.undeclared(p0.TargetPort) {
-			d.add(SevError, VerdictPortMismatch, "", pods[0], d.failed(func(*Probe) bool { return true }),
+			d.add(SevError, VerdictPortMismatch, "", pods[0], d.failed(func(*probe.Probe) bool { return true }),
 				"targetPort %d is declared by no container of the selected pods (they declare %s) and %s %s on it",
 				p0.TargetPort, declared(d.selected), strings.Join(pods, ", "), r0.Outcome)
 			return
 		}
-		vip := d.failed(func(p *Probe) bool { return p.Via != ViaEndpoint })
+		vip := d.failed(func(p *probe.Probe) bool { return p.Via != probe.ViaEndpoint })
 		for _, pod := range pods {
 			ids := byPod[pod]
 			p, r := d.probe(ids[0])
@@ -379,12 +377,12 @@ func (d *diagnoser) directFailures() {
 	}
 	// Without an in-cluster view, a numeric targetPort nobody declares and
 	// every NodePort failing is the same story.
-	nps := d.failed(func(p *Probe) bool { return p.Via == ViaNodePort && p.Expect.Want == Reach })
-	all := d.probesWhere(func(p *Probe) bool { return p.Via == ViaNodePort && p.Expect.Want == Reach })
+	nps := d.failed(func(p *probe.Probe) bool { return p.Via == probe.ViaNodePort && p.Expect.Want == probe.Reach })
+	all := d.probesWhere(func(p *probe.Probe) bool { return p.Via == probe.ViaNodePort && p.Expect.Want == probe.Reach })
 	if len(nps) > 1 && len(nps) == len(all) {
 		for _, sp := range d.svc.Ports {
 			if n, err := strconv.Atoi(sp.TargetPort); err == nil && d.undeclared(int32(n)) {
-				d.add(SevError, VerdictPortMismatch, "", "", d.failed(func(*Probe) bool { return true }),
+				d.add(SevError, VerdictPortMismatch, "", "", d.failed(func(*probe.Probe) bool { return true }),
 					"targetPort %d is declared by no container of the selected pods (they declare %s); every NodePort fails (%s)",
 					n, declared(d.selected), d.results[nps[0]].Outcome)
 				return
@@ -399,13 +397,15 @@ func (d *diagnoser) directFailures() {
 func (d *diagnoser) nodeFailures() {
 	nodes := map[string]bool{}
 	var order []string
-	for _, i := range d.failed(func(p *Probe) bool { return (p.Via == ViaNodePort || p.Via == ViaClusterIP) && p.Expect.Want == Reach }) {
+	for _, i := range d.failed(func(p *probe.Probe) bool {
+		return (p.Via == probe.ViaNodePort || p.Via == probe.ViaClusterIP) && p.Expect.Want == probe.Reach
+	}) {
 		if d.covered[i] {
 			continue
 		}
 		p, _ := d.probe(i)
 		n := p.Node
-		if p.Via == ViaClusterIP {
+		if p.Via == probe.ViaClusterIP {
 			n = d.plan.NodeOf(p.From)
 		}
 		if n != "" && !nodes[n] {
@@ -413,20 +413,24 @@ func (d *diagnoser) nodeFailures() {
 			order = append(order, n)
 		}
 	}
-	reachNP := func(p *Probe) bool { return p.Via == ViaNodePort && p.Expect.Want == Reach }
+	reachNP := func(p *probe.Probe) bool { return p.Via == probe.ViaNodePort && p.Expect.Want == probe.Reach }
 	if len(nodes) > 1 && len(d.failed(reachNP)) == len(d.probesWhere(reachNP)) {
 		return // every node failing is the Service's problem, not a node's
 	}
 	for _, n := range order {
-		onNode := func(p *Probe) bool { return p.Via == ViaNodePort && p.Node == n && p.Expect.Want == Reach }
-		viaNode := func(p *Probe) bool {
-			return (p.Via == ViaNodePort && p.Node == n || p.Via == ViaClusterIP && d.plan.NodeOf(p.From) == n) && p.Expect.Want == Reach
+		onNode := func(p *probe.Probe) bool {
+			return p.Via == probe.ViaNodePort && p.Node == n && p.Expect.Want == probe.Reach
+		}
+		viaNode := func(p *probe.Probe) bool {
+			return (p.Via == probe.ViaNodePort && p.Node == n || p.Via == probe.ViaClusterIP && d.plan.NodeOf(p.From) == n) && p.Expect.Want == probe.Reach
 		}
 		failedHere := d.failed(viaNode)
-		outsideFail := d.failed(func(p *Probe) bool { return onNode(p) && p.From == FromLocal })
-		insideFail := d.failed(func(p *Probe) bool { return viaNode(p) && p.From != FromLocal })
-		insideOK := d.passed(func(p *Probe) bool { return onNode(p) && p.From != FromLocal })
-		directOK := d.passed(func(p *Probe) bool { return p.Via == ViaEndpoint && p.From != FromLocal && d.plan.NodeOf(p.From) == n })
+		outsideFail := d.failed(func(p *probe.Probe) bool { return onNode(p) && p.From == probe.FromLocal })
+		insideFail := d.failed(func(p *probe.Probe) bool { return viaNode(p) && p.From != probe.FromLocal })
+		insideOK := d.passed(func(p *probe.Probe) bool { return onNode(p) && p.From != probe.FromLocal })
+		directOK := d.passed(func(p *probe.Probe) bool {
+			return p.Via == probe.ViaEndpoint && p.From != probe.FromLocal && d.plan.NodeOf(p.From) == n
+		})
 		r := d.results[failedHere[0]]
 		switch {
 		case len(insideFail) > 0:
@@ -456,7 +460,7 @@ func (d *diagnoser) hopsList(idx []int) []string {
 	for _, i := range idx {
 		p, _ := d.probe(i)
 		h := fmt.Sprintf("NodePort %d", p.TargetPort)
-		if p.Via == ViaClusterIP {
+		if p.Via == probe.ViaClusterIP {
 			h = "ClusterIP " + p.Host
 		}
 		if !slices.Contains(hs, h) {
@@ -468,13 +472,15 @@ func (d *diagnoser) hopsList(idx []int) []string {
 
 // exposure: a cluster-internal address answered from outside.
 func (d *diagnoser) exposure() {
-	for _, via := range []Via{ViaClusterIP, ViaEndpoint} {
-		ex := d.failed(func(p *Probe) bool { return p.From == FromLocal && p.Via == via && p.Expect.Want == NoReach })
+	for _, via := range []probe.Via{probe.ViaClusterIP, probe.ViaEndpoint} {
+		ex := d.failed(func(p *probe.Probe) bool {
+			return p.From == probe.FromLocal && p.Via == via && p.Expect.Want == probe.NoReach
+		})
 		if len(ex) == 0 {
 			continue
 		}
 		what := "ClusterIP"
-		if via == ViaEndpoint {
+		if via == probe.ViaEndpoint {
 			what = "pod IP"
 		}
 		var addrs []string
@@ -490,7 +496,7 @@ func (d *diagnoser) exposure() {
 // finding per kind of hop naming each failing member.
 func (d *diagnoser) rest() {
 	type group struct {
-		code    string
+		code    Code
 		sev     Severity
 		hop     string
 		node    string
@@ -499,8 +505,8 @@ func (d *diagnoser) rest() {
 	}
 	groups := map[string]*group{}
 	var order []string
-	add := func(code string, sev Severity, p *Probe, i int, member string) {
-		key := code + "|" + p.Port + "|" + string(p.From) + "|" + string(p.Via)
+	add := func(code Code, sev Severity, p *probe.Probe, i int, member string) {
+		key := string(code) + "|" + p.Port + "|" + string(p.From) + "|" + string(p.Via)
 		g, ok := groups[key]
 		if !ok {
 			g = &group{code: code, sev: sev, hop: describeHop(p), node: p.Node}
@@ -515,36 +521,36 @@ func (d *diagnoser) rest() {
 	}
 	for _, i := range d.idx {
 		p, r := d.probe(i)
-		if r.Outcome == NotRun || d.covered[i] {
+		if r.Outcome == probe.NotRun || d.covered[i] {
 			continue
 		}
 		where := p.Address()
-		if p.Via == ViaNodePort || p.Via == ViaHealthCheck {
+		if p.Via == probe.ViaNodePort || p.Via == probe.ViaHealthCheck {
 			where = p.Node + " (" + p.Address() + ")"
 		}
 		switch {
-		case !r.Pass && p.Expect.Sticky && r.Outcome == OK && len(r.Seen) > 1:
-			add(VerdictNotSticky, SevError, p, i, fmt.Sprintf("%s reached %s in %d connections (sessionAffinity=ClientIP)", where, strings.Join(r.Seen, ", "), r.Attempts))
+		case !r.Pass && p.Expect.Sticky && r.Outcome == probe.OK && len(r.Seen) > 1:
+			add(VerdictNotSticky, SevError, p, i, fmt.Sprintf("%s reached %s in %d connections (sessionAffinity=ClientIP)", where, strings.Join(r.Seen, ", "), r.Connections))
 		case !r.Pass:
 			what := string(r.Outcome)
 			switch {
-			case r.Failures > 0 && r.Failures < r.Attempts:
-				what = fmt.Sprintf("%d of %d connections %s", r.Failures, r.Attempts, r.Outcome)
-			case r.Outcome == OK && p.Expect.Want == NoReach:
+			case r.Failures > 0 && r.Failures < r.Connections:
+				what = fmt.Sprintf("%d of %d connections %s", r.Failures, r.Connections, r.Outcome)
+			case r.Outcome == probe.OK && p.Expect.Want == probe.NoReach:
 				what = "answered but must not (" + p.Expect.Reason + ")"
-			case r.Outcome == OK && p.Expect.Status != 0:
+			case r.Outcome == probe.OK && p.Expect.Status != 0:
 				what = fmt.Sprintf("HTTP %d, want %d", r.HTTPStatus, p.Expect.Status)
 			}
 			add(VerdictPathFailed, SevError, p, i, where+" "+what)
-		case p.Expect.Want == Reach && len(p.Backends) > 1 && len(r.Seen) > 0 && len(missing(p.Backends, r.Seen)) > 0:
+		case p.Expect.Want == probe.Reach && len(p.Backends) > 1 && len(r.Seen) > 0 && len(missing(p.Backends, r.Seen)) > 0:
 			add(VerdictPartialCoverage, SevWarning, p, i, fmt.Sprintf("%s saw %d of %d backends in %d connections, never %s",
-				where, len(r.Seen), len(p.Backends), r.Attempts, strings.Join(missing(p.Backends, r.Seen), ", ")))
+				where, len(r.Seen), len(p.Backends), r.Connections, strings.Join(missing(p.Backends, r.Seen), ", ")))
 		}
 	}
 	total := map[string]int{}
 	for _, i := range d.idx {
-		if p, r := d.probe(i); r.Outcome != NotRun {
-			total[VerdictPathFailed+"|"+p.Port+"|"+string(p.From)+"|"+string(p.Via)]++
+		if p, r := d.probe(i); r.Outcome != probe.NotRun {
+			total[string(VerdictPathFailed)+"|"+p.Port+"|"+string(p.From)+"|"+string(p.Via)]++
 		}
 	}
 	for _, k := range order {
@@ -558,18 +564,18 @@ func (d *diagnoser) rest() {
 }
 
 // describeHop names a kind of hop, e.g. "port http NodePort 30080 from local".
-func describeHop(p *Probe) string {
+func describeHop(p *probe.Probe) string {
 	s := "port " + p.Port + " "
 	switch p.Via {
-	case ViaNodePort:
+	case probe.ViaNodePort:
 		s += fmt.Sprintf("NodePort %d", p.TargetPort)
-	case ViaEndpoint:
+	case probe.ViaEndpoint:
 		s += "endpoints"
-	case ViaClusterIP:
+	case probe.ViaClusterIP:
 		s += "ClusterIP"
-	case ViaLoadBalancer:
+	case probe.ViaLoadBalancer:
 		s += "LoadBalancer"
-	case ViaHealthCheck:
+	case probe.ViaHealthCheck:
 		s += "healthCheckNodePort"
 	default:
 		s += "DNS name"
@@ -588,7 +594,7 @@ func missing(all, seen []string) []string {
 }
 
 // Missing returns the backends of p that are not in seen.
-func Missing(p *Probe, seen []string) []string { return missing(p.Backends, seen) }
+func Missing(p *probe.Probe, seen []string) []string { return missing(p.Backends, seen) }
 
 func matches(sel, labels map[string]string) bool {
 	for k, v := range sel {

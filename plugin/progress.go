@@ -1,0 +1,71 @@
+package plugin
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/svccheck/svccheck/probe"
+)
+
+// progress shows done/total on stderr while probes run, only on a terminal.
+type progress struct {
+	mu     sync.Mutex
+	w      *os.File
+	total  int
+	n      atomic.Int64
+	failed atomic.Int64
+	last   time.Time
+}
+
+func newProgress(w any, total int) *progress {
+	if w == nil {
+		return &progress{total: total}
+	}
+	f, ok := w.(*os.File)
+	if !ok || !isTerminal(f) || total == 0 {
+		return &progress{total: total}
+	}
+	return &progress{w: f, total: total}
+}
+
+func isTerminalWriter(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && isTerminal(f)
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func (p *progress) done(_ int, r probe.Result) {
+	n := p.n.Add(1)
+	if !r.Pass {
+		p.failed.Add(1)
+	}
+	if p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < 100*time.Millisecond && int(n) != p.total {
+		return
+	}
+	p.last = time.Now()
+	fmt.Fprintf(p.w, "\rprobing %d/%d, %d failed ", n, p.total, p.failed.Load())
+}
+
+func (p *progress) say(msg string) {
+	if p.w != nil {
+		fmt.Fprintf(p.w, "\r\033[K%s ", msg)
+	}
+}
+
+func (p *progress) finish() {
+	if p.w != nil {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

@@ -1,0 +1,346 @@
+// Package plan derives the probes of a run from an inventory: every path a
+// client can take to each Service port, from each vantage point, with what
+// should happen on it. It is pure: no I/O, the same inventory gives the same plan.
+package plan
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/svccheck/svccheck/probe"
+)
+
+// Options select what Build plans.
+type Options struct {
+	// From lists the vantage points to plan for (FromLocal, FromPod).
+	From []probe.From
+	// AddressTypes are the node address types whose NodePorts are probed from
+	// the operator's machine, e.g. InternalIP, ExternalIP.
+	AddressTypes []string
+	// HTTP forces HTTP probes (and attribution) on every TCP port; otherwise
+	// only ports whose name or appProtocol says http use HTTP.
+	HTTP bool
+	// Protocols are the port protocols the probers can probe (prober.Protocols);
+	// ports of other protocols are planned but marked not probed. TCP when empty.
+	Protocols []string
+	// ClusterDomain is the cluster's DNS domain; "cluster.local" when empty.
+	ClusterDomain string
+}
+
+// FalseAlarm bounds the chance that a healthy VIP path, balancing uniformly,
+// hides one of its backends for a whole Budget of connections.
+const FalseAlarm = 1e-6
+
+// Budget is the number of connections spent through a VIP to see every one of
+// n backends: the least k with n·(1-1/n)^k ≤ FalseAlarm, so a backend reported
+// as never seen is a finding, not bad luck (21 for 2 backends, 153 for 10).
+// A healthy path stops as soon as every backend answered (about n·H(n)).
+func Budget(n int) int {
+	if n <= 1 {
+		return 1
+	}
+	return int(math.Ceil(math.Log(float64(n)/FalseAlarm) / -math.Log1p(-1/float64(n))))
+}
+
+// IsHTTP reports whether a Service port speaks HTTP by its name or appProtocol.
+func IsHTTP(p probe.ServicePort) bool {
+	for _, s := range []string{strings.ToLower(p.AppProtocol), strings.ToLower(p.Name)} {
+		if s == "http" || s == "kubernetes.io/h2c" || strings.HasPrefix(s, "http-") {
+			return true
+		}
+	}
+	return false
+}
+
+// Build derives every probe for the inventory. It is pure and
+// deterministic: the same inventory and options give the same plan.
+func Build(inv probe.Inventory, opts Options) probe.Plan {
+	b := newPlanner(inv, opts)
+	for i := range inv.Services {
+		b.service(&inv.Services[i])
+	}
+	return probe.Plan{Probes: b.probes}
+}
+
+func newPlanner(inv probe.Inventory, opts Options) *planner {
+	b := &planner{opts: opts, domain: opts.ClusterDomain, addrTypes: opts.AddressTypes, protocols: opts.Protocols,
+		nodeAddr: map[string]bool{}}
+	if b.domain == "" {
+		b.domain = "cluster.local"
+	}
+	if len(b.addrTypes) == 0 {
+		b.addrTypes = []string{"InternalIP"}
+	}
+	if len(b.protocols) == 0 {
+		b.protocols = []string{"TCP"}
+	}
+	b.nodes = append([]probe.Node(nil), inv.Nodes...)
+	sort.Slice(b.nodes, func(i, j int) bool { return b.nodes[i].Name < b.nodes[j].Name })
+	for _, n := range b.nodes {
+		for _, addrs := range n.Addresses {
+			for _, a := range addrs {
+				b.nodeAddr[a] = true
+			}
+		}
+	}
+	return b
+}
+
+type planner struct {
+	nodeAddr  map[string]bool // every node address: endpoints there are not on the pod network
+	opts      Options
+	nodes     []probe.Node
+	addrTypes []string
+	protocols []string
+	domain    string
+	probes    []probe.Probe
+	idBuf     []byte
+}
+
+// portCtx is what every probe of one Service port shares.
+type portCtx struct {
+	svc      *probe.Service
+	port     probe.ServicePort
+	http     bool
+	skip     string
+	backends []string            // ready endpoint pods, sorted
+	byNode   map[string][]string // ready endpoint pods per node
+	addrs    map[string]string   // endpoint IP -> pod, shared by the port's probes
+}
+
+func (b *planner) service(svc *probe.Service) {
+	if svc.Type == probe.TypeExternalName {
+		return // nothing in the cluster forwards it; reported as a finding
+	}
+	for _, port := range svc.Ports {
+		pc := portCtx{svc: svc, port: port, http: port.Protocol == "TCP" && (b.opts.HTTP || IsHTTP(port))}
+		if !slices.Contains(b.protocols, port.Protocol) {
+			pc.skip = "protocol " + port.Protocol + " is not probed"
+		}
+		seen := map[string]bool{}
+		for _, ep := range svc.Endpoints {
+			if !ep.Ready || ep.PodName == "" || seen[ep.PodName] {
+				continue
+			}
+			if _, ok := ep.Ports[port.Name]; !ok {
+				continue
+			}
+			seen[ep.PodName] = true
+			pc.backends = append(pc.backends, ep.PodName)
+			if pc.byNode == nil {
+				pc.byNode = map[string][]string{}
+			}
+			pc.byNode[ep.NodeName] = append(pc.byNode[ep.NodeName], ep.PodName)
+		}
+		sort.Strings(pc.backends)
+		for _, ep := range svc.Endpoints {
+			if ep.PodName != "" {
+				if pc.addrs == nil {
+					pc.addrs = map[string]string{}
+				}
+				pc.addrs[ep.Address] = ep.PodName
+			}
+		}
+		for _, from := range b.opts.From {
+			switch from {
+			case probe.FromLocal:
+				b.local(&pc)
+			case probe.FromPod:
+				b.inCluster(&pc, from)
+			case probe.FromNodes:
+				for _, n := range b.nodes {
+					if n.Ready {
+						b.inCluster(&pc, probe.FromNode(n.Name))
+					}
+				}
+			}
+		}
+	}
+}
+
+func (b *planner) local(pc *portCtx) {
+	svc := pc.svc
+	if pc.port.NodePort != 0 {
+		for _, n := range b.nodes {
+			for _, at := range b.addrTypes {
+				for _, host := range uniqueAddrs(n.Addresses[at]) {
+					exp, backends := b.nodePortExpectation(pc, n.Name)
+					b.add(pc, probe.FromLocal, probe.ViaNodePort, n.Name, at, "", host, pc.port.NodePort, backends, exp)
+				}
+			}
+		}
+	}
+	if svc.Type == probe.TypeLoadBalancer {
+		for _, ing := range svc.LoadBalancerIngress {
+			b.add(pc, probe.FromLocal, probe.ViaLoadBalancer, "", "", "", ing, pc.port.Port, pc.backends,
+				probe.Expectation{Want: probe.Reach, Reason: "LoadBalancer ingress answers from outside the cluster"})
+		}
+	}
+	for _, ip := range svc.ClusterIPs {
+		b.add(pc, probe.FromLocal, probe.ViaClusterIP, "", "", "", ip, pc.port.Port, nil,
+			probe.Expectation{Want: probe.NoReach, Reason: "a ClusterIP is cluster-internal: answering from outside is an exposure"})
+	}
+	// One pod IP per Service port stands for the pod network: reachable from
+	// outside means every pod is exposed. Endpoints on a node's own address
+	// (hostNetwork pods, the API server) are meant to answer there.
+	for _, ep := range svc.Endpoints {
+		if tp, ok := ep.Ports[pc.port.Name]; ok && ep.Ready && ep.PodName != "" && !b.nodeAddr[ep.Address] {
+			b.add(pc, probe.FromLocal, probe.ViaEndpoint, ep.NodeName, "", ep.PodName, ep.Address, tp, nil,
+				probe.Expectation{Want: probe.NoReach, Reason: "pod IPs are cluster-internal: answering from outside is an exposure"})
+			break
+		}
+	}
+	if hc := svc.HealthCheckNodePort; hc != 0 && pc.port == svc.Ports[0] {
+		for _, n := range b.nodes {
+			for _, host := range uniqueAddrs(n.Addresses["InternalIP"]) {
+				exp := probe.Expectation{Want: probe.Reach, Status: 503, Reason: "healthCheckNodePort answers 503 on a node without a ready local endpoint"}
+				if len(pc.byNode[n.Name]) > 0 {
+					exp = probe.Expectation{Want: probe.Reach, Status: 200, Reason: "healthCheckNodePort answers 200 on a node with a ready local endpoint"}
+				}
+				hp := *pc
+				hp.http = true
+				b.add(&hp, probe.FromLocal, probe.ViaHealthCheck, n.Name, "InternalIP", "", host, hc, nil, exp)
+			}
+		}
+	}
+}
+
+func (b *planner) nodePortExpectation(pc *portCtx, node string) (probe.Expectation, []string) {
+	if pc.svc.ExternalTrafficPolicy == probe.PolicyLocal {
+		if local := pc.byNode[node]; len(local) > 0 {
+			return probe.Expectation{Want: probe.Reach, Reason: "externalTrafficPolicy=Local and the node has a ready endpoint"}, local
+		}
+		return probe.Expectation{Want: probe.NoReach, Reason: "externalTrafficPolicy=Local and the node has no ready endpoint: it must drop"}, nil
+	}
+	return probe.Expectation{Want: probe.Reach, Reason: "a NodePort answers on every node"}, pc.backends
+}
+
+func (b *planner) inCluster(pc *portCtx, from probe.From) {
+	svc := pc.svc
+	self := from.Node() // "" for an agent pod
+	for _, ep := range svc.Endpoints {
+		tp, ok := ep.Ports[pc.port.Name]
+		if !ok {
+			continue
+		}
+		exp := probe.Expectation{Want: probe.Reach, Reason: "a ready endpoint answers on its target port"}
+		switch {
+		case ep.Terminating:
+			exp = probe.Expectation{Want: probe.Unknown, Reason: "endpoint is terminating"}
+		case !ep.Ready:
+			exp = probe.Expectation{Want: probe.Unknown, Reason: "endpoint is not ready"}
+		}
+		var backends []string
+		if ep.PodName != "" {
+			backends = []string{ep.PodName}
+		}
+		b.add(pc, from, probe.ViaEndpoint, ep.NodeName, "", ep.PodName, ep.Address, tp, backends, exp)
+	}
+	for _, ip := range svc.ClusterIPs {
+		exp, backends := probe.Expectation{Want: probe.Reach, Reason: "the ClusterIP forwards to every ready endpoint"}, pc.backends
+		if svc.InternalTrafficPolicy == probe.PolicyLocal && self != "" {
+			backends = pc.byNode[self]
+			exp = probe.Expectation{Want: probe.Reach, Reason: "internalTrafficPolicy=Local and the node has a ready endpoint: only it answers"}
+			if len(backends) == 0 {
+				exp = probe.Expectation{Want: probe.NoReach, Reason: "internalTrafficPolicy=Local and the node has no ready endpoint: it must drop"}
+			}
+		}
+		if svc.SessionAffinity == "ClientIP" && exp.Want == probe.Reach {
+			exp.Sticky = true
+			exp.Reason = "sessionAffinity=ClientIP: every connection from one client reaches the same backend"
+		}
+		b.add(pc, from, probe.ViaClusterIP, "", "", "", ip, pc.port.Port, backends, exp)
+	}
+	if pc.port.NodePort != 0 {
+		for _, n := range b.nodes {
+			for _, host := range uniqueAddrs(n.Addresses["InternalIP"]) {
+				exp, backends := probe.Expectation{Want: probe.Reach, Reason: "a NodePort answers on every node"}, pc.backends
+				switch {
+				case svc.ExternalTrafficPolicy != probe.PolicyLocal:
+				case self == n.Name:
+					exp.Reason = "externalTrafficPolicy=Local: a node's own traffic to its NodePort goes to any endpoint"
+				case self != "":
+					exp, backends = b.nodePortExpectation(pc, n.Name)
+				default:
+					exp = probe.Expectation{Want: probe.Unknown, Reason: "externalTrafficPolicy=Local: pod traffic to a NodePort depends on the proxy"}
+				}
+				b.add(pc, from, probe.ViaNodePort, n.Name, "InternalIP", "", host, pc.port.NodePort, backends, exp)
+			}
+		}
+	}
+	if self == "" { // a hostNetwork agent resolves with the node's resolver, not cluster DNS
+		name := svc.Name + "." + svc.Namespace + ".svc." + b.domain
+		b.add(pc, from, probe.ViaDNS, "", "", "", name, pc.port.Port, pc.backends,
+			probe.Expectation{Want: probe.Reach, Reason: "the Service's DNS name resolves and answers"})
+	}
+}
+
+func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrType, pod, host string, port int32, backends []string, exp probe.Expectation) {
+	attempts := 1
+	attributable := pc.http || from.Node() != "" // HTTP body, or conntrack on the node
+	switch {
+	case exp.Sticky && attributable:
+		attempts = 5
+	case attributable && exp.Want == probe.Reach && len(backends) > 1 && via != probe.ViaEndpoint:
+		attempts = Budget(len(backends))
+	}
+	if len(backends) == 0 {
+		backends = nil
+	}
+	skip := pc.skip
+	if skip == "" && port == 0 {
+		skip = "no target port resolved"
+	}
+	b.probes = append(b.probes, probe.Probe{
+		ID:           b.id(pc, from, via, host),
+		Namespace:    pc.svc.Namespace,
+		Service:      pc.svc.Name,
+		Port:         pc.port.Label(),
+		ServicePort:  pc.port.Port,
+		Protocol:     pc.port.Protocol,
+		From:         from,
+		Via:          via,
+		Node:         node,
+		AddressType:  addrType,
+		Pod:          pod,
+		Host:         host,
+		TargetPort:   port,
+		HTTP:         pc.http,
+		Connections:  attempts,
+		Backends:     backends,
+		BackendAddrs: pc.addrs,
+		Expect:       exp,
+		Skip:         skip,
+	})
+}
+
+func (b *planner) id(pc *portCtx, from probe.From, via probe.Via, host string) string {
+	buf := b.idBuf[:0]
+	for i, s := range []string{pc.svc.Namespace, pc.svc.Name, pc.port.Label(), string(from), string(via), host} {
+		if i > 0 {
+			buf = append(buf, '/')
+		}
+		buf = append(buf, s...)
+	}
+	b.idBuf = buf
+	return string(buf)
+}
+
+func uniqueAddrs(addrs []string) []string {
+	if len(addrs) < 2 {
+		return addrs
+	}
+	out := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		dup := false
+		for _, o := range out {
+			dup = dup || o == a
+		}
+		if !dup {
+			out = append(out, a)
+		}
+	}
+	return out
+}
