@@ -78,12 +78,8 @@ func (s *Sockets) Probe(ctx context.Context, p *probe.Probe) probe.Result {
 		return r
 	}
 	defer conn.Close()
-	seen := map[string]bool{}
-	var lat []time.Duration
-	var lastErr error
-	worst := probe.OK
-	budget := max(p.Connections, 1)
-	for r.Connections < budget {
+	t := tally{seen: map[string]bool{}}
+	for r.Connections < max(p.Connections, 1) {
 		if ctx.Err() != nil {
 			r.Interrupted = true
 			break
@@ -94,27 +90,7 @@ func (s *Sockets) Probe(ctx context.Context, p *probe.Probe) probe.Result {
 			break
 		}
 		r.Connections++
-		if a.Err != nil {
-			r.Failures++
-			lastErr = a.Err
-			worst = probe.Classify(a.Err)
-			// A dead path: the first two connections failed and nothing answered.
-			if r.Failures >= 2 && len(lat) == 0 {
-				break
-			}
-			continue
-		}
-		lat = append(lat, a.Latency)
-		r.HTTPStatus = a.Status
-		if b, how := s.attribute(p, a); b != "" {
-			seen[b] = true
-			r.Attribution = how
-		} else if len(p.Backends) > 0 {
-			// Nothing names the backend: coverage cannot be measured, one
-			// answer is all the proof there is.
-			break
-		}
-		if len(p.Backends) > 0 && len(seen) == len(p.Backends) {
+		if !t.add(s, p, &r, a) {
 			break
 		}
 	}
@@ -122,16 +98,51 @@ func (s *Sockets) Probe(ctx context.Context, p *probe.Probe) probe.Result {
 		r.Outcome, r.Detail = probe.NotRun, "interrupted"
 		return r
 	}
+	t.finish(p, &r)
+	return r
+}
+
+// tally accumulates the connections of one probe.
+type tally struct {
+	seen    map[string]bool
+	lat     []time.Duration
+	lastErr error
+	worst   probe.Outcome
+}
+
+// add records connection a in r and reports whether another connection is
+// worth making.
+func (t *tally) add(s *Sockets, p *probe.Probe, r *probe.Result, a Attempt) bool {
+	if a.Err != nil {
+		r.Failures++
+		t.lastErr, t.worst = a.Err, probe.Classify(a.Err)
+		// A dead path: the first two connections failed and nothing answered.
+		return r.Failures < 2 || len(t.lat) > 0
+	}
+	t.lat = append(t.lat, a.Latency)
+	r.HTTPStatus = a.Status
+	b, how := s.attribute(p, a)
+	if b == "" {
+		// Nothing names the backend: coverage cannot be measured, one
+		// answer is all the proof there is.
+		return len(p.Backends) == 0
+	}
+	t.seen[b] = true
+	r.Attribution = how
+	return len(t.seen) < len(p.Backends)
+}
+
+// finish sets the outcome, median latency and backends seen.
+func (t *tally) finish(p *probe.Probe, r *probe.Result) {
 	r.Outcome = probe.OK
 	if r.Failures > 0 {
-		r.Outcome = worst
-		r.Detail = lastErr.Error()
+		r.Outcome, r.Detail = t.worst, t.lastErr.Error()
 	}
-	if len(lat) > 0 {
-		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		r.Latency = lat[len(lat)/2]
+	if len(t.lat) > 0 {
+		sort.Slice(t.lat, func(i, j int) bool { return t.lat[i] < t.lat[j] })
+		r.Latency = t.lat[len(t.lat)/2]
 	}
-	for b := range seen {
+	for b := range t.seen {
 		r.Seen = append(r.Seen, b)
 	}
 	sort.Strings(r.Seen)
@@ -141,7 +152,6 @@ func (s *Sockets) Probe(ctx context.Context, p *probe.Probe) probe.Result {
 	if len(r.Seen) > 0 && p.Via == probe.ViaEndpoint {
 		r.Attribution = probe.AttrDirect
 	}
-	return r
 }
 
 func (s *Sockets) timeout() time.Duration {
