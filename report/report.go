@@ -261,36 +261,58 @@ func Build(in Input) Report {
 	if r.Findings == nil {
 		r.Findings = []diagnose.Finding{}
 	}
-	r.Inventory = Inventory{Services: len(in.Inventory.Services), EndpointSlices: in.Inventory.EndpointSlices,
-		Nodes: len(in.Inventory.Nodes), Pods: len(in.Inventory.Pods)}
+	byKey := r.addServices(in.Inventory)
+	r.addProbes(in.Plan, in.Results, byKey)
+	r.judge(in.FailOn)
+	return r
+}
+
+// addServices counts the inventory and adds one Service per inventoried
+// Service, in order; it returns each Service's index by "namespace/name".
+func (r *Report) addServices(inv probe.Inventory) map[string]int {
+	r.Inventory = Inventory{Services: len(inv.Services), EndpointSlices: inv.EndpointSlices,
+		Nodes: len(inv.Nodes), Pods: len(inv.Pods)}
 	byKey := map[string]int{}
-	for i := range in.Inventory.Services {
-		s := &in.Inventory.Services[i]
+	for i := range inv.Services {
+		s := &inv.Services[i]
 		sr := Service{Namespace: s.Namespace, Name: s.Name, Type: s.Type, ClusterIPs: s.ClusterIPs,
-			ExternalTrafficPolicy: s.ExternalTrafficPolicy, Pass: true, Probes: []ProbeRow{}}
-		for _, ep := range s.Endpoints {
-			sr.Endpoints.Total++
-			switch {
-			case ep.Ready:
-				sr.Endpoints.Ready++
-			case ep.Terminating:
-				sr.Endpoints.Terminating++
-			default:
-				sr.Endpoints.NotReady++
-			}
-		}
+			ExternalTrafficPolicy: s.ExternalTrafficPolicy, Pass: true, Probes: []ProbeRow{}, Endpoints: countEndpoints(s.Endpoints)}
 		r.Inventory.Endpoints += sr.Endpoints.Total
 		r.Inventory.ReadyEndpoints += sr.Endpoints.Ready
 		byKey[s.Key()] = len(r.Services)
 		r.Services = append(r.Services, sr)
 	}
-	for i := range in.Plan.Probes {
-		p, res := &in.Plan.Probes[i], in.Results[i]
+	return byKey
+}
+
+// countEndpoints counts endpoints by condition: ready, else terminating,
+// else not ready.
+func countEndpoints(eps []probe.Endpoint) Endpoints {
+	var c Endpoints
+	for _, ep := range eps {
+		c.Total++
+		switch {
+		case ep.Ready:
+			c.Ready++
+		case ep.Terminating:
+			c.Terminating++
+		default:
+			c.NotReady++
+		}
+	}
+	return c
+}
+
+// addProbes adds each probe of a known Service with its result (results[i]
+// is the result of plan.Probes[i]), totals them, and builds each Service's
+// coverage matrix. Probes of Services not in byKey are left out.
+func (r *Report) addProbes(pl probe.Plan, results []probe.Result, byKey map[string]int) {
+	for i := range pl.Probes {
+		p, res := &pl.Probes[i], results[i]
 		si, ok := byKey[p.Namespace+"/"+p.Service]
 		if !ok {
 			continue
 		}
-		row := newRow(p, res)
 		r.Summary.Probes++
 		switch {
 		case res.Outcome == probe.NotRun:
@@ -303,12 +325,16 @@ func Build(in Input) Report {
 		if res.Interrupted {
 			r.Interrupted = true
 		}
-		r.Services[si].Probes = append(r.Services[si].Probes, row)
+		r.Services[si].Probes = append(r.Services[si].Probes, newRow(p, res))
 	}
 	for i := range r.Services {
 		r.Services[i].Matrix = buildMatrix(r.Services[i].Probes)
 	}
-	failOn := in.FailOn
+}
+
+// judge counts the findings by severity and sets the run's result and each
+// Service's verdict and pass under failOn ("" is error).
+func (r *Report) judge(failOn diagnose.Severity) {
 	if failOn == "" {
 		failOn = diagnose.SevError
 	}
@@ -337,7 +363,6 @@ func Build(in Input) Report {
 			}
 		}
 	}
-	return r
 }
 
 // Passed reports whether no finding reached the --fail-on severity.
