@@ -23,7 +23,19 @@ const (
 	DNSError Outcome = "dnsError"
 	Error    Outcome = "error"
 	NotRun   Outcome = "notRun"
+	// NoAnswer: the connection was made but no answer came within the
+	// timeout (HTTP headers never arrived; for UDP, no reply datagram).
+	NoAnswer Outcome = "noAnswer"
+	// ServerError: an HTTP answer with a 5xx status the path did not expect.
+	ServerError Outcome = "serverError"
 )
+
+// Outcomes lists every Outcome value.
+var Outcomes = []Outcome{OK, Refused, Timeout, Reset, NoRoute, DNSError, Error, NotRun, NoAnswer, ServerError}
+
+// Connected reports whether an outcome proves the connection reached a
+// listener (it answered, or accepted and then said nothing useful).
+func (o Outcome) Connected() bool { return o == OK || o == NoAnswer || o == ServerError }
 
 // Attribution says how the answering backend was identified.
 const (
@@ -55,13 +67,20 @@ type Result struct {
 	Failures    int `json:"failures,omitempty"`
 	// Tries is how many times the whole probe ran (--attempts retries a
 	// failed probe); 0 when it did not run.
-	Tries       int  `json:"tries,omitempty"`
-	Pass        bool `json:"pass"`
-	Interrupted bool `json:"interrupted,omitempty"`
+	Tries int `json:"tries,omitempty"`
+	// Observed counts the connections by outcome, when more than one kind
+	// was seen or any failed: "6 refused, 15 ok".
+	Observed map[Outcome]int `json:"observed,omitempty"`
+	// FailedBackends counts, per pod, the failed connections that are known
+	// to have gone to it (a 5xx answer naming it, or the NAT table).
+	FailedBackends map[string]int `json:"failedBackends,omitempty"`
+	Pass           bool           `json:"pass"`
+	Interrupted    bool           `json:"interrupted,omitempty"`
 }
 
 // Evaluate sets r.Pass by comparing the outcome with the probe's expectation:
-// reach passes when every attempt connected, noReach when none did, unknown
+// reach passes when every connection was answered as expected, noReach when
+// none connected, unknown
 // and not-run probes always pass (they are informational).
 func Evaluate(p *Probe, r *Result) {
 	switch {
@@ -72,7 +91,10 @@ func Evaluate(p *Probe, r *Result) {
 			(p.Expect.Status == 0 || r.HTTPStatus == p.Expect.Status) &&
 			(!p.Expect.Sticky || len(r.Seen) <= 1)
 	case p.Expect.Want == NoReach:
-		r.Pass = r.Connections > 0 && r.Failures == r.Connections
+		// Nothing may have connected: a listener that accepted and said
+		// nothing was still reached.
+		r.Pass = r.Connections > 0 && r.Failures == r.Connections &&
+			r.Observed[NoAnswer]+r.Observed[ServerError] == 0
 	default:
 		r.Pass = true
 	}

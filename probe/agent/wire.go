@@ -59,8 +59,6 @@ func ReadRequest(r io.Reader) (Request, error) {
 	return req, nil
 }
 
-var validOutcomes = []probe.Outcome{probe.OK, probe.Refused, probe.Timeout, probe.Reset, probe.NoRoute, probe.DNSError, probe.Error, probe.NotRun}
-
 // ResultReader reads an agent's result lines strictly: each line must be one
 // JSON Result for a probe that was sent and has not answered yet, within the
 // size limits, naming only that probe's backends.
@@ -131,7 +129,7 @@ func (rr *ResultReader) Next() (int, probe.Result, error) {
 
 // sanitize checks a result against its probe and the wire limits.
 func sanitize(p *probe.Probe, r *probe.Result) error {
-	if !slices.Contains(validOutcomes, r.Outcome) {
+	if !slices.Contains(probe.Outcomes, r.Outcome) {
 		return fmt.Errorf("unknown outcome %.40q", r.Outcome)
 	}
 	if r.Connections < 0 || r.Failures < 0 || r.Failures > r.Connections || r.Connections > max(p.Connections, 1) {
@@ -159,7 +157,12 @@ func sanitize(p *probe.Probe, r *probe.Result) error {
 	if len(r.Seen) > len(p.Backends)+len(p.BackendAddrs) {
 		return errors.New("more backends seen than the Service has")
 	}
-	for _, s := range append(r.Seen, r.Backend) {
+	for _, s := range r.Seen {
+		if !known(s) {
+			return fmt.Errorf("backend %.80q is not one of the Service's pods", s)
+		}
+	}
+	for _, s := range []string{r.Backend} {
 		if s != "" && !known(s) {
 			return fmt.Errorf("backend %.80q is not one of the Service's pods", s)
 		}
@@ -167,9 +170,38 @@ func sanitize(p *probe.Probe, r *probe.Result) error {
 	if r.Attribution != "" && r.Attribution != probe.AttrHTTPBody && r.Attribution != probe.AttrDirect && r.Attribution != probe.AttrConntrack {
 		return fmt.Errorf("unknown attribution %.40q", r.Attribution)
 	}
+	if err := sanitizeCounts(p, r, known); err != nil {
+		return err
+	}
 	if r.Tries < 0 || r.Tries > 100 {
 		return fmt.Errorf("impossible tries %d", r.Tries)
 	}
 	r.Pass = false // the plugin evaluates; the agent's opinion is not trusted
+	return nil
+}
+
+// sanitizeCounts checks the per-outcome and per-backend connection counts:
+// known outcomes and pods only, never more than the connections made.
+func sanitizeCounts(p *probe.Probe, r *probe.Result, known func(string) bool) error {
+	total := 0
+	for o, n := range r.Observed {
+		if !slices.Contains(probe.Outcomes, o) || n < 0 {
+			return fmt.Errorf("impossible observation %.40q: %d", o, n)
+		}
+		total += n
+	}
+	if total > r.Connections {
+		return fmt.Errorf("%d connections observed, %d made", total, r.Connections)
+	}
+	failed := 0
+	for b, n := range r.FailedBackends {
+		if !known(b) || n < 0 {
+			return fmt.Errorf("failed backend %.80q is not one of the Service's pods", b)
+		}
+		failed += n
+	}
+	if failed > r.Failures {
+		return fmt.Errorf("%d failed connections attributed, %d failed", failed, r.Failures)
+	}
 	return nil
 }

@@ -20,7 +20,7 @@ func wireProbes() []probe.Probe {
 
 func TestResultReader(t *testing.T) {
 	good := `{"id":"b","outcome":"refused","latency":0,"attempts":1,"failures":1,"pass":true}` + "\n\n" +
-		`{"id":"a","outcome":"ok","latency":1500000,"seen":["web-a","web-b"],"attempts":3,"pass":false,"attribution":"httpBody"}` + "\n"
+		`{"id":"a","outcome":"ok","latency":1500000,"seen":["web-a","web-b"],"attempts":3,"pass":false,"attribution":"httpBody","observed":{"ok":3}}` + "\n"
 	tests := []struct {
 		name  string
 		input string
@@ -36,6 +36,10 @@ func TestResultReader(t *testing.T) {
 		{"too many attempts", `{"id":"b","outcome":"ok","latency":0,"attempts":99,"pass":true}`, "impossible attempts"},
 		{"long line", `{"id":"b","detail":"` + strings.Repeat("x", MaxResultLine) + `"}`, "longer than"},
 		{"not json", "hello\n", "invalid result"},
+		{"observed more than made", `{"id":"a","outcome":"refused","latency":0,"attempts":2,"failures":2,"observed":{"refused":3},"pass":true}`, "3 connections observed, 2 made"},
+		{"unknown observed outcome", `{"id":"a","outcome":"refused","latency":0,"attempts":2,"failures":2,"observed":{"meh":1},"pass":true}`, "impossible observation"},
+		{"failed backend foreign", `{"id":"a","outcome":"serverError","latency":0,"attempts":2,"failures":1,"failedBackends":{"evil":1},"pass":true}`, "not one of the Service"},
+		{"failed backends exceed failures", `{"id":"a","outcome":"serverError","latency":0,"attempts":3,"failures":1,"failedBackends":{"web-a":2},"pass":true}`, "2 failed connections attributed, 1 failed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

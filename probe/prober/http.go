@@ -60,15 +60,15 @@ func (h *HTTP) Connect(ctx context.Context, p *probe.Probe) Attempt {
 		if local != nil && ctx.Err() == nil && probe.Classify(err) == probe.Error {
 			// Connected, but the answer is not HTTP: the path works, the
 			// port just does not speak HTTP.
-			return Attempt{Latency: time.Since(start), Local: local, Remote: remote}
+			return Attempt{Latency: time.Since(start), Connected: true, Local: local, Remote: remote}
 		}
-		return Attempt{Err: err}
+		return Attempt{Err: err, Connected: local != nil, Local: local, Remote: remote}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	lat := time.Since(start)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, h.maxBody))
 	if err != nil {
-		return Attempt{Err: fmt.Errorf("read response: %w", err)}
+		return Attempt{Err: fmt.Errorf("read response: %w", err), Connected: true, Status: resp.StatusCode, Local: local, Remote: remote}
 	}
 	var sb strings.Builder
 	for k, vs := range resp.Header {
@@ -80,5 +80,5 @@ func (h *HTTP) Connect(ctx context.Context, p *probe.Probe) Attempt {
 		}
 	}
 	sb.Write(body)
-	return Attempt{Latency: lat, Status: resp.StatusCode, Answer: sb.String(), Local: local, Remote: remote}
+	return Attempt{Latency: lat, Status: resp.StatusCode, Answer: sb.String(), Connected: true, Local: local, Remote: remote}
 }

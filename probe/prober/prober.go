@@ -6,7 +6,9 @@ package prober
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"net/http"
 	"sort"
 	"time"
 
@@ -43,6 +45,9 @@ type Attempt struct {
 	// Answer is what the backend said (HTTP headers and body), used to
 	// attribute the answer to a pod.
 	Answer string
+	// Connected is set when the connection was established, so a timeout
+	// that follows is a silent listener, not an unreachable one.
+	Connected bool
 	// Local and Remote are the connection's addresses, for conntrack.
 	Local, Remote net.Addr
 }
@@ -113,12 +118,13 @@ type tally struct {
 // add records connection a in r and reports whether another connection is
 // worth making.
 func (t *tally) add(s *Sockets, p *probe.Probe, r *probe.Result, a Attempt) bool {
-	if a.Err != nil {
-		r.Failures++
-		t.lastErr, t.worst = a.Err, probe.Classify(a.Err)
-		// A dead path: the first two connections failed and nothing answered.
-		return r.Failures < 2 || len(t.lat) > 0
+	if a.Err == nil && a.Status >= 500 && a.Status != p.Expect.Status {
+		a.Err = fmt.Errorf("HTTP %d %s", a.Status, http.StatusText(a.Status))
 	}
+	if a.Err != nil {
+		return t.failed(s, p, r, a)
+	}
+	t.count(r, probe.OK)
 	t.lat = append(t.lat, a.Latency)
 	r.HTTPStatus = a.Status
 	b, how := s.attribute(p, a)
@@ -132,11 +138,46 @@ func (t *tally) add(s *Sockets, p *probe.Probe, r *probe.Result, a Attempt) bool
 	return len(t.seen) < len(p.Backends)
 }
 
+// failed records a failed connection: its outcome, and the backend it went
+// to when the answer or the NAT table says so.
+func (t *tally) failed(s *Sockets, p *probe.Probe, r *probe.Result, a Attempt) bool {
+	r.Failures++
+	o := probe.Classify(a.Err)
+	switch {
+	case a.Status >= 500:
+		o = probe.ServerError
+		r.HTTPStatus = a.Status
+	case a.Connected && o == probe.Timeout:
+		o = probe.NoAnswer
+	}
+	t.count(r, o)
+	t.lastErr, t.worst = a.Err, o
+	if a.Connected && p.Via != probe.ViaEndpoint {
+		if b, _ := s.attribute(p, a); b != "" {
+			if r.FailedBackends == nil {
+				r.FailedBackends = map[string]int{}
+			}
+			r.FailedBackends[b]++
+		}
+	}
+	// A dead path: the first two connections failed and nothing answered.
+	return r.Failures < 2 || len(t.lat) > 0
+}
+
+func (t *tally) count(r *probe.Result, o probe.Outcome) {
+	if r.Observed == nil {
+		r.Observed = map[probe.Outcome]int{}
+	}
+	r.Observed[o]++
+}
+
 // finish sets the outcome, median latency and backends seen.
 func (t *tally) finish(p *probe.Probe, r *probe.Result) {
 	r.Outcome = probe.OK
 	if r.Failures > 0 {
 		r.Outcome, r.Detail = t.worst, t.lastErr.Error()
+	} else if len(r.Observed) == 1 {
+		r.Observed = nil // every connection answered: the count is Connections
 	}
 	if len(t.lat) > 0 {
 		sort.Slice(t.lat, func(i, j int) bool { return t.lat[i] < t.lat[j] })

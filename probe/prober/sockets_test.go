@@ -106,11 +106,36 @@ func TestLocalProbe(t *testing.T) {
 					t.Errorf("got %+v", r)
 				}
 			}},
-		{"http never answers: timeout", func(t *testing.T) string {
+		{"http accepts but never answers: noAnswer, not a timeout to connect", func(t *testing.T) string {
 			return podServer(t, func(http.ResponseWriter, *http.Request) { <-hang })
 		}, probe.Probe{Connections: 1, HTTP: true},
 			func(t *testing.T, r probe.Result) {
-				if r.Outcome != probe.Timeout {
+				if r.Outcome != probe.NoAnswer || r.Observed[probe.NoAnswer] != 1 {
+					t.Errorf("got %+v", r)
+				}
+			}},
+		{"http 5xx from one backend: serverError naming it", func(t *testing.T) string {
+			var n atomic.Int64
+			return podServer(t, func(w http.ResponseWriter, _ *http.Request) {
+				if n.Add(1)%2 == 0 {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					fmt.Fprintln(w, "web-b is broken")
+					return
+				}
+				fmt.Fprintln(w, "Hello from web-a")
+			})
+		}, probe.Probe{Connections: 6, HTTP: true, Via: probe.ViaClusterIP, Backends: []string{"web-a", "web-b"}, Expect: probe.Expectation{Want: probe.Reach}},
+			func(t *testing.T, r probe.Result) {
+				if r.Outcome != probe.ServerError || r.Connections != 6 || r.Failures != 3 || r.FailedBackends["web-b"] != 3 ||
+					r.Observed[probe.OK] != 3 || r.Observed[probe.ServerError] != 3 || len(r.Seen) != 1 || r.HTTPStatus != 503 {
+					t.Errorf("got %+v", r)
+				}
+			}},
+		{"http 503 where 503 is expected is an answer", func(t *testing.T) string {
+			return podServer(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+		}, probe.Probe{Connections: 1, HTTP: true, Via: probe.ViaHealthCheck, Expect: probe.Expectation{Want: probe.Reach, Status: 503}},
+			func(t *testing.T, r probe.Result) {
+				if r.Outcome != probe.OK || r.Failures != 0 || r.HTTPStatus != 503 || r.Observed != nil {
 					t.Errorf("got %+v", r)
 				}
 			}},
@@ -217,41 +242,6 @@ func TestAttribute(t *testing.T) {
 	} {
 		if got := Attribute(tc.text, cands); got != tc.want {
 			t.Errorf("Attribute(%q) = %q, want %q", tc.text, got, tc.want)
-		}
-	}
-}
-
-func TestClassify(t *testing.T) {
-	refused := probe.Classify(func() error { _, err := net.Dial("tcp", closedPort(t)); return err }())
-	if refused != probe.Refused {
-		t.Errorf("refused dial = %s", refused)
-	}
-	dnsErr := &net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "web.default.svc.cluster.local", IsNotFound: true}}
-	if got := probe.Classify(dnsErr); got != probe.DNSError {
-		t.Errorf("DNS error classified %s", got)
-	}
-	if probe.Classify(context.DeadlineExceeded) != probe.Timeout || probe.Classify(nil) != probe.OK || probe.Classify(fmt.Errorf("boom")) != probe.Error {
-		t.Error("basic classes wrong")
-	}
-}
-
-func TestEvaluate(t *testing.T) {
-	for _, tc := range []struct {
-		want probe.Want
-		r    probe.Result
-		pass bool
-	}{
-		{probe.Reach, probe.Result{Outcome: probe.OK, Connections: 3}, true},
-		{probe.Reach, probe.Result{Outcome: probe.Refused, Connections: 3, Failures: 1}, false},
-		{probe.NoReach, probe.Result{Outcome: probe.Timeout, Connections: 1, Failures: 1}, true},
-		{probe.NoReach, probe.Result{Outcome: probe.OK, Connections: 1}, false},
-		{probe.Unknown, probe.Result{Outcome: probe.Refused, Connections: 1, Failures: 1}, true},
-		{probe.Reach, probe.Result{Outcome: probe.NotRun}, true},
-	} {
-		r := tc.r
-		probe.Evaluate(&probe.Probe{Expect: probe.Expectation{Want: tc.want}}, &r)
-		if r.Pass != tc.pass {
-			t.Errorf("%s with %+v: pass=%v", tc.want, tc.r, r.Pass)
 		}
 	}
 }

@@ -23,7 +23,7 @@ func (t *TCP) Connect(ctx context.Context, p *probe.Probe) Attempt {
 	if err != nil {
 		return Attempt{Err: err}
 	}
-	a := Attempt{Latency: time.Since(start), Local: c.LocalAddr(), Remote: c.RemoteAddr()}
+	a := Attempt{Latency: time.Since(start), Connected: true, Local: c.LocalAddr(), Remote: c.RemoteAddr()}
 	_ = c.Close()
 	return a
 }
