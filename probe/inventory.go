@@ -109,7 +109,10 @@ type Pod struct {
 	NodeName  string            `json:"node,omitempty"`
 	PodIP     string            `json:"podIP,omitempty"`
 	Phase     string            `json:"phase,omitempty"`
-	Ready     bool              `json:"ready"`
+	// Owner is the pod's controller as Kind/name, with a ReplicaSet made by
+	// a Deployment named as the Deployment ("Deployment/web"); "" when none.
+	Owner string `json:"owner,omitempty"`
+	Ready bool   `json:"ready"`
 	// Ports are the container ports the pod declares.
 	Ports []ContainerPort `json:"ports,omitempty"`
 	// NotReady names the containers that are not ready; ReadyMessage is the

@@ -68,8 +68,11 @@ type Expectation struct {
 // with what should happen on it. Probes are data: the runner never decides
 // what a probe expects.
 type Probe struct {
-	// ID is stable across runs for the same inventory:
-	// namespace/service/port/from/via/host.
+	// ID is stable across runs and rollouts:
+	// namespace/service/port/from/via/key, where the key names the node (and
+	// address type) of a NodePort, the family of a ClusterIP, the owner and
+	// position of an endpoint ("Deployment/web#0") — never an IP of a node or
+	// pod. Host keeps the address.
 	ID        string `json:"id"`
 	Namespace string `json:"namespace"`
 	Service   string `json:"service"`

@@ -4,6 +4,7 @@
 package plan
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -76,6 +77,12 @@ func newPlanner(inv probe.Inventory, opts Options) *planner {
 	if len(b.protocols) == 0 {
 		b.protocols = []string{"TCP"}
 	}
+	b.owners = make(map[string]string, len(inv.Pods))
+	for _, p := range inv.Pods {
+		if p.Owner != "" {
+			b.owners[p.Namespace+"/"+p.Name] = p.Owner
+		}
+	}
 	b.nodes = append([]probe.Node(nil), inv.Nodes...)
 	sort.Slice(b.nodes, func(i, j int) bool { return b.nodes[i].Name < b.nodes[j].Name })
 	for _, n := range b.nodes {
@@ -89,7 +96,8 @@ func newPlanner(inv probe.Inventory, opts Options) *planner {
 }
 
 type planner struct {
-	nodeAddr  map[string]bool // every node address: endpoints there are not on the pod network
+	nodeAddr  map[string]bool   // every node address: endpoints there are not on the pod network
+	owners    map[string]string // namespace/pod -> owner ("Deployment/web"), for stable keys
 	opts      Options
 	nodes     []probe.Node
 	addrTypes []string
@@ -108,14 +116,16 @@ type portCtx struct {
 	backends []string            // ready endpoint pods, sorted
 	byNode   map[string][]string // ready endpoint pods per node
 	addrs    map[string]string   // endpoint IP -> pod, shared by the port's probes
+	epKeys   map[string]string   // endpoint IP -> stable key (owner#position)
 }
 
 func (b *planner) service(svc *probe.Service) {
 	if svc.Type == probe.TypeExternalName {
 		return // nothing in the cluster forwards it; reported as a finding
 	}
+	epKeys := b.endpointKeys(svc)
 	for _, port := range svc.Ports {
-		pc := portCtx{svc: svc, port: port, http: port.Protocol == "TCP" && (b.opts.HTTP || IsHTTP(port))}
+		pc := portCtx{svc: svc, port: port, epKeys: epKeys, http: port.Protocol == "TCP" && (b.opts.HTTP || IsHTTP(port))}
 		if !slices.Contains(b.protocols, port.Protocol) {
 			pc.skip = "protocol " + port.Protocol + " is not probed"
 		}
@@ -294,7 +304,7 @@ func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrTyp
 		skip = "no target port resolved"
 	}
 	b.probes = append(b.probes, probe.Probe{
-		ID:           b.id(pc, from, via, host),
+		ID:           b.id(pc, from, via, b.key(pc, from, via, node, addrType, host)),
 		Namespace:    pc.svc.Namespace,
 		Service:      pc.svc.Name,
 		Port:         pc.port.Label(),
@@ -316,9 +326,11 @@ func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrTyp
 	})
 }
 
-func (b *planner) id(pc *portCtx, from probe.From, via probe.Via, host string) string {
+// id is namespace/service/port/from/via/key: stable across rollouts and node
+// address changes, since the key names nodes and pods' owners, never IPs.
+func (b *planner) id(pc *portCtx, from probe.From, via probe.Via, key string) string {
 	buf := b.idBuf[:0]
-	for i, s := range []string{pc.svc.Namespace, pc.svc.Name, pc.port.Label(), string(from), string(via), host} {
+	for i, s := range []string{pc.svc.Namespace, pc.svc.Name, pc.port.Label(), string(from), string(via), key} {
 		if i > 0 {
 			buf = append(buf, '/')
 		}
@@ -326,6 +338,76 @@ func (b *planner) id(pc *portCtx, from probe.From, via probe.Via, host string) s
 	}
 	b.idBuf = buf
 	return string(buf)
+}
+
+// key identifies a probe's target within its path kind by what survives a
+// rollout: the node's name and address type, the address family of a VIP, an
+// endpoint's owner and position; only DNS names and LoadBalancer ingresses,
+// stable by nature, are used as they are.
+func (b *planner) key(pc *portCtx, from probe.From, via probe.Via, node, addrType, host string) string {
+	switch via {
+	case probe.ViaNodePort:
+		return node + "/" + addrType + v6(host)
+	case probe.ViaHealthCheck:
+		return node + v6(host)
+	case probe.ViaClusterIP:
+		return family(host)
+	case probe.ViaEndpoint:
+		if from == probe.FromLocal {
+			return "podNetwork" + v6(host) // one pod stands for the pod network
+		}
+		if k, ok := pc.epKeys[host]; ok {
+			return k
+		}
+	}
+	return host
+}
+
+func family(ip string) string {
+	if strings.Contains(ip, ":") {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
+// v6 marks an IPv6 target so both families of a dual-stack target differ.
+func v6(ip string) string {
+	if strings.Contains(ip, ":") {
+		return "/ipv6"
+	}
+	return ""
+}
+
+// endpointKeys names a Service's endpoints by owner and position: the i-th
+// pod (by name) of Deployment/web is "Deployment/web#i", so the same
+// position keeps its name when a rollout replaces the pods. Pods without an
+// owner keep their own name; endpoints without a pod their address.
+func (b *planner) endpointKeys(svc *probe.Service) map[string]string {
+	byOwner := map[string][]string{}
+	for _, ep := range svc.Endpoints {
+		if ep.PodName == "" {
+			continue
+		}
+		o := b.owners[svc.Namespace+"/"+ep.PodName]
+		if !slices.Contains(byOwner[o], ep.PodName) {
+			byOwner[o] = append(byOwner[o], ep.PodName)
+		}
+	}
+	keys := make(map[string]string, len(svc.Endpoints))
+	for _, ep := range svc.Endpoints {
+		k := ep.Address
+		if ep.PodName != "" {
+			k = ep.PodName
+			if o := b.owners[svc.Namespace+"/"+ep.PodName]; o != "" {
+				pods := byOwner[o]
+				sort.Strings(pods)
+				k = fmt.Sprintf("%s#%d", o, slices.Index(pods, ep.PodName))
+			}
+			k += v6(ep.Address)
+		}
+		keys[ep.Address] = k
+	}
+	return keys
 }
 
 func uniqueAddrs(addrs []string) []string {

@@ -3,6 +3,8 @@ package plan
 import (
 	"fmt"
 	"reflect"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -35,7 +37,7 @@ func TestBuildPlanSeedLocal(t *testing.T) {
 			t.Errorf("probe %s backends %v attempts %d", p.ID, p.Backends, p.Connections)
 		}
 	}
-	if nps[2].Host != "10.10.0.12" || nps[2].ID != "default/web/http/local/nodePort/10.10.0.12" {
+	if nps[2].Host != "10.10.0.12" || nps[2].ID != "default/web/http/local/nodePort/worker2/InternalIP" {
 		t.Errorf("worker2 probe = %s %s", nps[2].Host, nps[2].ID)
 	}
 	cips := probesWhere(pl, func(p probe.Probe) bool { return p.Via == probe.ViaClusterIP })
@@ -162,8 +164,26 @@ func TestBuildPlanShapes(t *testing.T) {
 
 func TestBuildPlanDeterministicUniqueIDs(t *testing.T) {
 	inv := testinv.Synthetic(50, 7, 200)
-	a := Build(inv, Options{From: []probe.From{probe.FromLocal, probe.FromPod}, HTTP: true})
-	b := Build(inv, Options{From: []probe.From{probe.FromLocal, probe.FromPod}, HTTP: true})
+	// Dual-stack: every node and endpoint gets an IPv6 address too.
+	for i := range inv.Nodes {
+		inv.Nodes[i].Addresses["InternalIP"] = append(inv.Nodes[i].Addresses["InternalIP"], fmt.Sprintf("fd00::%d", i+1))
+	}
+	for i := range inv.Services {
+		s := &inv.Services[i]
+		s.ClusterIPs = append(s.ClusterIPs, fmt.Sprintf("fd01::%d", i+1))
+		n := len(s.Endpoints)
+		for j := 0; j < n; j++ {
+			ep := s.Endpoints[j]
+			ep.Address = fmt.Sprintf("fd02::%d:%d", i, j)
+			s.Endpoints = append(s.Endpoints, ep)
+		}
+	}
+	for i := range inv.Pods {
+		inv.Pods[i].Owner = "Deployment/" + inv.Pods[i].Labels["app"]
+	}
+	opts := Options{From: []probe.From{probe.FromLocal, probe.FromPod, probe.FromNodes}, HTTP: true, AddressTypes: []string{"InternalIP", "ExternalIP"}}
+	a := Build(inv, opts)
+	b := Build(inv, opts)
 	if !reflect.DeepEqual(a, b) {
 		t.Fatal("two plans of one inventory differ")
 	}
@@ -264,5 +284,47 @@ func TestBuildPlanAffinityAndHealthCheck(t *testing.T) {
 	}
 	if r.Pass {
 		t.Error("two backends behind ClientIP affinity passed")
+	}
+}
+
+// A rollout (new pod names and IPs, same owner) and new node addresses leave
+// every probe ID as it was.
+func TestIDsSurviveRolloutAndNodeAddressChange(t *testing.T) {
+	before := testinv.Seed()
+	before.Pods = []probe.Pod{
+		{Namespace: "default", Name: "web-a", Owner: "Deployment/web"},
+		{Namespace: "default", Name: "web-b", Owner: "Deployment/web"},
+	}
+	after := testinv.Seed()
+	after.Pods = []probe.Pod{
+		{Namespace: "default", Name: "web-7f9c-x1", Owner: "Deployment/web"},
+		{Namespace: "default", Name: "web-7f9c-q2", Owner: "Deployment/web"},
+	}
+	svc := &after.Services[0]
+	svc.Endpoints[0].PodName, svc.Endpoints[0].Address = "web-7f9c-x1", "10.244.2.9"
+	svc.Endpoints[1].PodName, svc.Endpoints[1].Address = "web-7f9c-q2", "10.244.0.3"
+	for i := range after.Nodes {
+		after.Nodes[i].Addresses["InternalIP"] = []string{fmt.Sprintf("10.20.0.%d", i+50)}
+	}
+	opts := Options{From: []probe.From{probe.FromLocal, probe.FromPod, probe.FromNodes}}
+	ids := func(pl probe.Plan) []string {
+		var out []string
+		for _, p := range pl.Probes {
+			out = append(out, p.ID)
+		}
+		sort.Strings(out)
+		return out
+	}
+	a, b := ids(Build(before, opts)), ids(Build(after, opts))
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("IDs changed:\nbefore %v\nafter  %v", a, b)
+	}
+	for _, id := range a {
+		if strings.Contains(id, "10.") {
+			t.Errorf("ID %s carries an address", id)
+		}
+	}
+	if !slices.Contains(a, "default/web/http/pod/endpoint/Deployment/web#1") {
+		t.Errorf("no owner-based endpoint ID in %v", a)
 	}
 }
