@@ -167,7 +167,7 @@ func sanitize(p *probe.Probe, r *probe.Result) error {
 			return fmt.Errorf("backend %.80q is not one of the Service's pods", s)
 		}
 	}
-	if r.Attribution != "" && r.Attribution != probe.AttrHTTPBody && r.Attribution != probe.AttrDirect && r.Attribution != probe.AttrConntrack {
+	if !slices.Contains([]string{"", probe.AttrHTTPBody, probe.AttrAnswer, probe.AttrDirect, probe.AttrConntrack}, r.Attribution) {
 		return fmt.Errorf("unknown attribution %.40q", r.Attribution)
 	}
 	if err := sanitizeCounts(p, r, known); err != nil {

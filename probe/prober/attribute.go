@@ -19,6 +19,9 @@ type Tracer interface {
 // dialled that pod's own address (direct). It returns "" when nothing does.
 func (s *Sockets) attribute(p *probe.Probe, a Attempt) (string, string) {
 	if b := Attribute(a.Answer, p.Backends); b != "" {
+		if !p.HTTP {
+			return b, probe.AttrAnswer
+		}
 		return b, probe.AttrHTTPBody
 	}
 	if b := s.trace(p, a.Local, a.Remote); b != "" {

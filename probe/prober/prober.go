@@ -45,6 +45,8 @@ type Attempt struct {
 	// Answer is what the backend said (HTTP headers and body), used to
 	// attribute the answer to a pod.
 	Answer string
+	// Outcome, when set, classifies a failed connection instead of its error.
+	Outcome probe.Outcome
 	// Connected is set when the connection was established, so a timeout
 	// that follows is a silent listener, not an unreachable one.
 	Connected bool
@@ -54,7 +56,7 @@ type Attempt struct {
 
 // Protocols are the Service port protocols Sockets probes; the planner marks
 // ports of any other protocol not probed.
-var Protocols = []string{"TCP"}
+var Protocols = []string{"TCP", "UDP"}
 
 // connector picks how p is probed. This is the one place a protocol is added:
 // write its Connector, return it here and list it in Protocols.
@@ -65,6 +67,8 @@ func (s *Sockets) connector(p *probe.Probe) Connector {
 			return newHTTP(s.timeout(), s.MaxBody)
 		}
 		return &TCP{Timeout: s.timeout()}
+	case "UDP":
+		return &UDP{Timeout: s.timeout(), Payload: []byte("svccheck\n")}
 	}
 	return nil
 }
@@ -144,6 +148,8 @@ func (t *tally) failed(s *Sockets, p *probe.Probe, r *probe.Result, a Attempt) b
 	r.Failures++
 	o := probe.Classify(a.Err)
 	switch {
+	case a.Outcome != "":
+		o = a.Outcome
 	case a.Status >= 500:
 		o = probe.ServerError
 		r.HTTPStatus = a.Status
