@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -57,6 +59,8 @@ type AgentConfig struct {
 	// HostNetwork runs the agent in the node's network namespace, as root
 	// with only CAP_NET_ADMIN (for conntrack), tolerating every taint.
 	HostNetwork bool
+	// Executor opens the exec stream into the agent's pod; nil is NewExecutor.
+	Executor ExecutorFactory
 }
 
 // Agent is one running in-cluster agent: a Job whose single pod svccheck execs
@@ -151,38 +155,95 @@ func (a *Agent) jobSpec() *batchv1.Job {
 	}
 }
 
-// waitRunning polls the agent's pod until it runs, failing fast and clearly
-// on image, scheduling and crash problems.
-func (a *Agent) waitRunning(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.StartTimeout)
+// waitRunning waits until the agent's pod runs: one List, then a Watch from
+// the List's resourceVersion (listing again only if the watch breaks),
+// failing fast and clearly on image, scheduling and crash problems.
+func (a *Agent) waitRunning(parent context.Context) error {
+	ctx, cancel := context.WithTimeout(parent, a.cfg.StartTimeout)
 	defer cancel()
 	last := "no pod created yet"
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
 	for {
-		pods, err := a.client.CoreV1().Pods(a.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelRun + "=" + a.runID})
-		if err == nil && len(pods.Items) > 0 {
-			p := &pods.Items[0]
-			a.pod, a.node = p.Name, p.Spec.NodeName
-			if p.Status.Phase == corev1.PodRunning {
-				return nil
-			}
-			if perr := podProblem(p); perr != nil {
-				return &exitcode.Error{Code: exitcode.Agent, Err: fmt.Errorf("agent pod %s/%s: %w", p.Namespace, p.Name, perr)}
-			}
-			last = podState(p)
-		} else if err != nil && ctx.Err() == nil {
-			last = err.Error()
+		running, err := a.watchPod(ctx, &last)
+		if running || err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			if parent.Err() == nil {
 				return &exitcode.Error{Code: exitcode.Agent, Err: fmt.Errorf("agent pod not running after %s (image %s): %s", a.cfg.StartTimeout, a.cfg.Image, last)}
 			}
 			return &exitcode.Error{Code: exitcode.Interrupted, Err: errors.New("interrupted while starting the agent")}
-		case <-tick.C:
+		case <-time.After(time.Second): // the watch broke: list and watch again
 		}
 	}
+}
+
+// watchPod lists the agent's pod and watches it until it runs (true), cannot
+// run (an error), or the watch or ctx ends (false, nil). last is what the
+// pod was doing, for the timeout message.
+func (a *Agent) watchPod(ctx context.Context, last *string) (bool, error) {
+	pods := a.client.CoreV1().Pods(a.cfg.Namespace)
+	opts := metav1.ListOptions{LabelSelector: LabelRun + "=" + a.runID}
+	list, err := pods.List(ctx, opts)
+	if err != nil {
+		if ctx.Err() == nil {
+			*last = err.Error()
+		}
+		return false, nil
+	}
+	for i := range list.Items {
+		if running, err := a.observe(&list.Items[i], last); running || err != nil {
+			return running, err
+		}
+	}
+	opts.ResourceVersion = list.ResourceVersion
+	if d, ok := ctx.Deadline(); ok {
+		opts.TimeoutSeconds = ptr.To(int64(time.Until(d)/time.Second) + 1)
+	}
+	w, err := pods.Watch(ctx, opts)
+	if err != nil {
+		if ctx.Err() == nil {
+			*last = err.Error()
+		}
+		return false, nil
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return false, nil
+			}
+			if ev.Type == watch.Error {
+				*last = apierrors.FromObject(ev.Object).Error()
+				return false, nil
+			}
+			if p, isPod := ev.Object.(*corev1.Pod); isPod && ev.Type != watch.Deleted {
+				if running, err := a.observe(p, last); running || err != nil {
+					return running, err
+				}
+			}
+		}
+	}
+}
+
+// observe records one state of the agent's pod: whether it runs, or why it
+// never will.
+func (a *Agent) observe(p *corev1.Pod, last *string) (bool, error) {
+	if p.Labels[LabelRun] != a.runID {
+		return false, nil
+	}
+	a.pod, a.node = p.Name, p.Spec.NodeName
+	if p.Status.Phase == corev1.PodRunning {
+		return true, nil
+	}
+	if perr := podProblem(p); perr != nil {
+		return false, &exitcode.Error{Code: exitcode.Agent, Err: fmt.Errorf("agent pod %s/%s: %w", p.Namespace, p.Name, perr)}
+	}
+	*last = podState(p)
+	return false, nil
 }
 
 // podProblem returns why a pod will not run, or nil while it may still start.
@@ -231,15 +292,9 @@ func (a *Agent) Run(parent context.Context, probes []probe.Probe, req agent.Requ
 			}
 		}
 	}
-	req.Probes, req.Conntrack = probes, a.cfg.HostNetwork
-	payload, err := json.Marshal(req)
+	exec, payload, err := a.prepare(probes, req)
 	if err != nil {
-		fail("encode plan for the agent: " + err.Error())
-		return
-	}
-	exec, err := a.executor()
-	if err != nil {
-		fail("agent exec: " + err.Error())
+		fail(err.Error())
 		return
 	}
 	ctx, cancel := context.WithCancel(parent)
@@ -253,56 +308,86 @@ func (a *Agent) Run(parent context.Context, probes []probe.Probe, req agent.Requ
 		streamErr <- err
 	}()
 	rr := agent.NewResultReader(pr, probes)
-	for {
-		i, r, err := rr.Next()
-		if err == nil {
+	for err == nil {
+		var i int
+		var r probe.Result
+		if i, r, err = rr.Next(); err == nil {
 			answered[i] = true
 			onResult(i, r)
-			continue
 		}
-		if errors.Is(err, io.EOF) {
-			// Every probe answered: let the agent exit and the stream end on
-			// its own; anything more it writes is refused.
-			_ = pr.Close()
-			select {
-			case <-streamErr:
-			case <-time.After(5 * time.Second):
-			}
-			return
+	}
+	_ = pr.Close() // anything more the agent writes is refused
+	if errors.Is(err, io.EOF) {
+		// Every probe answered: let the agent exit and the stream end on its own.
+		select {
+		case <-streamErr:
+		case <-time.After(5 * time.Second):
 		}
-		cancel()
-		_ = pr.Close()
-		serr := <-streamErr
-		why := err.Error()
-		if errors.Is(err, io.ErrUnexpectedEOF) && serr != nil {
-			why = serr.Error() // the stream broke: that is the cause
-		}
-		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			why += " (agent stderr: " + msg + ")"
-		}
-		if parent.Err() != nil {
-			why = "interrupted"
-		}
-		fail("agent: " + why)
 		return
 	}
+	cancel()
+	fail("agent: " + failureCause(err, <-streamErr, stderr.String(), parent.Err() != nil))
 }
 
-func (a *Agent) executor() (remotecommand.Executor, error) {
-	req := a.client.CoreV1().RESTClient().Post().Resource("pods").Name(a.pod).Namespace(a.cfg.Namespace).
+// failureCause says why an agent's results stopped short: the stream's error
+// when the stream broke, with the tail of the agent's stderr.
+func failureCause(readErr, streamErr error, stderr string, interrupted bool) string {
+	if interrupted {
+		return "interrupted"
+	}
+	why := readErr.Error()
+	if errors.Is(readErr, io.ErrUnexpectedEOF) && streamErr != nil {
+		why = streamErr.Error() // the stream broke: that is the cause
+	}
+	if msg := strings.TrimSpace(stderr); msg != "" {
+		why += " (agent stderr: " + msg + ")"
+	}
+	return why
+}
+
+// prepare encodes the request and opens the exec stream's executor.
+func (a *Agent) prepare(probes []probe.Probe, req agent.Request) (remotecommand.Executor, []byte, error) {
+	req.Probes, req.Conntrack = probes, a.cfg.HostNetwork
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode plan for the agent: %w", err)
+	}
+	newExecutor := a.cfg.Executor
+	if newExecutor == nil {
+		newExecutor = NewExecutor
+	}
+	exec, err := newExecutor(a.config, a.execURL())
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent exec: %w", err)
+	}
+	return exec, payload, nil
+}
+
+// execURL is the exec subresource of the agent's pod, running "agent run".
+func (a *Agent) execURL() *url.URL {
+	return a.client.CoreV1().RESTClient().Post().Resource("pods").Name(a.pod).Namespace(a.cfg.Namespace).
 		SubResource("exec").VersionedParams(&corev1.PodExecOptions{
 		Container: agentContainer,
 		// PID 1 is the agent binary whatever path the image put it at.
 		Command: []string{"/proc/1/exe", "agent", "run"},
 		Stdin:   true, Stdout: true, Stderr: true,
-	}, scheme.ParameterCodec)
-	cfg := rest.CopyConfig(a.config)
-	cfg.Timeout = 0 // a stream lives as long as the run
-	spdy, err := remotecommand.NewSPDYExecutor(cfg, "POST", req.URL())
+	}, scheme.ParameterCodec).URL()
+}
+
+// ExecutorFactory opens an exec stream to url, authenticated by config.
+type ExecutorFactory func(config *rest.Config, url *url.URL) (remotecommand.Executor, error)
+
+// NewExecutor is the ExecutorFactory kubectl exec uses: WebSocket, falling
+// back to SPDY when the API server or a proxy cannot upgrade to WebSocket.
+// The stream has no client timeout: it lives as long as the run.
+func NewExecutor(config *rest.Config, u *url.URL) (remotecommand.Executor, error) {
+	cfg := rest.CopyConfig(config)
+	cfg.Timeout = 0
+	spdy, err := remotecommand.NewSPDYExecutor(cfg, "POST", u)
 	if err != nil {
 		return nil, err
 	}
-	ws, err := remotecommand.NewWebSocketExecutor(cfg, "GET", req.URL().String())
+	ws, err := remotecommand.NewWebSocketExecutor(cfg, "GET", u.String())
 	if err != nil {
 		return nil, err
 	}

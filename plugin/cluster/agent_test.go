@@ -118,11 +118,11 @@ func TestPreflight(t *testing.T) {
 	cs.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		r := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
 		ra := r.Spec.ResourceAttributes
-		r.Status.Allowed = !(ra.Resource == "pods" && ra.Subresource == "exec")
+		r.Status.Allowed = !(ra.Resource == "pods" && (ra.Subresource == "exec" || ra.Verb == "watch"))
 		return true, r, nil
 	})
 	err := Preflight(context.Background(), cs, "shop", "tools")
-	if exitcode.Of(err) != exitcode.Cluster || !strings.Contains(err.Error(), `forbidden: you cannot create pods/exec in namespace "tools" (needed to run the in-cluster agent)`) {
+	if exitcode.Of(err) != exitcode.Cluster || !strings.Contains(err.Error(), `forbidden: you cannot watch pods in namespace "tools" (needed to run the in-cluster agent); cannot create pods/exec in namespace "tools" (needed to run the in-cluster agent)`) {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -13,8 +13,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/pager"
 
 	"github.com/svccheck/svccheck/internal/exitcode"
 	"github.com/svccheck/svccheck/internal/strdist"
@@ -37,7 +40,6 @@ type Scope struct {
 // paginated List per kind, and joins them into an Inventory. Errors are
 // *ExitError values with exit code 2 (bad input) or 3 (cluster access).
 func Discover(ctx context.Context, cs kubernetes.Interface, sc Scope) (probe.Inventory, error) {
-	var inv probe.Inventory
 	ns := sc.Namespace
 	where := fmt.Sprintf("in namespace %q", ns)
 	if ns == "" {
@@ -47,55 +49,41 @@ func Discover(ctx context.Context, cs kubernetes.Interface, sc Scope) (probe.Inv
 	if page <= 0 {
 		page = 500
 	}
-	svcs, err := listAll(ctx, page, func(o metav1.ListOptions) ([]corev1.Service, string, error) {
-		o.LabelSelector = sc.Selector
-		l, err := cs.CoreV1().Services(ns).List(ctx, o)
-		if err != nil {
-			return nil, "", err
-		}
-		return l.Items, l.Continue, nil
-	})
+	svcs, err := listAll[corev1.Service](ctx, page, metav1.ListOptions{LabelSelector: sc.Selector},
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return cs.CoreV1().Services(ns).List(ctx, o)
+		})
 	if err != nil {
-		return inv, AccessError("list services "+where, err)
+		return probe.Inventory{}, AccessError("list services "+where, err)
 	}
-	svcs, err = filterNames(svcs, sc.Names, ns)
-	if err != nil {
-		return inv, err
+	if svcs, err = filterNames(svcs, sc.Names, ns); err != nil {
+		return probe.Inventory{}, err
 	}
 	if len(svcs) == 0 {
-		return inv, noServices(ctx, cs, sc, where)
+		return probe.Inventory{}, noServices(ctx, cs, sc, where)
 	}
-	slices, err := listAll(ctx, page, func(o metav1.ListOptions) ([]discoveryv1.EndpointSlice, string, error) {
-		l, err := cs.DiscoveryV1().EndpointSlices(ns).List(ctx, o)
-		if err != nil {
-			return nil, "", err
-		}
-		return l.Items, l.Continue, nil
-	})
+	slices, err := listAll[discoveryv1.EndpointSlice](ctx, page, metav1.ListOptions{},
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return cs.DiscoveryV1().EndpointSlices(ns).List(ctx, o)
+		})
 	if err != nil {
-		return inv, AccessError("list endpointslices.discovery.k8s.io "+where, err)
+		return probe.Inventory{}, AccessError("list endpointslices.discovery.k8s.io "+where, err)
 	}
-	nodes, err := listAll(ctx, page, func(o metav1.ListOptions) ([]corev1.Node, string, error) {
-		l, err := cs.CoreV1().Nodes().List(ctx, o)
-		if err != nil {
-			return nil, "", err
-		}
-		return l.Items, l.Continue, nil
-	})
+	nodes, err := listAll[corev1.Node](ctx, page, metav1.ListOptions{},
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return cs.CoreV1().Nodes().List(ctx, o)
+		})
 	if err != nil {
-		return inv, AccessError("list nodes", err)
+		return probe.Inventory{}, AccessError("list nodes", err)
 	}
-	pods, err := listAll(ctx, page, func(o metav1.ListOptions) ([]corev1.Pod, string, error) {
-		l, err := cs.CoreV1().Pods(ns).List(ctx, o)
-		if err != nil {
-			return nil, "", err
-		}
-		return l.Items, l.Continue, nil
-	})
+	pods, err := listAll[corev1.Pod](ctx, page, metav1.ListOptions{},
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return cs.CoreV1().Pods(ns).List(ctx, o)
+		})
 	if err != nil {
-		return inv, AccessError("list pods "+where, err)
+		return probe.Inventory{}, AccessError("list pods "+where, err)
 	}
-	inv = buildInventory(svcs, slices, nodes, pods)
+	inv := buildInventory(svcs, slices, nodes, pods)
 	addProbeMessages(ctx, cs, &inv)
 	return inv, nil
 }
@@ -140,24 +128,25 @@ func addProbeMessages(ctx context.Context, cs kubernetes.Interface, inv *probe.I
 	}
 }
 
-// listAll pages through a List with limit/continue.
-func listAll[T any](ctx context.Context, page int64, list func(metav1.ListOptions) ([]T, string, error)) ([]T, error) {
-	var all []T
-	opts := metav1.ListOptions{Limit: page}
-	for {
-		items, cont, err := list(opts)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, items...)
-		if cont == "" {
-			return all, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		opts.Continue = cont
+// listAll lists every T with client-go's pager: page items at a time
+// (limit/continue), and one full List if a continue token expires midway.
+func listAll[T any](ctx context.Context, page int64, opts metav1.ListOptions, list pager.ListPageFunc) ([]T, error) {
+	p := pager.New(list)
+	p.PageSize = page
+	obj, _, err := p.List(ctx, opts)
+	if err != nil {
+		return nil, err
 	}
+	var all []T
+	err = meta.EachListItem(obj, func(o runtime.Object) error {
+		item, ok := any(o).(*T)
+		if !ok {
+			return fmt.Errorf("list returned a %T, want a %T", o, item)
+		}
+		all = append(all, *item)
+		return nil
+	})
+	return all, err
 }
 
 func filterNames(svcs []corev1.Service, names []string, ns string) ([]corev1.Service, error) {
@@ -308,7 +297,13 @@ func convertService(s *corev1.Service) probe.Service {
 			out.LoadBalancerIngress = append(out.LoadBalancerIngress, ing.Hostname)
 		}
 	}
-	for _, p := range s.Spec.Ports {
+	out.Ports = convertPorts(s.Spec.Ports)
+	return out
+}
+
+func convertPorts(ports []corev1.ServicePort) []probe.ServicePort {
+	var out []probe.ServicePort
+	for _, p := range ports {
 		proto := string(p.Protocol)
 		if proto == "" {
 			proto = "TCP"
@@ -321,7 +316,7 @@ func convertService(s *corev1.Service) probe.Service {
 		if p.AppProtocol != nil {
 			sp.AppProtocol = *p.AppProtocol
 		}
-		out.Ports = append(out.Ports, sp)
+		out = append(out, sp)
 	}
 	return out
 }
@@ -380,7 +375,7 @@ func convertNode(n *corev1.Node) probe.Node {
 
 func convertPod(p *corev1.Pod) probe.Pod {
 	out := probe.Pod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, NodeName: p.Spec.NodeName,
-		PodIP: p.Status.PodIP, Phase: string(p.Status.Phase)}
+		PodIP: p.Status.PodIP, Phase: string(p.Status.Phase), Owner: podOwner(p)}
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			out.Ready = c.Status == corev1.ConditionTrue
@@ -402,4 +397,18 @@ func convertPod(p *corev1.Pod) probe.Pod {
 		}
 	}
 	return out
+}
+
+// podOwner names a pod's controller as Kind/name. A ReplicaSet whose name is
+// a Deployment's plus the pod-template-hash is named as that Deployment, so
+// the owner outlives rollouts; no extra API call is made.
+func podOwner(p *corev1.Pod) string {
+	ref := metav1.GetControllerOf(p)
+	if ref == nil {
+		return ""
+	}
+	if h := p.Labels["pod-template-hash"]; ref.Kind == "ReplicaSet" && h != "" && strings.HasSuffix(ref.Name, "-"+h) {
+		return "Deployment/" + strings.TrimSuffix(ref.Name, "-"+h)
+	}
+	return ref.Kind + "/" + ref.Name
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -168,23 +169,29 @@ func TestDiscoverBadInput(t *testing.T) {
 }
 
 func TestListAllPaginates(t *testing.T) {
-	pages := [][]int{{1, 2}, {3, 4}, {5}}
+	pages := [][]string{{"a", "b"}, {"c", "d"}, {"e"}}
 	var limits []int64
 	var conts []string
-	got, err := listAll(context.Background(), 2, func(o metav1.ListOptions) ([]int, string, error) {
+	got, err := listAll[corev1.Service](context.Background(), 2, metav1.ListOptions{LabelSelector: "app=web"}, func(_ context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		if o.LabelSelector != "app=web" {
+			t.Errorf("selector %q lost", o.LabelSelector)
+		}
 		limits = append(limits, o.Limit)
 		conts = append(conts, o.Continue)
 		i := len(conts) - 1
-		next := ""
+		l := &corev1.ServiceList{}
 		if i+1 < len(pages) {
-			next = string(rune('a' + i))
+			l.Continue = string(rune('a' + i))
 		}
-		return pages[i], next, nil
+		for _, n := range pages[i] {
+			l.Items = append(l.Items, corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: n}})
+		}
+		return l, nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 5 || got[4] != 5 {
+	if len(got) != 5 || got[4].Name != "e" {
 		t.Errorf("items = %v", got)
 	}
 	if strings.Join(conts, ",") != ",a,b" || limits[2] != 2 {

@@ -46,6 +46,7 @@ func agentPermissions(scopeNS, agentNS string) []permission {
 		{"list", "batch", "jobs", "", agentNS, agent},
 		{"delete", "batch", "jobs", "", agentNS, agent},
 		{"list", "", "pods", "", agentNS, agent},
+		{"watch", "", "pods", "", agentNS, agent},
 		{"delete", "", "pods", "", agentNS, agent},
 		{"create", "", "pods", "exec", agentNS, agent},
 	}
