@@ -258,8 +258,12 @@ type Input struct {
 // plan order; the result is deterministic for deterministic inputs.
 func Build(in Input) Report {
 	r := Report{APIVersion: APIVersion, Kind: Kind, Metadata: in.Metadata, Scope: in.Scope, Findings: in.Findings}
+	// The JSON has no null lists: the schema wants arrays.
 	if r.Findings == nil {
 		r.Findings = []diagnose.Finding{}
+	}
+	if r.Scope.From == nil {
+		r.Scope.From = []string{}
 	}
 	byKey := r.addServices(in.Inventory)
 	r.addProbes(in.Plan, in.Results, byKey)
@@ -272,6 +276,7 @@ func Build(in Input) Report {
 func (r *Report) addServices(inv probe.Inventory) map[string]int {
 	r.Inventory = Inventory{Services: len(inv.Services), EndpointSlices: inv.EndpointSlices,
 		Nodes: len(inv.Nodes), Pods: len(inv.Pods)}
+	r.Services = make([]Service, 0, len(inv.Services))
 	byKey := map[string]int{}
 	for i := range inv.Services {
 		s := &inv.Services[i]
