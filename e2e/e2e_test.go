@@ -24,6 +24,44 @@ import (
 
 var labSh = filepath.Join("..", "lab", "lab.sh")
 
+// topo is the lab's topology, read by TestMain from lab/topology (where the
+// lab's names and addresses are declared): tests name nodes, and take their
+// addresses from here.
+var topo topology
+
+// topology is what the tests use of lab/topology: the IP of every node and
+// host by name, and the lab's networks (lab, gateway, cluster, service).
+type topology struct{ ip, net map[string]string }
+
+func readTopology(path string) (topology, error) {
+	tp := topology{ip: map[string]string{}, net: map[string]string{}}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return tp, err
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		switch f := strings.Fields(line); {
+		case len(f) == 0:
+		case f[0] == "node" && len(f) == 4, f[0] == "host" && len(f) == 3:
+			tp.ip[f[1]] = f[2]
+		case f[0] == "net" && len(f) == 3:
+			tp.net[f[1]] = f[2]
+		default:
+			return tp, fmt.Errorf("%s:%d: unknown record %q", path, i+1, strings.TrimSpace(line))
+		}
+	}
+	for _, h := range []string{"operator", "lab-cp", "lab-w1", "lab-w2"} { // the hosts the tests name
+		if tp.ip[h] == "" {
+			return tp, fmt.Errorf("%s declares no node or host %s", path, h)
+		}
+	}
+	if tp.net["cluster"] == "" {
+		return tp, fmt.Errorf("%s declares no cluster network", path)
+	}
+	return tp, nil
+}
+
 func lab(t testing.TB, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(labSh, args...)
@@ -36,6 +74,11 @@ func lab(t testing.TB, args ...string) string {
 }
 
 func TestMain(m *testing.M) {
+	var err error
+	if topo, err = readTopology(filepath.Join("..", "lab", "topology")); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
 	if err := exec.Command(labSh, "status").Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: the lab is not up; run `make e2e` (or lab/lab.sh up first)")
 		os.Exit(1)
@@ -120,7 +163,7 @@ func verdicts(r *report.Report, svc string) []string {
 	var out []string
 	for _, f := range r.Findings {
 		if f.Service == svc && f.Severity != "info" {
-			out = append(out, f.Code+"@"+f.Node)
+			out = append(out, string(f.Code)+"@"+f.Node)
 		}
 	}
 	sort.Strings(out)
@@ -131,7 +174,7 @@ func findingCodes(r *report.Report, svc string) []string {
 	var out []string
 	for _, f := range r.Findings {
 		if f.Service == svc {
-			out = append(out, f.Code)
+			out = append(out, string(f.Code))
 		}
 	}
 	sort.Strings(out)
@@ -217,7 +260,9 @@ func dropOn(t *testing.T, node, src, port string) func() {
 }
 
 // firewall drops port on node for the operator host only.
-func firewall(t *testing.T, node, port string) func() { return dropOn(t, node, "10.250.0.100", port) }
+func firewall(t *testing.T, node, port string) func() {
+	return dropOn(t, node, topo.ip["operator"], port)
+}
 
 // TestBaselineAndJUnit: a baseline over an unchanged lab passes; after
 // breaking one node the run fails listing exactly the regressed path, and the
@@ -242,7 +287,7 @@ func TestBaselineAndJUnit(t *testing.T) {
 		})
 	}()
 	r, _, code = svccheck(t, append(args, "--baseline", base, "--output-file", junit)...)
-	if got := strings.Join(r.Baseline.Regressions, ","); code != 1 || got != "default/hostname-nodeport/http/local/nodePort/10.250.0.12" {
+	if got := strings.Join(r.Baseline.Regressions, ","); code != 1 || got != "default/hostname-nodeport/http/local/nodePort/"+topo.ip["lab-w1"] {
 		t.Errorf("broken lab-w1: exit %d, regressions %q", code, got)
 	}
 	x, err := os.ReadFile(junit)
@@ -250,7 +295,7 @@ func TestBaselineAndJUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`<testsuite name="default/hostname-nodeport"`, `failures="2"`,
-		`<testcase name="port http nodePort lab-w1 from local (10.250.0.12:30080)"`, `message="nodePathFailed: NodePort 30080 fails on node lab-w1 only`} {
+		`<testcase name="port http nodePort lab-w1 from local (` + topo.ip["lab-w1"] + `:30080)"`, `message="nodePathFailed: NodePort 30080 fails on node lab-w1 only`} {
 		if !strings.Contains(string(x), want) {
 			t.Errorf("JUnit lacks %s", want)
 		}
@@ -359,7 +404,7 @@ func TestHealthyTwentyRunsNoFalseFindings(t *testing.T) {
 		var extra []string
 		for _, f := range r.Findings {
 			if f.Severity != "info" {
-				extra = append(extra, f.Code+": "+f.Message)
+				extra = append(extra, string(f.Code)+": "+f.Message)
 			}
 		}
 		if code != 0 || len(extra) > 0 {
@@ -560,7 +605,7 @@ func startLongRun(t *testing.T, extra ...string) *exec.Cmd {
 }
 
 // podFirewall makes lab-w2 drop NodePort 30080 traffic from pods.
-func podFirewall(t *testing.T) func() { return dropOn(t, "lab-w2", "10.251.0.0/16", "30080") }
+func podFirewall(t *testing.T) func() { return dropOn(t, "lab-w2", topo.net["cluster"], "30080") }
 
 func TestAgentRemovedOnCtrlC(t *testing.T) {
 	defer podFirewall(t)()

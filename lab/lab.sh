@@ -14,7 +14,8 @@
 #
 # Network: every address lives only inside the lab's namespaces. Hosts sit on a
 # bridge in the "lab" namespace; the only default route points at an address
-# on that bridge that nobody owns, so nothing leaves the lab.
+# on that bridge that nobody owns, so nothing leaves the lab. Names, addresses
+# and CIDRs come from lab/topology.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,14 +24,11 @@ K8S_VERSION=${K8S_VERSION:-v1.34.4}
 LAB=${SVCCHECK_LAB_DIR:-/var/lib/svccheck-lab}
 CACHE=${SVCCHECK_LAB_CACHE:-$HOME/.cache/svccheck-lab}
 P=svccheck                      # netns name prefix
-NODES=(lab-cp lab-w1 lab-w2)    # lab-cp also runs the control plane
-declare -A IP=([lab-cp]=10.250.0.11 [lab-w1]=10.250.0.12 [lab-w2]=10.250.0.13 [operator]=10.250.0.100)
-declare -A PODNET=([lab-cp]=10.251.1.0/24 [lab-w1]=10.251.2.0/24 [lab-w2]=10.251.3.0/24)
-LABNET=10.250.0.0/24
-BLACKHOLE_GW=10.250.0.254       # on the lab bridge, owned by nobody
-CLUSTER_CIDR=10.251.0.0/16
-SERVICE_CIDR=10.252.0.0/16
-API=https://${IP[lab-cp]}:6443
+# Every lab process lives below this cgroup of the pids hierarchy: daemons in
+# $TRACK/daemons (start joins it), containers in $TRACK/<node> (kubelet's
+# cgroupRoot). Teardown kills by reading it, so it can only hit the lab's own.
+CG=svccheck-lab
+TRACK=/sys/fs/cgroup/pids/$CG
 PAUSE_IMAGE=svccheck.local/pause:1
 HOSTNAME_IMAGE=svccheck.local/hostname:1
 AGENT_IMAGE=svccheck.local/svccheck:lab
@@ -40,6 +38,27 @@ die() { log "error: $*"; exit 1; }
 in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$P-$ns" "$@"; }
 
 need_root() { [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces, cgroups, containerd)"; }
+
+# The topology (names, addresses, CIDRs) comes from lab/topology.
+TOPOLOGY=$here/topology
+NODES=()                        # NODES[0] also runs the control plane
+HOSTS=()                        # hosts outside the cluster, "operator" among them
+declare -A IP=() PODNET=() NET=()
+while read -r kind name addr subnet; do
+  case $kind in
+    node) NODES+=("$name"); IP[$name]=$addr; PODNET[$name]=$subnet ;;
+    host) HOSTS+=("$name"); IP[$name]=$addr ;;
+    net) NET[$name]=$addr ;;
+    *) die "$TOPOLOGY: unknown record: $kind $name" ;;
+  esac
+done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$TOPOLOGY")
+for v in "${NODES[0]:-}" "${IP[operator]:-}" "${NET[lab]:-}" "${NET[gateway]:-}" "${NET[cluster]:-}" "${NET[service]:-}"; do
+  [ -n "$v" ] || die "$TOPOLOGY needs a node, host operator and net lab, gateway, cluster, service"
+done
+CP=${NODES[0]}
+API=https://${IP[$CP]}:6443
+SERVICE_NET=${NET[service]%/*}
+KUBERNETES_SERVICE_IP=${SERVICE_NET%.*}.$((${SERVICE_NET##*.} + 1))   # first address of the service CIDR
 
 ensure_packages() {
   local missing=()
@@ -52,13 +71,31 @@ ensure_packages() {
   command -v openssl >/dev/null || missing+=(openssl)
   command -v ip >/dev/null || missing+=(iproute2)
   command -v nsenter >/dev/null || missing+=(util-linux)
-  if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ ${#missing[@]} -gt 0 ] || return 0
+  log "installing ${missing[*]}"
+  # Debian's maintainer scripts start the packaged daemons (etcd, containerd)
+  # through invoke-rc.d or deb-systemd-invoke, which both obey policy-rc.d:
+  # one that denies every start keeps them from starting, for this install
+  # only. A policy-rc.d already in place is left as it is.
+  local ours=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    ours=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    printf '#!/bin/sh\n# lab/lab.sh: no service starts while it installs packages\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
   fi
-  # Debian starts the packaged daemons; the lab runs its own in namespaces.
-  pkill -x etcd 2>/dev/null || true
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$ours" ]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
+  # The lab runs its own etcd in a namespace: keep the packaged one from
+  # starting at boot too.
+  if [[ " ${missing[*]} " = *" etcd-server "* ]]; then
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --quiet etcd.service || true
+    else
+      update-rc.d etcd disable >/dev/null 2>&1 || true
+    fi
+  fi
 }
 
 build() {
@@ -82,14 +119,14 @@ net_up() {
   ip -n "$P-lab" link add br0 type bridge
   ip -n "$P-lab" link set br0 up
   local h
-  for h in "${NODES[@]}" operator; do
+  for h in "${NODES[@]}" "${HOSTS[@]}"; do
     ip netns add "$P-$h"
     ip -n "$P-lab" link add "v-$h" type veth peer name eth0 netns "$P-$h"
     ip -n "$P-lab" link set "v-$h" master br0 up
     ip -n "$P-$h" link set lo up
-    ip -n "$P-$h" addr add "${IP[$h]}/24" dev eth0
+    ip -n "$P-$h" addr add "${IP[$h]}/${NET[lab]#*/}" dev eth0
     ip -n "$P-$h" link set eth0 up
-    ip -n "$P-$h" route add default via "$BLACKHOLE_GW"
+    ip -n "$P-$h" route add default via "${NET[gateway]}"
   done
   local n m
   for n in "${NODES[@]}"; do
@@ -108,8 +145,8 @@ pki() {
   mkdir -p "$d"
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.crt" -days 3650 -subj /CN=svccheck-lab-ca 2>/dev/null
   openssl req -newkey rsa:2048 -nodes -keyout "$d/apiserver.key" -out "$d/apiserver.csr" -subj /CN=kube-apiserver 2>/dev/null
-  printf 'subjectAltName=IP:%s,IP:10.252.0.1,IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n' \
-    "${IP[lab-cp]}" > "$d/san.ext"
+  printf 'subjectAltName=IP:%s,IP:%s,IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n' \
+    "${IP[$CP]}" "$KUBERNETES_SERVICE_IP" > "$d/san.ext"
   openssl x509 -req -in "$d/apiserver.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 3650 \
     -extfile "$d/san.ext" -out "$d/apiserver.crt" 2>/dev/null
   openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
@@ -151,9 +188,15 @@ EOF
 # ---------------------------------------------------------------- processes
 start() { # NAME NETNS CMD...
   local name=$1 ns=$2; shift 2
+  [ -d "$TRACK/daemons" ] || die "no lab cgroup $TRACK/daemons (is the lab up?)"
   mkdir -p "$LAB/logs" "$LAB/pids"
-  # exec all the way down, so the recorded pid is the daemon's own
-  ( exec nsenter --net="/run/netns/$P-$ns" setsid "$@" > "$LAB/logs/$name.log" 2>&1 < /dev/null ) &
+  # Join the daemons' cgroup first, so the daemon and everything it forks is in
+  # the lab's cgroup from its first instruction on; exec all the way down, so
+  # the recorded pid is the daemon's own.
+  (
+    echo "$BASHPID" > "$TRACK/daemons/cgroup.procs"
+    exec nsenter --net="/run/netns/$P-$ns" setsid "$@" > "$LAB/logs/$name.log" 2>&1 < /dev/null
+  ) &
   echo $! > "$LAB/pids/$name.pid"
 }
 
@@ -168,15 +211,18 @@ wait_for() { # DESCRIPTION TIMEOUT CMD...
 
 control_plane() {
   local pki=$LAB/pki k=$KBIN
-  log "starting etcd and kube-apiserver on lab-cp"
-  start etcd lab-cp etcd --name lab --data-dir "$LAB/etcd" --listen-client-urls http://127.0.0.1:2379 \
+  log "starting etcd and kube-apiserver on $CP"
+  # etcd listens on 127.0.0.1 inside $CP's network namespace and keeps its data
+  # in $LAB: an etcd of the machine's own (the root namespace's 127.0.0.1:2379,
+  # /var/lib/etcd) cannot collide with it, and the lab never touches that one.
+  start etcd "$CP" etcd --name lab --data-dir "$LAB/etcd" --listen-client-urls http://127.0.0.1:2379 \
     --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380 \
     --initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster lab=http://127.0.0.1:2380
-  start kube-apiserver lab-cp "$k/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
-    --bind-address=0.0.0.0 --secure-port=6443 --advertise-address="${IP[lab-cp]}" \
+  start kube-apiserver "$CP" "$k/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
+    --bind-address=0.0.0.0 --secure-port=6443 --advertise-address="${IP[$CP]}" \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" --client-ca-file="$pki/ca.crt" \
     --token-auth-file="$pki/tokens.csv" --authorization-mode=Node,RBAC \
-    --service-cluster-ip-range=$SERVICE_CIDR --service-node-port-range=30000-32767 \
+    --service-cluster-ip-range="${NET[service]}" --service-node-port-range=30000-32767 \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
     --kubelet-preferred-address-types=InternalIP --allow-privileged=true --profiling=false
@@ -187,32 +233,38 @@ control_plane() {
   kubeconfig "$LAB/proxy.kubeconfig" system:kube-proxy kube-system
   wait_for "kube-apiserver /readyz" 60 in_ns operator "$LAB/bin/kubectl" --kubeconfig "$LAB/admin.kubeconfig" get --raw /readyz
   log "starting kube-controller-manager and kube-scheduler"
-  start kube-controller-manager lab-cp "$k/kube-controller-manager" --kubeconfig="$LAB/kcm.kubeconfig" \
+  start kube-controller-manager "$CP" "$k/kube-controller-manager" --kubeconfig="$LAB/kcm.kubeconfig" \
     --leader-elect=false --use-service-account-credentials=false --service-account-private-key-file="$pki/sa.key" \
-    --root-ca-file="$pki/ca.crt" --cluster-cidr=$CLUSTER_CIDR --allocate-node-cidrs=false \
+    --root-ca-file="$pki/ca.crt" --cluster-cidr="${NET[cluster]}" --allocate-node-cidrs=false \
     --bind-address=127.0.0.1 --secure-port=10257 --controllers='*,-cloud-node-lifecycle'
-  start kube-scheduler lab-cp "$k/kube-scheduler" --kubeconfig="$LAB/sched.kubeconfig" --leader-elect=false \
+  start kube-scheduler "$CP" "$k/kube-scheduler" --kubeconfig="$LAB/sched.kubeconfig" --leader-elect=false \
     --bind-address=127.0.0.1 --secure-port=10259
 }
 
-cgroups_for() { # NODE: a cgroup root per node in every v1 hierarchy
-  local n=$1 c
-  for c in /sys/fs/cgroup/*/; do
-    c=${c%/}
-    [ "$(basename "$c")" = unified ] && continue
-    [ -d "$c" ] || continue
-    mkdir -p "$c/$n"
-    if [ "$(basename "$c")" = cpuset ]; then
-      cat "$c/cpuset.cpus" > "$c/$n/cpuset.cpus"
-      cat "$c/cpuset.mems" > "$c/$n/cpuset.mems"
-    fi
+# lab_cgroups creates the lab's cgroup in every v1 hierarchy with a root per
+# node below it (kubelet's cgroupRoot, where its containers go), and the
+# daemons' cgroup in the pids hierarchy.
+lab_cgroups() {
+  [ -d /sys/fs/cgroup/pids ] || die "the lab needs cgroup v1 (no pids hierarchy at /sys/fs/cgroup/pids)"
+  local h d n
+  for h in /sys/fs/cgroup/*/; do
+    h=${h%/}
+    [ "${h##*/}" = unified ] && continue
+    for n in "" "${NODES[@]}"; do
+      d=$h/$CG${n:+/$n}
+      mkdir -p "$d"
+      if [ "${h##*/}" = cpuset ]; then # tasks can join a cpuset only once it has CPUs and memory nodes
+        cat "$h/cpuset.cpus" > "$d/cpuset.cpus"
+        cat "$h/cpuset.mems" > "$d/cpuset.mems"
+      fi
+    done
   done
+  mkdir -p "$TRACK/daemons"
 }
 
 node_up() {
   local n=$1 d=$LAB/nodes/$1
   mkdir -p "$d/containerd" "$d/cni/net.d" "$d/cni/ipam" "$d/kubelet" "$d/etc"
-  cgroups_for "$n"
   cat > "$d/containerd.toml" <<EOF
 version = 2
 root = "$d/containerd/root"
@@ -242,7 +294,7 @@ EOF
   {"type": "portmap", "capabilities": {"portMappings": true}}
 ]}
 EOF
-  printf 'nameserver %s\n' "$BLACKHOLE_GW" > "$d/etc/resolv.conf"
+  printf 'nameserver %s\n' "${NET[gateway]}" > "$d/etc/resolv.conf"
   start "containerd-$n" "$n" containerd --config "$d/containerd.toml"
   kubeconfig "$d/kubelet.kubeconfig" "system:node:$n"
   cat > "$d/kubelet.yaml" <<EOF
@@ -254,7 +306,7 @@ address: ${IP[$n]}
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
 cgroupDriver: cgroupfs
-cgroupRoot: /$n
+cgroupRoot: /$CG/$n
 failSwapOn: false
 failCgroupV1: false
 containerRuntimeEndpoint: unix://$d/containerd.sock
@@ -277,7 +329,7 @@ kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $LAB/proxy.kubeconfig}
 mode: iptables
 hostnameOverride: $n
-clusterCIDR: $CLUSTER_CIDR
+clusterCIDR: ${NET[cluster]}
 bindAddress: ${IP[$n]}
 metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 0.0.0.0:10256
@@ -292,7 +344,8 @@ start_proxy() { start "kube-proxy-$1" "$1" "$KBIN/kube-proxy" --config="$LAB/nod
 # never run there: that node's NodePorts and ClusterIPs stop forwarding.
 stop_proxy() {
   local f=$LAB/pids/kube-proxy-$1.pid pid
-  pid=$(cat "$f" 2>/dev/null) || die "no kube-proxy running on $1"
+  pid=$(cat "$f" 2>/dev/null) || pid=
+  lab_pid "$pid" || die "no kube-proxy running on $1"
   kill -TERM "$pid" 2>/dev/null || true
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
   rm -f "$f"
@@ -321,6 +374,7 @@ up() {
   SECONDS=0
   mkdir -p "$LAB"
   net_up
+  lab_cgroups
   pki
   control_plane
   local n
@@ -336,32 +390,45 @@ up() {
 }
 
 # ---------------------------------------------------------------- teardown
-cgroup_procs() { # all pids in the lab's cgroup roots
-  local n
-  for n in "${NODES[@]}"; do
-    find /sys/fs/cgroup/*/"$n" -name cgroup.procs -exec cat {} + 2>/dev/null || true
-  done
+# lab_pid PID: PID is a process of the lab's (in its cgroup), not one that
+# reused the number of a lab process that died with the machine.
+lab_pid() { [[ $1 =~ ^[0-9]+$ ]] && grep -q "^[0-9]*:pids:/$CG/" "/proc/$1/cgroup" 2>/dev/null; }
+
+# lab_pids prints every process of the lab's: all in its cgroups (daemons,
+# shims, containers) and any other in its network namespaces (e.g. a command
+# left running by lab.sh exec or node). Both only hold what the lab started.
+lab_pids() {
+  find /sys/fs/cgroup/*/"$CG" -name cgroup.procs -exec cat {} + 2>/dev/null || true
+  local -A netns=()
+  local ns path
+  while read -r ns; do netns[$ns]=1; done < <(stat -L -c 'net:[%i]' /run/netns/"$P"-* 2>/dev/null)
+  [ ${#netns[@]} -gt 0 ] || return 0
+  # (find fails on processes that exit while it runs: what it printed holds)
+  find /proc/[0-9]*/ns/net -maxdepth 0 -printf '%l %p\n' 2>/dev/null | while read -r ns path; do
+    if [ -n "${netns[$ns]:-}" ]; then path=${path#/proc/}; echo "${path%%/*}"; fi
+  done || true
 }
 
 down() {
   need_root
   [ "${1:-}" = quiet ] || log "tearing down the lab"
-  local f n c
-  # Daemons first, so nothing restarts containers while they are killed.
+  local f pid pids c
+  # Daemons first, so nothing restarts containers while they are killed: the
+  # recorded ones (if still the lab's), then any whose pid file a crash lost.
   for f in "$LAB"/pids/*.pid; do
     [ -e "$f" ] || continue
-    kill -KILL "$(cat "$f")" 2>/dev/null || true
+    pid=$(cat "$f")
+    if lab_pid "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
     rm -f "$f"
   done
-  # Whatever a crashed run left without pid files: lab daemons name the lab's
-  # directories on their command lines, container shims name its sockets.
-  pkill -KILL -f "$CACHE/k8s/" 2>/dev/null || true
-  pkill -KILL -f "$LAB/" 2>/dev/null || true
-  # Containers: every pod process lives in a node's cgroup root.
-  local end=$((SECONDS + 15)) pids
-  while pids=$(cgroup_procs) && [ -n "$pids" ]; do
+  if [ -f "$TRACK/daemons/cgroup.procs" ]; then
+    xargs -r kill -KILL < "$TRACK/daemons/cgroup.procs" 2>/dev/null || true
+  fi
+  # Then every other process of the lab's: container shims, pod processes.
+  local end=$((SECONDS + 15))
+  while pids=$(lab_pids | sort -u) && [ -n "$pids" ]; do
     echo "$pids" | xargs -r kill -KILL 2>/dev/null || true
-    [ $SECONDS -lt $end ] || { log "warning: processes still in lab cgroups: $(echo $pids)"; break; }
+    [ $SECONDS -lt $end ] || { log "warning: lab processes still alive: ${pids//$'\n'/ }"; break; }
     sleep 0.2
   done
   # Mounts under the lab dir (container rootfs, pod netns, kubelet volumes), deepest first.
@@ -370,19 +437,18 @@ down() {
       umount -l "$m" 2>/dev/null || true
     done
   fi
-  for n in "${NODES[@]}" operator lab; do
-    ip netns del "$P-$n" 2>/dev/null || true
+  # The lab's namespaces: every one with its prefix, whatever topology made them.
+  for f in /run/netns/"$P"-*; do
+    [ -e "$f" ] && { ip netns del "${f##*/}" 2>/dev/null || true; }
   done
   # Cgroups, deepest first; an emptied cgroup can take a moment to be removable.
   end=$((SECONDS + 15))
   while :; do
     local left=()
-    for n in "${NODES[@]}"; do
-      for c in /sys/fs/cgroup/*/"$n"; do
-        [ -d "$c" ] || continue
-        find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
-        [ -d "$c" ] && left+=("$c")
-      done
+    for c in /sys/fs/cgroup/*/"$CG"; do
+      [ -d "$c" ] || continue
+      find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
+      [ -d "$c" ] && left+=("$c")
     done
     [ ${#left[@]} = 0 ] && break
     [ $SECONDS -lt $end ] || { log "warning: cgroups not removable: ${left[*]}"; break; }
@@ -411,6 +477,7 @@ proxied_everywhere() { # SERVICE_PORT N: every node's iptables forwards to N end
 # answers_from IP PORT N: from the operator host, at most 40 HTTP connections
 # to IP:PORT see N distinct hostname pods answer (the dataplane has converged).
 answers_from() {
+  # shellcheck disable=SC2016 # the script expands its own arguments, in the operator's shell
   in_ns operator bash -c '
     declare -A seen
     for _ in $(seq 40); do
