@@ -21,6 +21,8 @@ test: lint unit
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@command -v shellcheck >/dev/null || { echo "lint: shellcheck not installed (apt-get install shellcheck)"; exit 1; }
+	shellcheck lab/*.sh .ci/*
 
 unit:
 	$(GO) test -race -count=1 ./...
