@@ -2,6 +2,7 @@ package report
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,4 +112,85 @@ func TestApplyBaselineIgnoresProbesNotRunNow(t *testing.T) {
 	if len(r.Baseline.Regressions) != 0 || !r.Passed() {
 		t.Errorf("regressions %v, result %s", r.Baseline.Regressions, r.Summary.Result)
 	}
+}
+
+// A rollout replaces the pods (new names and IPs, same Deployment) and the
+// nodes get new addresses; then worker1's NodePort breaks. Matched by
+// identity, exactly that is the regression; nothing appears or vanishes.
+func TestApplyBaselineAcrossRolloutAndNodeAddressChange(t *testing.T) {
+	owned := func(inv *probe.Inventory, names ...string) {
+		inv.Pods = nil
+		for i, n := range names {
+			inv.Pods = append(inv.Pods, probe.Pod{Namespace: "default", Name: n, Owner: "Deployment/web"})
+			inv.Services[0].Endpoints[i].PodName = n
+		}
+	}
+	before := testinv.Seed()
+	owned(&before, "web-a", "web-b")
+	base := Build(run(t, before, localAndPod, script{}, ""))
+	after := testinv.Seed()
+	owned(&after, "web-5d8f-k2", "web-5d8f-p9")
+	after.Services[0].Endpoints[0].Address, after.Services[0].Endpoints[1].Address = "10.244.3.3", "10.244.4.4"
+	for i := range after.Nodes {
+		after.Nodes[i].Addresses["InternalIP"] = []string{"10.20.0." + string(rune('1'+i))}
+	}
+	r := Build(run(t, after, localAndPod, script{localNodePortWorker1: refuse}, ""))
+	r.ApplyBaseline("b.json", &base)
+	d := r.Baseline
+	if want := []string{"default/web/http/local/nodePort/worker1/InternalIP"}; !slices.Equal(d.Regressions, want) {
+		t.Errorf("regressions %v, want %v", d.Regressions, want)
+	}
+	if len(d.Appeared)+len(d.Vanished) != 0 || r.Passed() || r.Services[0].Pass {
+		t.Errorf("appeared %v vanished %v result %s", d.Appeared, d.Vanished, r.Summary.Result)
+	}
+}
+
+// A node added since the baseline whose NodePort fails is a regression: it
+// appeared failing. A node removed is listed as vanished.
+func TestApplyBaselineAppearedAndVanished(t *testing.T) {
+	base := Build(run(t, testinv.Seed(), []probe.From{probe.FromLocal}, script{}, ""))
+	inv := testinv.Seed()
+	inv.Nodes[0].Name = "worker9" // "worker2" gone, "worker9" new
+	r := Build(run(t, inv, []probe.From{probe.FromLocal}, script{sel{svc: "web", from: probe.FromLocal, via: probe.ViaNodePort, node: "worker9"}: refuse}, ""))
+	r.ApplyBaseline("b.json", &base)
+	d := r.Baseline
+	id := "default/web/http/local/nodePort/"
+	if !slices.Equal(d.Appeared, []string{id + "worker9/InternalIP"}) || !slices.Equal(d.Vanished, []string{id + "worker2/InternalIP"}) {
+		t.Errorf("appeared %v vanished %v", d.Appeared, d.Vanished)
+	}
+	if !slices.Equal(d.Regressions, []string{id + "worker9/InternalIP"}) || r.Passed() {
+		t.Errorf("regressions %v result %s", d.Regressions, r.Summary.Result)
+	}
+}
+
+// A v1alpha1 baseline named probes by address: its identities are rebuilt
+// from the rows' node, address type and VIP family, so a node address change
+// still matches.
+func TestApplyBaselineReadsV1Alpha1(t *testing.T) {
+	base := Build(run(t, testinv.Seed(), []probe.From{probe.FromLocal}, script{}, ""))
+	base.APIVersion = APIVersionV1Alpha1
+	for i := range base.Services {
+		for j := range base.Services[i].Probes {
+			p := &base.Services[i].Probes[j]
+			host := p.Target[:strings.LastIndex(p.Target, ":")]
+			p.ID = p.ID[:len(p.ID)-len(p.Key)] + host // the old form: .../via/host
+			p.Key = ""
+		}
+	}
+	inv := testinv.Seed()
+	inv.Nodes[2].Addresses["InternalIP"] = []string{"10.30.0.1"}
+	r := Build(run(t, inv, []probe.From{probe.FromLocal}, script{sel{svc: "web", from: probe.FromLocal, via: probe.ViaNodePort, node: "worker2"}: refuse}, ""))
+	r.ApplyBaseline("old.json", &base)
+	d := r.Baseline
+	if want := []string{"default/web/http/local/nodePort/worker2/InternalIP"}; !slices.Equal(d.Regressions, want) || d.APIVersion != APIVersionV1Alpha1 {
+		t.Errorf("regressions %v (baseline %s), want %v", d.Regressions, d.APIVersion, want)
+	}
+	if len(d.Appeared)+len(d.Vanished) != 0 {
+		t.Errorf("appeared %v vanished %v: old identities not rebuilt", d.Appeared, d.Vanished)
+	}
+}
+
+// refuse scripts a probe as refused on both its connections.
+func refuse(r *probe.Result) {
+	*r = probe.Result{ID: r.ID, Outcome: probe.Refused, Connections: 2, Failures: 2, Detail: "connect: connection refused"}
 }

@@ -187,13 +187,16 @@ func trailer(w io.Writer, r *Report, wide bool) error {
 		}
 	}
 	if b := r.Baseline; b != nil {
-		fmt.Fprintf(w, "\nBASELINE %s (%s): %d regressions, %d fixed, %d new Services, %d gone\n", b.File,
-			b.GeneratedAt.Format(time.RFC3339), len(b.Regressions), len(b.Fixed), len(b.NewServices), len(b.GoneServices))
+		fmt.Fprintf(w, "\nBASELINE %s (%s): %d regressions, %d fixed, %d new Services, %d gone; paths: %d appeared, %d vanished\n", b.File,
+			b.GeneratedAt.Format(time.RFC3339), len(b.Regressions), len(b.Fixed), len(b.NewServices), len(b.GoneServices), len(b.Appeared), len(b.Vanished))
 		for _, id := range b.Regressions {
 			fmt.Fprintf(w, "  REGRESSION %s\n", id)
 		}
 		for _, s := range b.NewServices {
 			fmt.Fprintf(w, "  new        %s\n", s)
+		}
+		for _, id := range b.Vanished {
+			fmt.Fprintf(w, "  vanished   %s\n", id)
 		}
 	}
 	if len(r.Findings) > 0 {

@@ -278,7 +278,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		if string(again)+"\n" != out {
 			t.Errorf("%s: the JSON report does not survive a round trip", name)
 		}
-		if strings.Contains(out, "\033[") || !strings.HasPrefix(out, "{\n  \"apiVersion\": \"svccheck.dev/v1alpha1\",\n  \"kind\": \"Report\",") {
+		if strings.Contains(out, "\033[") || !strings.HasPrefix(out, "{\n  \"apiVersion\": \""+APIVersion+"\",\n  \"kind\": \"Report\",") {
 			t.Errorf("%s: JSON starts %q", name, out[:min(len(out), 80)])
 		}
 		if err := validate(t, compileSchema(t), []byte(out)); err != nil {
@@ -307,7 +307,7 @@ func TestYAMLIsTheJSON(t *testing.T) {
 	if string(ja) != string(jb) {
 		t.Errorf("YAML and JSON reports differ:\n%s\n%s", ja, jb)
 	}
-	if !strings.HasPrefix(y, "apiVersion: svccheck.dev/v1alpha1\n") || !strings.Contains(y, "\nbaseline:\n") {
+	if !strings.HasPrefix(y, "apiVersion: "+APIVersion+"\n") || !strings.Contains(y, "\nbaseline:\n") {
 		t.Errorf("YAML does not use the JSON field names:\n%s", y[:min(len(y), 200)])
 	}
 }
@@ -336,6 +336,7 @@ type junit struct {
 			Skipped *struct {
 				Message string `xml:"message,attr"`
 			} `xml:"skipped"`
+			SystemOut string `xml:"system-out"`
 		} `xml:"testcase"`
 	} `xml:"testsuite"`
 }
@@ -355,21 +356,26 @@ func parseJUnit(t *testing.T, out string) junit {
 func TestJUnit(t *testing.T) {
 	r := Build(brokenInput(t, ""))
 	j := parseJUnit(t, render(t, &r, "junit", Options{}))
-	// One case per probe plus one verdict case per Service; a failing
-	// Service's verdict case fails too.
+	// One case per probe plus one verdict case per Service, and a cluster
+	// suite for the cordoned node's note; a failing Service's verdict case
+	// fails too, the note does not.
 	failingServices := 0
 	for _, s := range r.Services {
 		if !s.Pass {
 			failingServices++
 		}
 	}
-	if j.Tests != r.Summary.Probes+len(r.Services) || j.Failures != r.Summary.Failed+failingServices || j.Skipped != r.Summary.NotRun || j.Time != "2.150" {
+	if j.Tests != r.Summary.Probes+len(r.Services)+1 || j.Failures != r.Summary.Failed+failingServices || j.Skipped != r.Summary.NotRun || j.Time != "2.150" {
 		t.Errorf("totals tests=%d failures=%d skipped=%d time=%s, want %d %d %d 2.150", j.Tests, j.Failures, j.Skipped, j.Time,
-			r.Summary.Probes+len(r.Services), r.Summary.Failed+failingServices, r.Summary.NotRun)
+			r.Summary.Probes+len(r.Services)+1, r.Summary.Failed+failingServices, r.Summary.NotRun)
 	}
-	if len(j.Suites) != len(r.Services) {
-		t.Fatalf("%d suites, want one per Service", len(j.Suites))
+	if len(j.Suites) != len(r.Services)+1 {
+		t.Fatalf("%d suites, want one per Service and the cluster's", len(j.Suites))
 	}
+	if c := j.Suites[len(r.Services)]; c.Name != "cluster" || c.Tests != 1 || c.Failures != 0 || c.Cases[0].Name != "nodeUnschedulable master" {
+		t.Errorf("cluster suite %+v", c)
+	}
+	j.Suites = j.Suites[:len(r.Services)]
 	sumTests := 0
 	for i, s := range j.Suites {
 		svc := r.Services[i]
@@ -378,11 +384,11 @@ func TestJUnit(t *testing.T) {
 			t.Errorf("suite %s: %d tests, %d cases, %d probes", s.Name, s.Tests, len(s.Cases), len(svc.Probes))
 		}
 		v := s.Cases[0]
-		if v.Name != "verdict: "+string(svc.Verdict) || v.Classname != s.Name || (v.Failure != nil) == svc.Pass {
+		if v.Name != "verdict" || v.SystemOut != "verdict: "+string(svc.Verdict) || v.Classname != s.Name || (v.Failure != nil) == svc.Pass {
 			t.Errorf("suite %s: verdict case %+v for pass=%v verdict=%s", s.Name, v, svc.Pass, svc.Verdict)
 		}
 	}
-	if sumTests != j.Tests {
+	if sumTests+1 != j.Tests {
 		t.Errorf("suite tests add up to %d, not %d", sumTests, j.Tests)
 	}
 
@@ -402,24 +408,24 @@ func TestJUnit(t *testing.T) {
 	for i, c := range web.Cases {
 		cases[c.Name] = i
 	}
-	refused := web.Cases[cases["port http nodePort worker1 from local (10.10.0.11:30080)"]]
+	refused := web.Cases[cases["port http nodePort worker1/InternalIP from local"]]
 	if f := refused.Failure; f == nil || f.Type != string(diagnose.VerdictBlockedFromOperator) ||
-		!strings.HasSuffix(f.Text, "\nexpected reach (a NodePort answers on every node), observed refused after 2 attempt(s) dial tcp 10.10.0.11:30080: connect: connection refused") {
+		!strings.HasSuffix(f.Text, "\ntarget 10.10.0.11:30080: expected reach (a NodePort answers on every node), observed refused after 2 connection(s): dial tcp 10.10.0.11:30080: connect: connection refused") {
 		t.Errorf("refused NodePort case %+v", refused)
 	}
-	exposed := web.Cases[cases["port http endpoint web-a from local (10.244.0.5:80)"]]
+	exposed := web.Cases[cases["port http endpoint podNetwork from local"]]
 	if f := exposed.Failure; f == nil || f.Type != string(diagnose.VerdictExposed) || exposed.Time != "0.001" {
 		t.Errorf("exposed pod IP case %+v", exposed)
 	}
-	dns := web.Cases[cases["port http dns from pod (web.default.svc.cluster.local:8080)"]]
+	dns := web.Cases[cases["port http dns web.default.svc.cluster.local from pod"]]
 	if dns.Skipped == nil || dns.Skipped.Message != "no cluster DNS (no kube-system/kube-dns Service)" || dns.Failure != nil {
 		t.Errorf("DNS case %+v, want skipped with the reason", dns)
 	}
-	if ok := web.Cases[cases["port http nodePort master from local (10.10.0.10:30080)"]]; ok.Failure != nil || ok.Skipped != nil || ok.Time != "0.002" {
+	if ok := web.Cases[cases["port http nodePort master/InternalIP from local"]]; ok.Failure != nil || ok.Skipped != nil || ok.Time != "0.002" {
 		t.Errorf("passing case %+v", ok)
 	}
 	db := j.Suites[1]
-	if db.Tests != 1 || db.Failures != 0 || db.Cases[0].Name != "verdict: healthy" {
+	if db.Tests != 1 || db.Failures != 0 || db.Cases[0].SystemOut != "verdict: healthy" {
 		t.Errorf("ExternalName suite %+v, want only a passing verdict case", db)
 	}
 }
@@ -448,8 +454,8 @@ func TestJUnitFailureWithoutFinding(t *testing.T) {
 	r.Findings = nil
 	j := parseJUnit(t, render(t, &r, "junit", Options{}))
 	for _, c := range j.Suites[2].Cases {
-		if c.Name == "port http nodePort worker1 from local (10.10.0.11:30080)" {
-			if f := c.Failure; f == nil || f.Type != "pathFailed" || f.Message != "pathFailed" || !strings.Contains(f.Text, "observed refused after 2 attempt(s)") {
+		if c.Name == "port http nodePort worker1/InternalIP from local" {
+			if f := c.Failure; f == nil || f.Type != "pathFailed" || f.Message != "pathFailed" || !strings.HasPrefix(f.Text, "target 10.10.0.11:30080: expected reach") {
 				t.Errorf("failure %+v", f)
 			}
 			return
@@ -500,7 +506,7 @@ func TestSummaryLine(t *testing.T) {
 func TestBaselineTrailer(t *testing.T) {
 	r := baselineApplied(t)
 	out := render(t, &r, "table", Options{})
-	want := "\nBASELINE svccheck-baseline.json (2026-01-01T03:04:05Z): 2 regressions, 1 fixed, 2 new Services, 1 gone\n" +
+	want := "\nBASELINE svccheck-baseline.json (2026-01-01T03:04:05Z): 2 regressions, 1 fixed, 2 new Services, 1 gone; paths: 0 appeared, 0 vanished\n" +
 		"  REGRESSION " + seedID(t, localNodePortWorker1) + "\n" +
 		"  REGRESSION " + seedID(t, localPodIP) + "\n" +
 		"  new        default/api\n" +

@@ -3,8 +3,10 @@
 package report
 
 import (
+	"net"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/svccheck/svccheck/probe"
@@ -13,8 +15,11 @@ import (
 
 // APIVersion and Kind identify the JSON report format.
 const (
-	APIVersion = "svccheck.dev/v1alpha1"
-	Kind       = "Report"
+	APIVersion = "svccheck.dev/v1alpha2"
+	// APIVersionV1Alpha1 is the previous version, still read as a baseline:
+	// its probe IDs end in addresses, and outcomes are fewer.
+	APIVersionV1Alpha1 = "svccheck.dev/v1alpha1"
+	Kind               = "Report"
 )
 
 // Report is the complete outcome of one run. Its JSON form is the stable,
@@ -36,7 +41,9 @@ type Report struct {
 
 // BaselineDiff is what changed since a saved report.
 type BaselineDiff struct {
-	File        string    `json:"file"`
+	File string `json:"file"`
+	// APIVersion is the baseline report's version.
+	APIVersion  string    `json:"apiVersion"`
 	GeneratedAt time.Time `json:"generatedAt"`
 	// Regressions are probes that passed in the baseline and fail now.
 	Regressions []string `json:"regressions"`
@@ -46,43 +53,66 @@ type BaselineDiff struct {
 	NewServices []string `json:"newServices"`
 	// GoneServices were in the baseline only.
 	GoneServices []string `json:"goneServices"`
+	// Appeared are probe identities of known Services that only this run
+	// has (a node or replica added); failing, they are regressions.
+	Appeared []string `json:"appeared"`
+	// Vanished are probe identities of known Services only the baseline had.
+	Vanished []string `json:"vanished"`
 }
 
-// ApplyBaseline compares r with a saved report: the result becomes "fail"
-// exactly when a probe that passed in the baseline fails now.
+// ApplyBaseline compares r with a saved report, matching probes by their
+// stable identity (ID: names of nodes and pod owners, never IPs), so a
+// rollout or a node address change between the two runs matches. The result
+// becomes "fail" exactly when there is a regression: a probe that passed in
+// the baseline fails now, or a probe new in a Service the baseline knew (a
+// node or a replica added) fails. Identities that appeared or vanished are
+// listed; new Services are reported, never failures.
 func (r *Report) ApplyBaseline(file string, base *Report) {
-	d := &BaselineDiff{File: file, GeneratedAt: base.Metadata.GeneratedAt, Regressions: []string{}, Fixed: []string{}, NewServices: []string{}, GoneServices: []string{}}
-	before := map[string]bool{}
-	services := map[string]bool{}
-	for _, s := range base.Services {
-		services[s.Namespace+"/"+s.Name] = true
-		for _, p := range s.Probes {
-			if p.Outcome != probe.NotRun {
-				before[p.ID] = p.Pass
-			}
-		}
-	}
+	d := &BaselineDiff{File: file, APIVersion: base.APIVersion, GeneratedAt: base.Metadata.GeneratedAt, Regressions: []string{},
+		Fixed: []string{}, NewServices: []string{}, GoneServices: []string{}, Appeared: []string{}, Vanished: []string{}}
+	before, planned, services := baselineProbes(base)
 	now := map[string]bool{}
+	regressed := map[string]bool{}
 	for _, s := range r.Services {
 		key := s.Namespace + "/" + s.Name
 		now[key] = true
 		if !services[key] {
 			d.NewServices = append(d.NewServices, key)
+			continue
 		}
 		for _, p := range s.Probes {
+			if p.Outcome == probe.NotRun {
+				continue
+			}
 			passed, known := before[p.ID]
+			delete(before, p.ID)
 			switch {
-			case !known || p.Outcome == probe.NotRun:
+			case !known && planned[p.ID]:
+				// It did not run then: nothing to compare with.
+			case !known:
+				d.Appeared = append(d.Appeared, p.ID)
+				if !p.Pass {
+					d.Regressions = append(d.Regressions, p.ID)
+					regressed[key] = true
+				}
 			case passed && !p.Pass:
 				d.Regressions = append(d.Regressions, p.ID)
+				regressed[key] = true
 			case !passed && p.Pass:
 				d.Fixed = append(d.Fixed, p.ID)
 			}
 		}
 	}
 	for _, s := range base.Services {
-		if key := s.Namespace + "/" + s.Name; !now[key] {
+		key := s.Namespace + "/" + s.Name
+		if !now[key] {
 			d.GoneServices = append(d.GoneServices, key)
+			continue
+		}
+		for _, p := range s.Probes {
+			if _, left := before[baselineID(base.APIVersion, p)]; left && p.Outcome != probe.NotRun {
+				d.Vanished = append(d.Vanished, baselineID(base.APIVersion, p))
+			}
 		}
 	}
 	r.Baseline = d
@@ -90,6 +120,64 @@ func (r *Report) ApplyBaseline(file string, base *Report) {
 	if len(d.Regressions) > 0 {
 		r.Summary.Result = "fail"
 	}
+	for i := range r.Services {
+		r.Services[i].Pass = !regressed[r.Services[i].Namespace+"/"+r.Services[i].Name]
+	}
+}
+
+// baselineProbes maps each probe that ran in the baseline to whether it
+// passed, by identity, and lists every probe it planned and its Services.
+func baselineProbes(base *Report) (ran, planned, services map[string]bool) {
+	ran, planned, services = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, s := range base.Services {
+		services[s.Namespace+"/"+s.Name] = true
+		for _, p := range s.Probes {
+			id := baselineID(base.APIVersion, p)
+			planned[id] = true
+			if p.Outcome != probe.NotRun {
+				ran[id] = p.Pass
+			}
+		}
+	}
+	return ran, planned, services
+}
+
+// baselineID is a baseline probe's identity in today's terms. Reports of
+// APIVersionV1Alpha1 named probes by address; their identity is rebuilt from
+// the row's fields (node and address type, VIP family), except that an
+// endpoint is known there only by its pod's name, so endpoints of a baseline
+// that old match only until the pods are replaced.
+func baselineID(version string, p ProbeRow) string {
+	if version != APIVersionV1Alpha1 {
+		return p.ID
+	}
+	host := p.Target
+	if h, _, err := net.SplitHostPort(p.Target); err == nil {
+		host = h
+	}
+	v6 := ""
+	if strings.Contains(host, ":") {
+		v6 = "/ipv6"
+	}
+	key := host
+	switch p.Via {
+	case probe.ViaNodePort:
+		key = p.Node + "/" + p.AddressType + v6
+	case probe.ViaHealthCheck:
+		key = p.Node + v6
+	case probe.ViaClusterIP:
+		key = "ipv4"
+		if v6 != "" {
+			key = "ipv6"
+		}
+	case probe.ViaEndpoint:
+		key = p.Pod + v6
+		if p.From == probe.FromLocal {
+			key = "podNetwork" + v6
+		}
+	}
+	id := p.ID[:strings.LastIndex(p.ID, "/"+string(p.Via)+"/")]
+	return id + "/" + string(p.Via) + "/" + key
 }
 
 // Metadata says when and against what the report was made.
@@ -161,7 +249,11 @@ type Endpoints struct {
 
 // ProbeRow is one probe with its expectation and what it observed.
 type ProbeRow struct {
-	ID           string        `json:"id"`
+	ID string `json:"id"`
+	// Key is the end of ID that identifies the probe within its port,
+	// vantage point and path kind by names (node and address type, endpoint
+	// owner and position), never IPs; Target keeps the address.
+	Key          string        `json:"key"`
 	Port         string        `json:"port"`
 	ServicePort  int32         `json:"servicePort"`
 	Protocol     string        `json:"protocol"`
@@ -184,7 +276,11 @@ type ProbeRow struct {
 	Connections  int           `json:"attempts"`
 	Failures     int           `json:"failures"`
 	Tries        int           `json:"tries"`
-	Coverage     *Coverage     `json:"coverage,omitempty"`
+	// Observed counts connections by outcome when they differed or failed.
+	Observed map[probe.Outcome]int `json:"observed,omitempty"`
+	// FailedBackends counts failed connections known to have gone to a pod.
+	FailedBackends map[string]int `json:"failedBackends,omitempty"`
+	Coverage       *Coverage      `json:"coverage,omitempty"`
 }
 
 // Matrix says which backend answered on which path: Rows[i].Seen[j] is true
@@ -374,11 +470,12 @@ func (r *Report) judge(failOn diagnose.Severity) {
 func (r *Report) Passed() bool { return r.Summary.Result == "pass" }
 
 func newRow(p *probe.Probe, res probe.Result) ProbeRow {
-	row := ProbeRow{ID: p.ID, Port: p.Port, ServicePort: p.ServicePort, Protocol: p.Protocol, From: p.From, Via: p.Via, Node: p.Node,
+	row := ProbeRow{ID: p.ID, Key: p.Key, Port: p.Port, ServicePort: p.ServicePort, Protocol: p.Protocol, From: p.From, Via: p.Via, Node: p.Node,
 		AddressType: p.AddressType, Pod: p.Pod, Target: p.Address(), HTTP: p.HTTP, Expect: p.Expect.Want,
 		ExpectReason: p.Expect.Reason, Outcome: res.Outcome, Pass: res.Pass, Detail: res.Detail,
 		LatencyMs: float64(res.Latency.Microseconds()) / 1000, HTTPStatus: res.HTTPStatus, Backend: res.Backend,
-		Attribution: res.Attribution, Connections: res.Connections, Failures: res.Failures, Tries: res.Tries}
+		Attribution: res.Attribution, Connections: res.Connections, Failures: res.Failures, Tries: res.Tries,
+		Observed: res.Observed, FailedBackends: res.FailedBackends}
 	if p.Via != probe.ViaEndpoint && len(p.Backends) > 0 && res.Connections > res.Failures && (p.HTTP || len(res.Seen) > 0) {
 		seen := append([]string{}, res.Seen...)
 		sort.Strings(seen)
