@@ -81,11 +81,11 @@ func (r *Report) ApplyBaseline(file string, base *Report) {
 			continue
 		}
 		for _, p := range s.Probes {
+			passed, known := before[p.ID]
+			delete(before, p.ID) // it still exists, run or not
 			if p.Outcome == probe.NotRun {
 				continue
 			}
-			passed, known := before[p.ID]
-			delete(before, p.ID)
 			switch {
 			case !known && planned[p.ID]:
 				// It did not run then: nothing to compare with.
