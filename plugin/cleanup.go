@@ -9,13 +9,14 @@ import (
 )
 
 // newCleanupCmd deletes agents left behind (after --keep-agent, or a killed
-// run whose deadline has not passed yet).
+// run whose deadline has not passed yet), in the agent namespace or, with
+// -A, everywhere. The kubectl flags and -A are the root's persistent flags.
 func newCleanupCmd(o *Options) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "cleanup",
 		Short: "Delete svccheck agents left in the cluster (by label)",
 		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
+		RunE: interruptible(func(c *cobra.Command, _ []string) error {
 			if err := o.Complete(nil); err != nil {
 				return err
 			}
@@ -30,6 +31,8 @@ func newCleanupCmd(o *Options) *cobra.Command {
 			}
 			fmt.Fprintf(o.Out, "deleted %d svccheck agent(s) in %s\n", n, where)
 			return nil
-		},
+		}),
 	}
+	addAgentNamespaceFlag(cmd.Flags(), o)
+	return cmd
 }

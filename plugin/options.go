@@ -2,26 +2,38 @@ package plugin
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/diagnose"
 	"github.com/svccheck/svccheck/report"
 )
 
+// defaultRequestTimeout bounds each API request unless --request-timeout
+// says otherwise ("0": no timeout), so an unreachable API server fails fast
+// instead of after the operating system's TCP timeout.
+const defaultRequestTimeout = "15s"
+
 // Options are the command's flags and what Complete derives from them.
 type Options struct {
 	ConfigFlags *genericclioptions.ConfigFlags
+	// PrintFlags are kubectl's printers: name, jsonpath, go-template, and
+	// their --template and --allow-missing-template-keys flags.
+	PrintFlags *genericclioptions.PrintFlags
 	genericiooptions.IOStreams
 
 	Names         []string
@@ -29,6 +41,8 @@ type Options struct {
 	Selector      string
 	From          string
 	Output        string
+	NoHeaders     bool
+	Color         string
 	Timeout       time.Duration
 	Concurrency   int
 	AddressTypes  []string
@@ -41,6 +55,9 @@ type Options struct {
 	Quiet         bool
 
 	baseline *report.Report
+	// printer renders the report in a kubectl format; nil for the report's
+	// own formats (report.Formats).
+	printer reportPrinter
 
 	AgentNamespace  string
 	Image           string
@@ -58,15 +75,27 @@ type Options struct {
 	// the in-cluster vantage points (Jobs when nil).
 	local  probe.Prober
 	agents Agents
+	// terminal tells whether a stream is a terminal (isTerminal when nil).
+	terminal func(any) bool
+	// completionTimeout bounds completion's API calls (completionTimeout
+	// when zero).
+	completionTimeout time.Duration
 }
 
 // NewOptions returns Options with defaults.
 func NewOptions(streams genericiooptions.IOStreams) *Options {
+	cf := genericclioptions.NewConfigFlags(true)
+	timeout := defaultRequestTimeout
+	cf.Timeout = &timeout
+	pf := genericclioptions.NewPrintFlags("")
+	pf.JSONYamlPrintFlags = nil // json and yaml are the report's own
 	return &Options{
-		ConfigFlags:  genericclioptions.NewConfigFlags(true),
+		ConfigFlags:  cf,
+		PrintFlags:   pf,
 		IOStreams:    streams,
 		From:         "local",
 		Output:       "table",
+		Color:        "auto",
 		Timeout:      2 * time.Second,
 		Concurrency:  64,
 		FailOn:       "error",
@@ -80,10 +109,16 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 // Complete fills in what the flags imply: names, namespace, API client.
 func (o *Options) Complete(args []string) error {
 	o.Names = args
+	if err := o.validateRequestTimeout(); err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
 	if o.client != nil {
 		return nil
 	}
 	loader := o.ConfigFlags.ToRawKubeConfigLoader()
+	if err := o.checkKubeconfig(loader); err != nil {
+		return &ExitError{Code: ExitCluster, Err: err}
+	}
 	ns, _, err := loader.Namespace()
 	if err != nil {
 		return &ExitError{Code: ExitCluster, Err: fmt.Errorf("load kubeconfig: %w", err)}
@@ -93,15 +128,51 @@ func (o *Options) Complete(args []string) error {
 	if err != nil {
 		return &ExitError{Code: ExitCluster, Err: fmt.Errorf("load kubeconfig: %w", err)}
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 15 * time.Second // an unreachable API fails fast, not after the OS's TCP timeout
-	}
 	o.restConfig = cfg
 	o.client, err = kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return &ExitError{Code: ExitCluster, Err: fmt.Errorf("create client for %s: %w", cfg.Host, err)}
 	}
 	return nil
+}
+
+// validateRequestTimeout rejects a --request-timeout client-go cannot parse,
+// or a negative one, before anything else reads the kubeconfig.
+func (o *Options) validateRequestTimeout() error {
+	if o.ConfigFlags.Timeout == nil {
+		return nil
+	}
+	t := *o.ConfigFlags.Timeout
+	if d, err := clientcmd.ParseTimeout(t); err != nil || d < 0 {
+		return fmt.Errorf("invalid --request-timeout %q: want 0 (no timeout), seconds, or a number with a unit (1s, 2m, 3h)", t)
+	}
+	return nil
+}
+
+// checkKubeconfig says where a kubeconfig was looked for when none was found,
+// instead of letting client-go fall back to http://localhost:8080.
+func (o *Options) checkKubeconfig(loader clientcmd.ClientConfig) error {
+	cf := o.ConfigFlags
+	if cf.APIServer != nil && *cf.APIServer != "" || os.Getenv("KUBERNETES_MASTER") != "" {
+		return nil
+	}
+	raw, err := loader.RawConfig()
+	if err != nil || len(raw.Clusters) > 0 {
+		return nil // a kubeconfig was found, or the error says what is wrong with it
+	}
+	_, err = rest.InClusterConfig()
+	if err == nil {
+		return nil
+	}
+	inCluster := err.Error()
+	if errors.Is(err, rest.ErrNotInCluster) {
+		inCluster = "not running in a pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT unset"
+	}
+	where := strings.Join(loader.ConfigAccess().GetLoadingPrecedence(), ", ") + " ($KUBECONFIG unset)"
+	if env := os.Getenv(clientcmd.RecommendedConfigPathEnvVar); env != "" {
+		where = clientcmd.RecommendedConfigPathEnvVar + "=" + env
+	}
+	return fmt.Errorf("no kubeconfig found: looked in %s, and no in-cluster config (%s); use --kubeconfig or set KUBECONFIG", where, inCluster)
 }
 
 // Validate rejects flag combinations that cannot work, with exit code 2.
@@ -114,14 +185,21 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// validateOutput checks the report flags: format, file, baseline, --fail-on.
+// validateOutput checks the report flags: format, colour, file, baseline,
+// --fail-on.
 func (o *Options) validateOutput() error {
-	if !slices.Contains(report.Formats, o.Output) {
-		return fmt.Errorf("unknown output format %q: want one of %s", o.Output, strings.Join(report.Formats, ", "))
+	if err := o.validateFormat(); err != nil {
+		return err
+	}
+	if !slices.Contains(colorModes, o.Color) {
+		return fmt.Errorf("unknown --color %q: want %s", o.Color, strings.Join(colorModes, ", "))
 	}
 	if o.OutputFile != "" {
 		if _, err := report.FormatForFile(o.OutputFile); err != nil {
 			return fmt.Errorf("--output-file: %v", err)
+		}
+		if err := checkWritable(o.OutputFile); err != nil {
+			return err
 		}
 	}
 	if _, err := diagnose.ParseFailOn(o.FailOn); err != nil {
@@ -130,6 +208,29 @@ func (o *Options) validateOutput() error {
 	if o.Baseline == "" {
 		return nil
 	}
+	return o.loadBaseline()
+}
+
+// checkWritable proves the report file can be written where it goes, by
+// creating and removing a file beside it, before anything is probed.
+func checkWritable(name string) error {
+	if fi, err := os.Stat(name); err == nil && fi.IsDir() {
+		return fmt.Errorf("--output-file %s is a directory", name)
+	}
+	dir := filepath.Dir(name)
+	f, err := os.CreateTemp(dir, ".svccheck-*")
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("--output-file %s: cannot write in %s: %v", name, dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+func (o *Options) loadBaseline() error {
 	data, err := os.ReadFile(o.Baseline)
 	if err != nil {
 		return fmt.Errorf("--baseline: %v", err)
@@ -138,8 +239,8 @@ func (o *Options) validateOutput() error {
 	if err := json.Unmarshal(data, &base); err != nil {
 		return fmt.Errorf("--baseline %s is not a JSON report: %v", o.Baseline, err)
 	}
-	if base.APIVersion != report.APIVersion || base.Kind != report.Kind {
-		return fmt.Errorf("--baseline %s is %s %s, want %s %s", o.Baseline, base.APIVersion, base.Kind, report.APIVersion, report.Kind)
+	if base.Kind != report.Kind || base.APIVersion != report.APIVersion && base.APIVersion != report.APIVersionV1Alpha1 {
+		return fmt.Errorf("--baseline %s is %s %s, want %s %s (or %s)", o.Baseline, base.APIVersion, base.Kind, report.APIVersion, report.Kind, report.APIVersionV1Alpha1)
 	}
 	o.baseline = &base
 	return nil
@@ -149,6 +250,9 @@ func (o *Options) validateOutput() error {
 func (o *Options) validateProbing() error {
 	if _, err := o.vantagePoints(); err != nil {
 		return err
+	}
+	if _, err := labels.Parse(o.Selector); err != nil {
+		return fmt.Errorf("invalid --selector %q: %v", o.Selector, err)
 	}
 	switch {
 	case o.Tries < 1 || o.Tries > 10:
@@ -185,6 +289,9 @@ func (o *Options) validateAgent() error {
 	}
 	return nil
 }
+
+// fromValues are the --from values, in the order help and completion list them.
+var fromValues = []string{"local", "cluster", "nodes", "all", "everywhere"}
 
 // vantagePoints maps --from to the planner's vantage points; "cluster" is the
 // agent pod, probe.FromPod.

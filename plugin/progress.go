@@ -31,16 +31,6 @@ func newProgress(w any, total int) *progress {
 	return &progress{w: f, total: total}
 }
 
-func isTerminalWriter(w any) bool {
-	f, ok := w.(*os.File)
-	return ok && isTerminal(f)
-}
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 func (p *progress) done(_ int, r probe.Result) {
 	n := p.n.Add(1)
 	if !r.Pass {

@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -88,8 +87,7 @@ func (o *Options) scope(sc cluster.Scope, from []probe.From) report.Scope {
 // write renders the report to stdout and --output-file, and turns its
 // result into the exit code.
 func (o *Options) write(rep *report.Report) error {
-	color := o.Output != "json" && isTerminalWriter(o.Out) && os.Getenv("NO_COLOR") == ""
-	if err := report.RenderWith(o.Out, rep, o.Output, report.Options{Quiet: o.Quiet, Color: color}); err != nil {
+	if err := o.render(o.Out, rep); err != nil {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("write report: %w", err)}
 	}
 	if o.OutputFile != "" {

@@ -59,6 +59,14 @@ func (f fakeProber) Probe(_ context.Context, p *probe.Probe) probe.Result {
 
 func runWith(t *testing.T, prober probe.Prober, args []string, flags ...string) (string, string, int) {
 	t.Helper()
+	out, errOut, err := runOpts(t, prober, nil, append(args, flags...)...)
+	return out, errOut, ExitCode(err)
+}
+
+// runOpts runs the command on the fixture cluster with prober for local and
+// in-cluster probes; setup, when set, adjusts the Options first.
+func runOpts(t *testing.T, prober probe.Prober, setup func(*Options), args ...string) (string, string, error) {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
 	o := NewOptions(streams)
@@ -68,10 +76,15 @@ func runWith(t *testing.T, prober probe.Prober, args []string, flags ...string) 
 	o.local = prober
 	o.agents = &fakeAgents{prober: prober}
 	allowAll(o.client.(*fake.Clientset))
+	if setup != nil {
+		setup(o)
+	}
 	cmd := newCmd(o)
-	cmd.SetArgs(append(args, flags...))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), ExitCode(err)
+	return out.String(), errOut.String(), err
 }
 
 func golden(t *testing.T, name, got string) {
