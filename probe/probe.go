@@ -73,7 +73,10 @@ type Probe struct {
 	// address type) of a NodePort, the family of a ClusterIP, the owner and
 	// position of an endpoint ("Deployment/web#0") — never an IP of a node or
 	// pod. Host keeps the address.
-	ID        string `json:"id"`
+	ID string `json:"id"`
+	// Key is the last part of ID: what identifies the probe within its
+	// Service port, vantage point and path kind ("lab-w1/InternalIP").
+	Key       string `json:"key"`
 	Namespace string `json:"namespace"`
 	Service   string `json:"service"`
 	// Port is the Service port's name, or its number when unnamed.

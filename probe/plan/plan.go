@@ -303,8 +303,10 @@ func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrTyp
 	if skip == "" && port == 0 {
 		skip = "no target port resolved"
 	}
+	key := b.key(pc, from, via, node, addrType, host)
 	b.probes = append(b.probes, probe.Probe{
-		ID:           b.id(pc, from, via, b.key(pc, from, via, node, addrType, host)),
+		ID:           b.id(pc, from, via, key),
+		Key:          key,
 		Namespace:    pc.svc.Namespace,
 		Service:      pc.svc.Name,
 		Port:         pc.port.Label(),
