@@ -7,10 +7,30 @@ LDFLAGS := -s -w -X github.com/svccheck/svccheck/plugin.Version=$(VERSION)
 # E2E=auto runs the e2e suite when root on Linux; yes: always; no: never.
 E2E ?= auto
 
-.PHONY: build test unit lint e2e bench bench-e2e release-check lab-up lab-down demo clean
+.PHONY: build image image-push test unit lint e2e bench bench-e2e release-check lab-up lab-down demo clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-svccheck
+
+## image: the agent image without a container engine: the static binary for
+## each of IMAGE_PLATFORMS as an OCI layout (IMAGE_DIR/oci, one multi-arch
+## index) and a docker-archive per platform (IMAGE_DIR/svccheck-OS-ARCH.tar)
+## for ctr/kind/minikube/k3s. IMAGE defaults to the name this version's plugin
+## uses (--image); the lab builds it as svccheck.local/svccheck:lab.
+IMAGE ?= ghcr.io/svccheck/svccheck:$(patsubst v%,%,$(VERSION))
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+IMAGE_DIR ?= dist/image
+image:
+	@set -e; bins=; for p in $(IMAGE_PLATFORMS); do \
+		os=$${p%%/*}; arch=$${p#*/}; out=$(IMAGE_DIR)/$$os-$${arch//\//-}/kubectl-svccheck; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$${arch%%/*} $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./cmd/kubectl-svccheck; \
+		bins="$$bins -binary $$p=$$out"; \
+	done; \
+	$(GO) run ./cmd/svccheck-image build -tag '$(IMAGE)' -o $(IMAGE_DIR) $$bins
+
+## image-push: push what `make image` built as IMAGE (INSECURE=1: plain-HTTP registry)
+image-push:
+	$(GO) run ./cmd/svccheck-image push $(if $(INSECURE),-insecure) -layout $(IMAGE_DIR)/oci '$(IMAGE)'
 
 ## test: lint, unit tests with -race, then the end-to-end suite on the lab cluster
 test: lint unit

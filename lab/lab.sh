@@ -103,12 +103,18 @@ build() {
   KBIN=$("$here/build-k8s.sh" "$K8S_VERSION")
   mkdir -p "$LAB/bin" "$LAB/images"
   log "building svccheck and the lab images"
-  (cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$LAB/bin/" ./cmd/kubectl-svccheck ./lab/images/pause ./lab/images/hostname ./lab/mkimage)
+  (cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$LAB/bin/" ./lab/images/pause ./lab/images/hostname ./lab/mkimage)
   ln -sf "$KBIN/kubectl" "$LAB/bin/kubectl"
   "$LAB/bin/mkimage" -binary "$LAB/bin/pause" -tag "$PAUSE_IMAGE" -o "$LAB/images/pause.tar"
   "$LAB/bin/mkimage" -binary "$LAB/bin/hostname" -tag "$HOSTNAME_IMAGE" -o "$LAB/images/hostname.tar"
-  "$LAB/bin/mkimage" -binary "$LAB/bin/kubectl-svccheck" -tag "$AGENT_IMAGE" -user 65532:65532 \
-    -o "$LAB/images/svccheck.tar"
+  # The agent image is what `make image` builds for everyone (every platform);
+  # the nodes import this machine's platform, and the operator runs that very
+  # binary.
+  local platform
+  platform=linux/$(go env GOARCH)
+  make -s -C "$repo" image IMAGE="$AGENT_IMAGE" IMAGE_DIR="$LAB/agent-image" >&2
+  ln -f "$LAB/agent-image/svccheck-${platform//\//-}.tar" "$LAB/images/svccheck.tar"
+  ln -sf "$LAB/agent-image/${platform//\//-}/kubectl-svccheck" "$LAB/bin/kubectl-svccheck"
 }
 
 # ---------------------------------------------------------------- network
