@@ -290,7 +290,7 @@ func TestOutputFileKeepsTheTable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]string{"r.json": "{\n  \"apiVersion\"", "r.yaml": "apiVersion: svccheck.dev/v1alpha1", "r.xml": "<?xml"}[name]
+		want := map[string]string{"r.json": "{\n  \"apiVersion\"", "r.yaml": "apiVersion: " + report.APIVersion, "r.xml": "<?xml"}[name]
 		if !strings.HasPrefix(string(data), want) {
 			t.Errorf("%s starts %.40q, want %q", name, data, want)
 		}
@@ -301,7 +301,7 @@ func TestJUnitNamesTheFailingServiceAndNode(t *testing.T) {
 	out, _, _ := runWith(t, fakeProber{brokenNode: "worker1"}, []string{"hostname", "hostname-nodeport"}, "--http", "-o", "junit")
 	for _, want := range []string{
 		`<testsuite name="default/hostname-nodeport" tests="6" failures="2" skipped="0"`,
-		`<testcase name="port http nodePort worker1 from local (10.10.0.11:30080)" classname="default/hostname-nodeport"`,
+		`<testcase name="port http nodePort worker1/InternalIP from local" classname="default/hostname-nodeport"`,
 		`<failure message="nodePathFailed: NodePort 30080 fails on node worker1 only`,
 		`<testsuite name="default/hostname" tests="3" failures="0"`,
 	} {
@@ -333,8 +333,8 @@ func TestBaselineFailsOnlyOnRegressions(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if code != ExitFailed || strings.Join(rep.Baseline.Regressions, ",") != "default/hostname-nodeport/http/local/nodePort/10.10.0.10" ||
-		strings.Join(rep.Baseline.Fixed, ",") != "default/hostname-nodeport/http/local/nodePort/10.10.0.11" {
+	if code != ExitFailed || strings.Join(rep.Baseline.Regressions, ",") != "default/hostname-nodeport/http/local/nodePort/master/InternalIP" ||
+		strings.Join(rep.Baseline.Fixed, ",") != "default/hostname-nodeport/http/local/nodePort/worker1/InternalIP" {
 		t.Errorf("regressed run: exit %d diff %+v", code, rep.Baseline)
 	}
 	_, _, code = runWith(t, fakeProber{}, nil, "--baseline", filepath.Join(dir, "missing.json"))
