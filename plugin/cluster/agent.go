@@ -240,7 +240,7 @@ func (a *Agent) observe(p *corev1.Pod, last *string) (bool, error) {
 		return true, nil
 	}
 	if perr := podProblem(p); perr != nil {
-		return false, &exitcode.Error{Code: exitcode.Agent, Err: fmt.Errorf("agent pod %s/%s: %w", p.Namespace, p.Name, perr)}
+		return false, &exitcode.Error{Code: exitcode.Agent, Err: fmt.Errorf("agent pod %s/%s: %w", p.Namespace, p.Name, withImageHelp(perr, a.cfg, p.Spec.NodeName))}
 	}
 	*last = podState(p)
 	return false, nil
@@ -256,8 +256,9 @@ func podProblem(p *corev1.Pod) error {
 	for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
 		if w := cs.State.Waiting; w != nil {
 			switch w.Reason {
-			case "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
-				"CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff", "RunContainerError":
+			case "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName":
+				return &pullError{Reason: w.Reason, Message: w.Message}
+			case "CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff", "RunContainerError":
 				return fmt.Errorf("%s: %s", w.Reason, w.Message)
 			}
 		}
