@@ -1,0 +1,125 @@
+package diagnose
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/svccheck/svccheck/probe"
+)
+
+// hopFailures explains every failed probe no earlier rule cited, and reports
+// partial coverage, with one finding per code and kind of hop (Service port,
+// vantage point, path) naming each member, in the order of the hop's first
+// probe in the plan: notSticky when a sessionAffinity=ClientIP path reached
+// several backends; pathFailed for any other failure, saying when every probe
+// of the hop failed ("the Service, not one node"); partialCoverage, a
+// warning, when a path that passed never reached some backends. A finding is
+// on a node when all its members are. It cites the probes it groups.
+type hopFailures struct{}
+
+// hopGroup is one finding of hopFailures in the making.
+type hopGroup struct {
+	code    Code
+	sev     Severity
+	hop     string // the hop's key: port, vantage point, path
+	desc    string // describeHop
+	node    string // the members' node when they share one
+	members []string
+	idx     []int
+}
+
+func (hopFailures) apply(c *svcContext) bool {
+	groups := map[string]*hopGroup{}
+	var order []*hopGroup
+	for _, i := range c.idx {
+		p, r := c.probe(i)
+		if r.Outcome == probe.NotRun || c.cited[i] {
+			continue
+		}
+		code, sev, member := classifyHop(p, r)
+		if code == "" {
+			continue
+		}
+		hop := hopKey(p)
+		g, ok := groups[string(code)+"|"+hop]
+		if !ok {
+			g = &hopGroup{code: code, sev: sev, hop: hop, desc: describeHop(p), node: p.Node}
+			groups[string(code)+"|"+hop] = g
+			order = append(order, g)
+		}
+		if g.node != p.Node {
+			g.node = ""
+		}
+		g.members = append(g.members, member)
+		g.idx = append(g.idx, i)
+	}
+	total := map[string]int{} // probes that ran, per hop
+	for _, i := range c.ran(anyProbe) {
+		total[hopKey(&c.plan.Probes[i])]++
+	}
+	for _, g := range order {
+		msg := strings.Join(g.members, "; ")
+		if n := total[g.hop]; g.code == VerdictPathFailed && n > 1 && len(g.idx) == n {
+			msg += fmt.Sprintf(" (all %d fail: the Service, not one node)", n)
+		}
+		c.add(g.sev, g.code, g.node, "", g.idx, "%s: %s", g.desc, msg)
+	}
+	return false
+}
+
+// hopKey identifies p's kind of hop: Service port, vantage point, path.
+func hopKey(p *probe.Probe) string { return p.Port + "|" + string(p.From) + "|" + string(p.Via) }
+
+// classifyHop says which hopFailures code p's result falls under, if any,
+// and describes it as a member of its hop.
+func classifyHop(p *probe.Probe, r *probe.Result) (Code, Severity, string) {
+	where := p.Address()
+	if p.Via == probe.ViaNodePort || p.Via == probe.ViaHealthCheck {
+		where = p.Node + " (" + p.Address() + ")"
+	}
+	switch {
+	case !r.Pass && p.Expect.Sticky && r.Outcome == probe.OK && len(r.Seen) > 1:
+		return VerdictNotSticky, SevError, fmt.Sprintf("%s reached %s in %d connections (sessionAffinity=ClientIP)",
+			where, strings.Join(r.Seen, ", "), r.Connections)
+	case !r.Pass:
+		return VerdictPathFailed, SevError, where + " " + failure(p, r)
+	case p.Expect.Want == probe.Reach && len(p.Backends) > 1 && len(r.Seen) > 0 && len(missing(p.Backends, r.Seen)) > 0:
+		return VerdictPartialCoverage, SevWarning, fmt.Sprintf("%s saw %d of %d backends in %d connections, never %s",
+			where, len(r.Seen), len(p.Backends), r.Connections, strings.Join(missing(p.Backends, r.Seen), ", "))
+	}
+	return "", "", ""
+}
+
+// failure says how a failed probe failed: its outcome, how many of its
+// connections failed, an answer where none was wanted, or a wrong status.
+func failure(p *probe.Probe, r *probe.Result) string {
+	switch {
+	case r.Failures > 0 && r.Failures < r.Connections:
+		return fmt.Sprintf("%d of %d connections %s", r.Failures, r.Connections, r.Outcome)
+	case r.Outcome == probe.OK && p.Expect.Want == probe.NoReach:
+		return "answered but must not (" + p.Expect.Reason + ")"
+	case r.Outcome == probe.OK && p.Expect.Status != 0:
+		return fmt.Sprintf("HTTP %d, want %d", r.HTTPStatus, p.Expect.Status)
+	}
+	return string(r.Outcome)
+}
+
+// describeHop names a kind of hop, e.g. "port http NodePort 30080 from local".
+func describeHop(p *probe.Probe) string {
+	s := "port " + p.Port + " "
+	switch p.Via {
+	case probe.ViaNodePort:
+		s += fmt.Sprintf("NodePort %d", p.TargetPort)
+	case probe.ViaEndpoint:
+		s += "endpoints"
+	case probe.ViaClusterIP:
+		s += "ClusterIP"
+	case probe.ViaLoadBalancer:
+		s += "LoadBalancer"
+	case probe.ViaHealthCheck:
+		s += "healthCheckNodePort"
+	default:
+		s += "DNS name"
+	}
+	return s + " from " + string(p.From)
+}
