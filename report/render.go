@@ -199,6 +199,7 @@ func trailer(w io.Writer, r *Report, wide bool) error {
 			fmt.Fprintf(w, "  vanished   %s\n", id)
 		}
 	}
+	writeConvergence(w, r)
 	if len(r.Findings) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "FINDINGS")

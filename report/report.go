@@ -237,6 +237,42 @@ type Service struct {
 	// Matrix is the vantage point × backend coverage of the VIP paths that
 	// could attribute answers, when any could.
 	Matrix *Matrix `json:"coverageMatrix,omitempty"`
+	// Convergence, with --wait-converged, says whether and when the
+	// Service's paths came to agree with their expectations.
+	Convergence *Convergence `json:"convergence,omitempty"`
+}
+
+// Convergence states.
+const (
+	// ConvergeAgreed: every probe met its expectation on the first pass.
+	ConvergeAgreed = "agreed"
+	// ConvergeConverged: some did only when probed again.
+	ConvergeConverged = "converged"
+	// ConvergeNotConverged: some still did not when the wait ended.
+	ConvergeNotConverged = "notConverged"
+	// ConvergeNotWaited: some did not, and the Service had not changed
+	// recently: their results were final at once.
+	ConvergeNotWaited = "notWaited"
+)
+
+// Convergence is how a Service's paths settled while svccheck waited for
+// the dataplane to converge (--wait-converged).
+type Convergence struct {
+	State string `json:"state"`
+	// LastChange is the newest change the cluster recorded for the Service
+	// (its creation, an EndpointSlice change, an endpoint pod's readiness).
+	LastChange *time.Time `json:"lastChange,omitempty"`
+	// WaitedMs is the time from the end of the first pass to the end of the
+	// pass in which every probe agreed (converged), or to the end of the
+	// wait (notConverged); 0 otherwise.
+	WaitedMs int64 `json:"waitedMs"`
+	// SinceChangeMs, when converged, is the time from LastChange to the end
+	// of the pass in which every probe agreed.
+	SinceChangeMs *int64 `json:"sinceChangeMs,omitempty"`
+	// Reprobes is how many times the Service's disagreeing probes ran again.
+	Reprobes int `json:"reprobes"`
+	// Probes are the IDs of the probes that disagreed on the first pass.
+	Probes []string `json:"probes,omitempty"`
 }
 
 // Endpoints counts a Service's endpoints by condition.
