@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/svccheck/svccheck/plugin.Version=$(VERSION)
 # E2E=auto runs the e2e suite when root on Linux; yes: always; no: never.
 E2E ?= auto
 
-.PHONY: build image image-push test unit lint e2e bench bench-e2e release-check lab-up lab-down demo clean
+.PHONY: build image image-push test unit lint e2e bench bench-e2e release-check release-check-all lab-up lab-down demo clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-svccheck
@@ -42,7 +42,7 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@command -v shellcheck >/dev/null || { echo "lint: shellcheck not installed (apt-get install shellcheck)"; exit 1; }
-	shellcheck lab/*.sh .ci/*
+	shellcheck lab/*.sh .ci/* kubectl_complete-svccheck
 
 unit:
 	$(GO) test -race -count=1 ./...
@@ -63,6 +63,10 @@ bench-e2e:
 ## release-check: goreleaser check + snapshot build/archives, krew manifest validated and installed offline
 release-check:
 	.ci/release-check
+
+## release-check-all: the same for all six platforms, as a release builds them
+release-check-all:
+	RELEASE_PLATFORMS=all .ci/release-check
 
 lab-up:
 	lab/lab.sh up
