@@ -53,6 +53,10 @@ type Options struct {
 	Tries         int
 	DryRun        bool
 	Quiet         bool
+	// WaitConverged bounds the wait for recently changed Services' paths to
+	// agree with their expectations (converge.go); 0 is off.
+	WaitConverged  time.Duration
+	ConvergeWindow time.Duration
 
 	baseline *report.Report
 	// printer renders the report in a kubectl format; nil for the report's
@@ -177,7 +181,7 @@ func (o *Options) checkKubeconfig(loader clientcmd.ClientConfig) error {
 
 // Validate rejects flag combinations that cannot work, with exit code 2.
 func (o *Options) Validate() error {
-	for _, check := range []func() error{o.validateOutput, o.validateProbing, o.validateAgent} {
+	for _, check := range []func() error{o.validateOutput, o.validateProbing, o.validateAgent, o.validateConverge} {
 		if err := check(); err != nil {
 			return &ExitError{Code: ExitUsage, Err: err}
 		}

@@ -52,7 +52,7 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		o.skipDNSWithoutClusterDNS(ctx, pl)
 	}
-	results, err := o.execute(ctx, &pl)
+	results, conv, err := o.execute(ctx, inv, &pl)
 	if err != nil {
 		return err
 	}
@@ -62,6 +62,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.baseline != nil {
 		rep.ApplyBaseline(o.Baseline, o.baseline)
 	}
+	applyConvergence(&rep, conv)
 	return o.write(&rep)
 }
 
@@ -146,8 +147,9 @@ func (o *Options) skipDNSWithoutClusterDNS(ctx context.Context, pl probe.Plan) {
 
 // execute runs the plan: local probes here, every other vantage point's
 // probes in its own agent (a pod, or a hostNetwork pod per node), all at
-// once; results[i] is for pl.Probes[i].
-func (o *Options) execute(ctx context.Context, pl *probe.Plan) ([]probe.Result, error) {
+// once; results[i] is for pl.Probes[i]. With --wait-converged it then waits
+// for disagreeing probes to converge, agents still running (converge.go).
+func (o *Options) execute(ctx context.Context, inv probe.Inventory, pl *probe.Plan) ([]probe.Result, map[string]*report.Convergence, error) {
 	results := make([]probe.Result, len(pl.Probes))
 	local, remote, order := split(pl)
 	var errOut any = o.ErrOut
@@ -163,7 +165,7 @@ func (o *Options) execute(ctx context.Context, pl *probe.Plan) ([]probe.Result, 
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var wg sync.WaitGroup
 	for k, f := range order {
@@ -185,7 +187,7 @@ func (o *Options) execute(ctx context.Context, pl *probe.Plan) ([]probe.Result, 
 		results[local[k]] = r
 	}
 	wg.Wait()
-	return results, nil
+	return results, o.converge(ctx, inv, pl, results, o.reprober(agents, order), prog), nil
 }
 
 // split sorts probe indexes into those run here and those run by each
@@ -264,7 +266,7 @@ func (o *Options) agentConfig(pl *probe.Plan, remote []int, from probe.From) clu
 		conns += max(pl.Probes[i].Connections, 1)
 	}
 	work := time.Duration((conns+o.Concurrency-1)/o.Concurrency) * o.Timeout
-	deadline := min(max(o.AgentTimeout+work+30*time.Second, 60*time.Second), 6*time.Hour)
+	deadline := min(max(o.AgentTimeout+work+o.convergeBudget(work)+30*time.Second, 60*time.Second), 6*time.Hour)
 	if o.AgentDeadline > 0 {
 		deadline = o.AgentDeadline
 	}

@@ -4,7 +4,10 @@
 // talks to the Kubernetes API; the plugin package builds the Inventory.
 package probe
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
 // Inventory is everything discovered in the cluster that the plan is built from.
 // Slices are sorted by the discoverer (namespace, then name) so plans are stable.
@@ -53,6 +56,10 @@ type Service struct {
 	Selector              map[string]string `json:"selector,omitempty"`
 	Ports                 []ServicePort     `json:"ports"`
 	Endpoints             []Endpoint        `json:"endpoints,omitempty"`
+	// LastChange is the newest change the cluster recorded for the Service:
+	// its creation, its EndpointSlices' last-change-trigger-time, its
+	// endpoint pods' Ready transitions; zero when unknown.
+	LastChange time.Time `json:"lastChange,omitzero"`
 }
 
 // Key returns "namespace/name".

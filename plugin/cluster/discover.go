@@ -227,8 +227,10 @@ func buildInventory(svcs []corev1.Service, slices []discoveryv1.EndpointSlice, n
 		}
 		bySvc[s.Namespace+"/"+name] = append(bySvc[s.Namespace+"/"+name], s)
 	}
+	changes := newChangeIndex(pods)
 	for i := range svcs {
 		s := convertService(&svcs[i])
+		s.LastChange = changes.lastChange(&svcs[i], bySvc[s.Key()])
 		for _, sl := range bySvc[s.Key()] {
 			inv.EndpointSlices++
 			s.Endpoints = append(s.Endpoints, convertSlice(sl)...)
