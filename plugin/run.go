@@ -42,7 +42,7 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	pl := plan.Build(inv, plan.Options{From: from, AddressTypes: o.AddressTypes, HTTP: o.HTTP, Protocols: prober.Protocols})
+	pl := plan.Build(inv, o.planOptions(from))
 	if o.DryRun {
 		return o.printPlan(inv, pl)
 	}
@@ -52,7 +52,7 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		o.skipDNSWithoutClusterDNS(ctx, pl)
 	}
-	results, conv, err := o.execute(ctx, inv, &pl)
+	results, conv, err := o.execute(ctx, &inv, &pl, o.refresher(sc, from))
 	if err != nil {
 		return err
 	}
@@ -148,8 +148,9 @@ func (o *Options) skipDNSWithoutClusterDNS(ctx context.Context, pl probe.Plan) {
 // execute runs the plan: local probes here, every other vantage point's
 // probes in its own agent (a pod, or a hostNetwork pod per node), all at
 // once; results[i] is for pl.Probes[i]. With --wait-converged it then waits
-// for disagreeing probes to converge, agents still running (converge.go).
-func (o *Options) execute(ctx context.Context, inv probe.Inventory, pl *probe.Plan) ([]probe.Result, map[string]*report.Convergence, error) {
+// for recently changed Services to converge, agents still running, and may
+// replace *inv and *pl with a later discovery (converge.go).
+func (o *Options) execute(ctx context.Context, inv *probe.Inventory, pl *probe.Plan, refresh refreshFunc) ([]probe.Result, map[string]*report.Convergence, error) {
 	results := make([]probe.Result, len(pl.Probes))
 	local, remote, order := split(pl)
 	var errOut any = o.ErrOut
@@ -187,7 +188,8 @@ func (o *Options) execute(ctx context.Context, inv probe.Inventory, pl *probe.Pl
 		results[local[k]] = r
 	}
 	wg.Wait()
-	return results, o.converge(ctx, inv, pl, results, o.reprober(agents, order), prog), nil
+	results, conv := o.converge(ctx, inv, pl, results, refresh, o.reprober(agents, order), prog)
+	return results, conv, nil
 }
 
 // split sorts probe indexes into those run here and those run by each

@@ -59,6 +59,14 @@ func IsHTTP(p probe.ServicePort) bool {
 // deterministic: the same inventory and options give the same plan.
 func Build(inv probe.Inventory, opts Options) probe.Plan {
 	b := newPlanner(inv, opts)
+	// The same rules run twice: first counting, so the plan (hundreds of
+	// thousands of probes on a large cluster) is allocated once, at its size.
+	b.counting = true
+	for i := range inv.Services {
+		b.service(&inv.Services[i])
+	}
+	b.counting = false
+	b.probes = make([]probe.Probe, 0, b.count)
 	for i := range inv.Services {
 		b.service(&inv.Services[i])
 	}
@@ -103,6 +111,8 @@ type planner struct {
 	addrTypes []string
 	protocols []string
 	domain    string
+	counting  bool // count the probes instead of making them
+	count     int
 	probes    []probe.Probe
 	idBuf     []byte
 }
@@ -288,6 +298,10 @@ func (b *planner) inCluster(pc *portCtx, from probe.From) {
 }
 
 func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrType, pod, host string, port int32, backends []string, exp probe.Expectation) {
+	if b.counting {
+		b.count++
+		return
+	}
 	attempts := 1
 	attributable := pc.http || from.Node() != "" // HTTP body, or conntrack on the node
 	switch {
