@@ -3,13 +3,17 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/svccheck/svccheck/plugin/cluster"
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/agent"
+	"github.com/svccheck/svccheck/probe/plan"
+	"github.com/svccheck/svccheck/probe/prober"
 	"github.com/svccheck/svccheck/report"
 )
 
@@ -62,109 +66,209 @@ func (o *Options) convergeBudget(work time.Duration) time.Duration {
 // their evaluated results by plan index.
 type reprobeFunc func(ctx context.Context, pl *probe.Plan, idx []int) map[int]probe.Result
 
-// converge waits for the dataplane to converge (--wait-converged): after the
-// first pass (results), it probes again, with backoff, only the probes that
-// disagree with their expectation and belong to a Service the cluster changed
-// within the window, until they all agree or the wait is over. A probe that
-// agrees is final; results keeps each probe's last observation, so a
-// persistent failure is reported as it was seen. It returns each Service's
-// convergence by namespace/name, or nil when the mode is off.
-func (o *Options) converge(ctx context.Context, inv probe.Inventory, pl *probe.Plan, results []probe.Result, reprobe reprobeFunc, prog *progress) map[string]*report.Convergence {
-	if o.WaitConverged <= 0 {
-		return nil
+// refreshFunc discovers the cluster again and plans as the run did.
+type refreshFunc func(ctx context.Context) (probe.Inventory, probe.Plan, error)
+
+// planOptions are the run's planning options.
+func (o *Options) planOptions(from []probe.From) plan.Options {
+	return plan.Options{From: from, AddressTypes: o.AddressTypes, HTTP: o.HTTP, Protocols: prober.Protocols}
+}
+
+// refresher discovers sc again and plans it like the first pass did.
+func (o *Options) refresher(sc cluster.Scope, from []probe.From) refreshFunc {
+	return func(ctx context.Context) (probe.Inventory, probe.Plan, error) {
+		inv, err := cluster.Discover(ctx, o.client, sc)
+		if err != nil {
+			return inv, probe.Plan{}, err
+		}
+		pl := plan.Build(inv, o.planOptions(from))
+		if o.wantsAgent() {
+			o.skipDNSWithoutClusterDNS(ctx, pl)
+		}
+		return inv, pl, nil
 	}
-	firstEnd := time.Now()
-	now := o.now()
-	conv := map[string]*report.Convergence{}
-	changed := map[string]time.Time{}
+}
+
+// converger tracks one run's wait for convergence.
+type converger struct {
+	o    *Options
+	now  time.Time // the run's clock when the first pass ended
+	conv map[string]*report.Convergence
+}
+
+// recent reports whether the cluster changed s within the window.
+func (c *converger) recent(s *probe.Service) bool {
+	return !s.LastChange.IsZero() && c.now.Sub(s.LastChange) <= c.o.convergeWindow()
+}
+
+// record returns s's convergence, made when first seen.
+func (c *converger) record(s *probe.Service) *report.Convergence {
+	rec := c.conv[s.Key()]
+	if rec == nil {
+		rec = &report.Convergence{State: report.ConvergeAgreed}
+		c.conv[s.Key()] = rec
+	}
+	if !s.LastChange.IsZero() {
+		lc := s.LastChange
+		rec.LastChange = &lc
+	}
+	return rec
+}
+
+// unsettled returns the Services of inv that are still converging: changed
+// within the window, and with a probe that disagrees or endpoints that are
+// not ready yet (pods starting, or none yet for a selector). Other Services
+// that disagree are marked not waited on.
+func (c *converger) unsettled(inv *probe.Inventory, pl *probe.Plan, results []probe.Result) map[string]bool {
+	disagree := map[string][]string{}
+	for i := range pl.Probes {
+		if disagrees(results[i]) {
+			key := pl.Probes[i].Namespace + "/" + pl.Probes[i].Service
+			disagree[key] = append(disagree[key], pl.Probes[i].ID)
+		}
+	}
+	out := map[string]bool{}
 	for i := range inv.Services {
 		s := &inv.Services[i]
-		c := &report.Convergence{State: report.ConvergeAgreed}
-		if !s.LastChange.IsZero() {
-			lc := s.LastChange
-			c.LastChange = &lc
+		rec := c.record(s)
+		ids := disagree[s.Key()]
+		for _, id := range ids {
+			if !slices.Contains(rec.Probes, id) {
+				rec.Probes = append(rec.Probes, id)
+			}
 		}
-		conv[s.Key()], changed[s.Key()] = c, s.LastChange
-	}
-	var pending []int
-	for i, r := range results {
-		if disagrees(r) {
-			key := pl.Probes[i].Namespace + "/" + pl.Probes[i].Service
-			c := conv[key]
-			if c == nil {
-				continue
-			}
-			c.Probes = append(c.Probes, pl.Probes[i].ID)
-			if lc := changed[key]; lc.IsZero() || now.Sub(lc) > o.convergeWindow() {
-				c.State = report.ConvergeNotWaited
-				continue
-			}
-			c.State = report.ConvergeNotConverged
-			pending = append(pending, i)
+		switch {
+		case c.recent(s) && (len(ids) > 0 || endpointsSettling(s)):
+			out[s.Key()] = true
+			rec.State = report.ConvergeNotConverged
+		case len(ids) > 0 && rec.State == report.ConvergeAgreed:
+			rec.State = report.ConvergeNotWaited
 		}
 	}
+	return out
+}
+
+// endpointsSettling reports whether a Service with a selector has no
+// endpoints yet, or endpoints not ready that are not terminating.
+func endpointsSettling(s *probe.Service) bool {
+	if len(s.Selector) == 0 || s.Type == probe.TypeExternalName {
+		return false
+	}
+	if len(s.Endpoints) == 0 {
+		return true
+	}
+	for _, ep := range s.Endpoints {
+		if !ep.Ready && !ep.Terminating {
+			return true
+		}
+	}
+	return false
+}
+
+// converge waits for the dataplane to converge (--wait-converged). After the
+// first pass, for as long as some Service the cluster changed within the
+// window is unsettled (a probe disagrees with its expectation, or its
+// endpoints are not ready yet), it waits with backoff, discovers again and
+// probes again what is not final: the probes of those Services that
+// disagreed, or that are new or changed since (another endpoint, another
+// backend set). A probe that agreed is final, and so is every result of a
+// Service not waited on. *inv, *pl and results are replaced by the last
+// discovery, its plan and their results, so the report and diagnosis see
+// one consistent state; a persistent failure is reported as last observed.
+// It returns each Service's convergence by namespace/name, or nil when the
+// mode is off.
+func (o *Options) converge(ctx context.Context, inv *probe.Inventory, pl *probe.Plan, results []probe.Result,
+	refresh refreshFunc, reprobe reprobeFunc, prog *progress) ([]probe.Result, map[string]*report.Convergence) {
+	if o.WaitConverged <= 0 {
+		return results, nil
+	}
+	firstEnd := time.Now()
+	c := &converger{o: o, now: o.now(), conv: map[string]*report.Convergence{}}
+	pending := c.unsettled(inv, pl, results)
 	deadline := firstEnd.Add(o.WaitConverged)
 	for delay := convergeFirst; len(pending) > 0; delay = min(2*delay, convergeMax) {
 		wait := min(delay, time.Until(deadline))
 		if wait <= 0 || !sleepCtx(ctx, wait) {
 			break
 		}
-		prog.say(fmt.Sprintf("waiting for convergence: %s of %s disagree", report.Count(len(pending), "probe"), report.Count(countServices(pl, pending), "Service")))
-		got := reprobe(ctx, pl, pending)
-		passEnd := time.Now()
-		still := map[string]bool{}
-		var next []int
-		for _, i := range pending {
-			r, ok := got[i]
-			if ok && !r.Interrupted {
-				results[i] = r
-			}
-			key := pl.Probes[i].Namespace + "/" + pl.Probes[i].Service
-			if disagrees(results[i]) || !ok || r.Interrupted {
-				next = append(next, i)
-				still[key] = true
+		prog.say(fmt.Sprintf("waiting for %s to converge", report.Count(len(pending), "Service")))
+		inv2, pl2, err := *inv, *pl, error(nil)
+		if refresh != nil {
+			if inv2, pl2, err = refresh(ctx); err != nil {
+				inv2, pl2 = *inv, *pl // probe again what we know
 			}
 		}
-		counted := map[string]bool{}
-		for _, i := range pending {
-			key := pl.Probes[i].Namespace + "/" + pl.Probes[i].Service
-			if counted[key] {
-				continue
+		pl2.AgentNodes = pl.AgentNodes
+		results2, run := c.carryOver(pl, results, &pl2, pending)
+		got := reprobe(ctx, &pl2, run)
+		for _, i := range run {
+			r, ok := got[i]
+			if !ok { // a vantage point that appeared since the first pass
+				r = probe.Result{ID: pl2.Probes[i].ID, Outcome: probe.NotRun, Detail: "no agent for vantage point " + string(pl2.Probes[i].From)}
+				probe.Evaluate(&pl2.Probes[i], &r)
 			}
-			counted[key] = true
-			c := conv[key]
-			c.Reprobes++
-			if !still[key] {
-				c.State = report.ConvergeConverged
-				c.WaitedMs = passEnd.Sub(firstEnd).Milliseconds()
-				if c.LastChange != nil {
-					since := passEnd.Sub(*c.LastChange).Milliseconds()
-					c.SinceChangeMs = &since
+			results2[i] = r
+		}
+		passEnd := time.Now()
+		if ctx.Err() != nil {
+			break // keep the last complete observation
+		}
+		*inv, *pl, results = inv2, pl2, results2
+		for key := range pending {
+			if rec := c.conv[key]; rec != nil {
+				rec.Reprobes++
+			}
+		}
+		next := c.unsettled(inv, pl, results)
+		for key := range pending {
+			if rec := c.conv[key]; rec != nil && !next[key] {
+				rec.State = report.ConvergeConverged
+				rec.WaitedMs = passEnd.Sub(firstEnd).Milliseconds()
+				if rec.LastChange != nil {
+					since := passEnd.Sub(*rec.LastChange).Milliseconds()
+					rec.SinceChangeMs = &since
 				}
 			}
 		}
 		pending = next
-		if ctx.Err() != nil {
-			break
+	}
+	for key := range pending {
+		c.conv[key].WaitedMs = time.Since(firstEnd).Milliseconds()
+	}
+	return results, c.conv
+}
+
+// carryOver returns results for pl2 holding every final result of the
+// previous pass (pl, results), and the probes of pl2 to run: those of
+// pending Services that disagreed, and any that is new or not the same
+// probe as before (another address, expectation or set of backends).
+func (c *converger) carryOver(pl *probe.Plan, results []probe.Result, pl2 *probe.Plan, pending map[string]bool) ([]probe.Result, []int) {
+	old := make(map[string]int, len(pl.Probes))
+	for i := range pl.Probes {
+		old[pl.Probes[i].ID] = i
+	}
+	out := make([]probe.Result, len(pl2.Probes))
+	var run []int
+	for j := range pl2.Probes {
+		p := &pl2.Probes[j]
+		i, ok := old[p.ID]
+		if ok && sameProbe(&pl.Probes[i], p) && (!disagrees(results[i]) || !pending[p.Namespace+"/"+p.Service]) {
+			out[j] = results[i]
+			continue
 		}
+		run = append(run, j)
 	}
-	for _, i := range pending {
-		c := conv[pl.Probes[i].Namespace+"/"+pl.Probes[i].Service]
-		c.WaitedMs = time.Since(firstEnd).Milliseconds()
-	}
-	return conv
+	return out, run
+}
+
+// sameProbe reports whether two plans' probes of one ID check the same thing.
+func sameProbe(a, b *probe.Probe) bool {
+	return a.Address() == b.Address() && a.Expect == b.Expect && a.Skip == b.Skip && a.Connections == b.Connections &&
+		a.HTTP == b.HTTP && slices.Equal(a.Backends, b.Backends)
 }
 
 // disagrees reports whether a probe ran and did not meet its expectation.
 func disagrees(r probe.Result) bool { return r.Outcome != probe.NotRun && !r.Pass }
-
-func countServices(pl *probe.Plan, idx []int) int {
-	seen := map[string]bool{}
-	for _, i := range idx {
-		seen[pl.Probes[i].Namespace+"/"+pl.Probes[i].Service] = true
-	}
-	return len(seen)
-}
 
 // sleepCtx sleeps d, or less when ctx ends first (false).
 func sleepCtx(ctx context.Context, d time.Duration) bool {

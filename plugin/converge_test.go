@@ -8,7 +8,11 @@ import (
 	"testing"
 	"time"
 
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/report"
@@ -240,5 +244,61 @@ func TestConvergeFlagErrors(t *testing.T) {
 		if ExitCode(err) != ExitUsage || err == nil || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%v: err = %v, want usage error %q", tc.args, err, tc.msg)
 		}
+	}
+}
+
+// TestConvergeRediscovers: run at once after a Deployment and its Service
+// were applied, the pods are not ready yet (no ready endpoints: an error
+// without the mode). With --wait-converged svccheck discovers again until
+// the endpoints are ready, probes what the new plan holds, and diagnoses
+// the state it last saw.
+func TestConvergeRediscovers(t *testing.T) {
+	notReadyUntilList := func(n int) func(*Options) {
+		return func(o *Options) {
+			changedAgo(2 * time.Second)(o)
+			cs := o.client.(*fake.Clientset)
+			gvr := discoveryv1.SchemeGroupVersion.WithResource("endpointslices")
+			set := func(ready bool) {
+				obj, err := cs.Tracker().Get(gvr, "default", "hostname-nodeport-y2")
+				if err != nil {
+					panic(err)
+				}
+				sl := obj.(*discoveryv1.EndpointSlice).DeepCopy()
+				for i := range sl.Endpoints {
+					sl.Endpoints[i].Conditions.Ready = &ready
+				}
+				if err := cs.Tracker().Update(gvr, sl, "default"); err != nil {
+					panic(err)
+				}
+			}
+			set(false)
+			lists := 0
+			cs.PrependReactor("list", "endpointslices", func(k8stesting.Action) (bool, runtime.Object, error) {
+				if lists++; lists == n {
+					set(true)
+				}
+				return false, nil, nil
+			})
+		}
+	}
+	plain, _, _, code := convergeRun(t, fakeProber{}, notReadyUntilList(2), "hostname-nodeport")
+	if code != ExitFailed || plain.Inventory.ReadyEndpoints != 0 {
+		t.Fatalf("without the mode: exit %d, %d ready endpoints", code, plain.Inventory.ReadyEndpoints)
+	}
+	rep, _, _, code := convergeRun(t, fakeProber{}, notReadyUntilList(3), "--wait-converged", "20s", "hostname-nodeport")
+	if code != ExitOK {
+		t.Fatalf("exit %d, want 0: %s %+v", code, report.SummaryLine(rep), rep.Findings)
+	}
+	if rep.Inventory.ReadyEndpoints != 2 {
+		t.Errorf("report of %d ready endpoints: want the last discovery's 2", rep.Inventory.ReadyEndpoints)
+	}
+	for _, f := range rep.Findings {
+		if f.Service != "" {
+			t.Errorf("finding about the first discovery: %+v", f)
+		}
+	}
+	c := serviceOf(t, rep, "hostname-nodeport").Convergence
+	if c == nil || c.State != report.ConvergeConverged || c.Reprobes != 2 {
+		t.Errorf("convergence %+v, want converged after 2 passes (the second discovery still saw no ready pod)", c)
 	}
 }
