@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -263,7 +264,7 @@ func (c *converger) carryOver(pl *probe.Plan, results []probe.Result, pl2 *probe
 
 // sameProbe reports whether two plans' probes of one ID check the same thing.
 func sameProbe(a, b *probe.Probe) bool {
-	return a.Address() == b.Address() && a.Expect == b.Expect && a.Skip == b.Skip && a.Connections == b.Connections &&
+	return a.Address() == b.Address() && reflect.DeepEqual(a.Expect, b.Expect) && a.Skip == b.Skip && a.Connections == b.Connections &&
 		a.HTTP == b.HTTP && slices.Equal(a.Backends, b.Backends)
 }
 
