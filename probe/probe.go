@@ -62,6 +62,10 @@ type Expectation struct {
 	// Sticky requires every connection to reach the same backend
 	// (sessionAffinity=ClientIP).
 	Sticky bool `json:"sticky,omitempty"`
+	// Policies, when set, are the NetworkPolicies ("shop/default-deny")
+	// that decided the expectation: they isolate the probe's target or
+	// client (probe/policy).
+	Policies []string `json:"policies,omitempty"`
 }
 
 // Probe is one planned check: a path from a vantage point to a Service port,
@@ -107,6 +111,9 @@ type Probe struct {
 	Expect       Expectation       `json:"expect"`
 	// Skip, when set, is why the probe is planned but not run.
 	Skip string `json:"skip,omitempty"`
+	// Exception, when set, names the declared exception (probe/expect) that
+	// set the probe's expectation or skipped it.
+	Exception string `json:"exception,omitempty"`
 }
 
 // Address returns host:port.

@@ -28,6 +28,10 @@ type Options struct {
 	Protocols []string
 	// ClusterDomain is the cluster's DNS domain; "cluster.local" when empty.
 	ClusterDomain string
+	// Adjust run, in order, on every probe as it is planned, and may change
+	// its expectation or skip it: NetworkPolicy (probe/policy) and declared
+	// exceptions (probe/expect). They must be pure, like Build.
+	Adjust []func(p *probe.Probe)
 }
 
 // FalseAlarm bounds the chance that a healthy VIP path, balancing uniformly,
@@ -340,6 +344,19 @@ func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrTyp
 		Expect:       exp,
 		Skip:         skip,
 	})
+	b.adjust(&b.probes[len(b.probes)-1])
+}
+
+// adjust runs Options.Adjust on a probe just planned. A probe that no longer
+// has to reach makes one connection: the budget was for seeing backends.
+func (b *planner) adjust(p *probe.Probe) {
+	want := p.Expect.Want
+	for _, f := range b.opts.Adjust {
+		f(p)
+	}
+	if want == probe.Reach && p.Expect.Want != probe.Reach {
+		p.Connections = 1
+	}
 }
 
 // id is namespace/service/port/from/via/key: stable across rollouts and node
