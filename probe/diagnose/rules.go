@@ -42,6 +42,7 @@ var rules = []rule{
 	namedPortMismatch{},
 	noReadyEndpoints{},
 	endpointsNotReady{},
+	networkPolicy{}, // rule_policy.go: paths policy must block that answered, before the direct and node rules claim them; notes
 	undeclaredPortRefused{},
 	backendNotListening{},
 	undeclaredPortFromOutside{},

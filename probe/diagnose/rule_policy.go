@@ -1,0 +1,141 @@
+package diagnose
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/svccheck/svccheck/probe"
+)
+
+// Codes about NetworkPolicy, declared exceptions and probing as a client.
+const (
+	// VerdictPolicyNotEnforced: a path NetworkPolicy must block answered.
+	VerdictPolicyNotEnforced Code = "policyNotEnforced"
+	// NotePolicyBlocked: paths NetworkPolicy blocks, as it should (info).
+	NotePolicyBlocked Code = "policyBlocked"
+	// NotePolicyUndecided: paths whose fate under NetworkPolicy svccheck
+	// cannot know before the run, expected unknown (info).
+	NotePolicyUndecided Code = "policyUndecided"
+	// NotePoliciesNotRead: svccheck could not read NetworkPolicies, and
+	// expected every path as if there were none (info).
+	NotePoliciesNotRead Code = "policiesNotRead"
+	// NoteException: a declared exception set expectations or skipped
+	// probes (info).
+	NoteException Code = "exception"
+	// NoteAsClient: the in-cluster agent ran with a client's labels (info).
+	NoteAsClient Code = "asClient"
+)
+
+// networkPolicy judges the paths whose expectation NetworkPolicy decided
+// (Expectation.Policies): a path policy must block that answered anyway is
+// policyNotEnforced, a warning placed on the node of the pods that answered
+// when they share one (policy is enforced where the pod runs), one finding
+// per set of deciding policies; paths blocked as policy says, and paths it
+// leaves undecided, are noted (info). It explains the paths it cites.
+type networkPolicy struct{}
+
+func (networkPolicy) apply(c *svcContext) bool {
+	byPolicies := map[string][]int{}
+	var order []string
+	for _, i := range c.failed(blockedByPolicy) {
+		if _, r := c.probe(i); !r.Outcome.Connected() {
+			continue // failed otherwise: not the policy's business
+		}
+		k := strings.Join(c.plan.Probes[i].Expect.Policies, ", ")
+		if _, ok := byPolicies[k]; !ok {
+			order = append(order, k)
+		}
+		byPolicies[k] = append(byPolicies[k], i)
+	}
+	for _, k := range order {
+		c.notEnforced(k, byPolicies[k])
+	}
+	if blocked := c.passed(blockedByPolicy); len(blocked) > 0 {
+		p := &c.plan.Probes[blocked[0]]
+		c.add(SevInfo, NotePolicyBlocked, "", "", blocked, "%s blocked by NetworkPolicy, as expected: %s (%s)",
+			countOf(len(blocked), "path"), hops(c, blocked), p.Expect.Reason)
+	}
+	undecided := c.ran(func(p *probe.Probe) bool { return p.Expect.Want == probe.Unknown && len(p.Expect.Policies) > 0 })
+	if len(undecided) > 0 {
+		p := &c.plan.Probes[undecided[0]]
+		c.add(SevInfo, NotePolicyUndecided, "", "", undecided, "%s not judged: %s (%s)",
+			countOf(len(undecided), "path"), hops(c, undecided), p.Expect.Reason)
+	}
+	return false
+}
+
+// blockedByPolicy: a probe NetworkPolicy must block.
+func blockedByPolicy(p *probe.Probe) bool {
+	return p.Expect.Want == probe.NoReach && len(p.Expect.Policies) > 0
+}
+
+// notEnforced adds the finding about paths that answered though the
+// policies named by k must block them.
+func (c *svcContext) notEnforced(k string, idx []int) {
+	var nodes []string
+	for _, i := range idx {
+		for _, n := range c.answeringNodes(i) {
+			if !slices.Contains(nodes, n) {
+				nodes = append(nodes, n)
+			}
+		}
+	}
+	sort.Strings(nodes)
+	where, node := "the nodes of the answering pods", ""
+	switch len(nodes) {
+	case 0:
+	case 1:
+		where, node = "node "+nodes[0], nodes[0]
+	default:
+		where = "nodes " + strings.Join(nodes, ", ")
+	}
+	what := "NetworkPolicy " + k + " is"
+	if strings.Contains(k, ",") {
+		what = "NetworkPolicies " + k + " are"
+	}
+	c.add(SevWarning, VerdictPolicyNotEnforced, node, "", idx, "%s not enforced on %s: %s it blocks answered (%s); check the NetworkPolicy implementation there",
+		what, where, countOf(len(idx), "path"), hops(c, idx))
+}
+
+// answeringNodes are the nodes of the pods that answered probe i: the
+// endpoint's node, or the nodes of the backends seen (of every backend when
+// none was attributed).
+func (c *svcContext) answeringNodes(i int) []string {
+	p, r := c.probe(i)
+	if p.Via == probe.ViaEndpoint {
+		if p.Node == "" {
+			return nil
+		}
+		return []string{p.Node}
+	}
+	pods := r.Seen
+	if len(pods) == 0 {
+		pods = p.Backends
+	}
+	var out []string
+	for _, name := range pods {
+		for _, pod := range c.pods {
+			if pod.Namespace == p.Namespace && pod.Name == name && pod.NodeName != "" {
+				out = append(out, pod.NodeName)
+			}
+		}
+	}
+	return out
+}
+
+// hops names the kinds of hop of the probes idx, in plan order.
+func hops(c *svcContext, idx []int) string {
+	var out []string
+	for _, i := range idx {
+		if d := describeHop(&c.plan.Probes[i]); !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func countOf(n int, what string) string {
+	return fmt.Sprintf("%d %s", n, plural(n, what+"s", what))
+}
