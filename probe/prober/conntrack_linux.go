@@ -4,8 +4,11 @@ package prober
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
+	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/ti-mo/conntrack"
 )
@@ -29,8 +32,10 @@ func NewConntrack() (Tracer, error) {
 // ipProtocols are the IANA protocol numbers conntrack keys flows by.
 var ipProtocols = map[string]uint8{"TCP": 6, "": 6, "UDP": 17, "SCTP": 132}
 
-// Backend looks up the connection local→remote and returns the source of its
-// reply tuple: the endpoint a DNAT (kube-proxy) sent it to.
+// Backend looks up the connection local→remote by its original tuple and
+// returns the source of its reply tuple: the endpoint a DNAT (kube-proxy)
+// sent it to. The entry exists whether or not the endpoint answered: a
+// connection nobody answered stays in the table, unreplied, for minutes.
 func (t *conntrackTracer) Backend(protocol string, local, remote netip.AddrPort) (netip.Addr, bool) {
 	num, ok := ipProtocols[protocol]
 	if !ok {
@@ -54,3 +59,58 @@ func (t *conntrackTracer) Backend(protocol string, local, remote netip.AddrPort)
 }
 
 func (t *conntrackTracer) Close() error { return t.c.Close() }
+
+// bindSource binds a TCP socket that is about to connect to address to the
+// source address the routing table picks for that destination, on a port of
+// the kernel's choosing, and returns the bound address: the source of the
+// connection's original tuple in conntrack, known even when the connection
+// then fails. It binds nothing for other networks.
+func bindSource(network, address string, c syscall.RawConn) (*net.TCPAddr, error) {
+	if !strings.HasPrefix(network, "tcp") {
+		return nil, nil
+	}
+	dst, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return nil, err
+	}
+	src, err := routeSource(dst)
+	if err != nil {
+		return nil, err
+	}
+	var sa syscall.Sockaddr = &syscall.SockaddrInet4{Addr: src.As4()}
+	if !src.Is4() {
+		sa = &syscall.SockaddrInet6{Addr: src.As16()}
+	}
+	var bound *net.TCPAddr
+	var opErr error
+	err = c.Control(func(fd uintptr) {
+		if opErr = syscall.Bind(int(fd), sa); opErr != nil {
+			return
+		}
+		var got syscall.Sockaddr
+		if got, opErr = syscall.Getsockname(int(fd)); opErr != nil {
+			return
+		}
+		switch got := got.(type) {
+		case *syscall.SockaddrInet4:
+			bound = &net.TCPAddr{IP: net.IP(got.Addr[:]), Port: got.Port}
+		case *syscall.SockaddrInet6:
+			bound = &net.TCPAddr{IP: net.IP(got.Addr[:]), Port: got.Port}
+		}
+	})
+	if err == nil {
+		err = opErr
+	}
+	return bound, err
+}
+
+// routeSource is the source address the kernel would use to reach dst: a
+// connected UDP socket learns it from the routing table without sending.
+func routeSource(dst netip.AddrPort) (netip.Addr, error) {
+	u, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("route to %s: %w", dst, err)
+	}
+	defer u.Close()
+	return u.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+}

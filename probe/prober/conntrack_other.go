@@ -2,9 +2,16 @@
 
 package prober
 
-import "errors"
+import (
+	"errors"
+	"net"
+	"syscall"
+)
 
 // NewConntrack is only available on Linux.
 func NewConntrack() (Tracer, error) {
 	return nil, errors.New("conntrack attribution needs Linux")
 }
+
+// bindSource does nothing where there is no conntrack to look connections up in.
+func bindSource(string, string, syscall.RawConn) (*net.TCPAddr, error) { return nil, nil }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/svccheck/svccheck/probe"
@@ -18,14 +19,23 @@ import (
 type HTTP struct {
 	client  *http.Client
 	maxBody int64
+	// bound is the local address of the last socket dialled, when sockets
+	// are bound before they connect (for conntrack).
+	bound atomic.Pointer[net.TCPAddr]
 }
 
-func newHTTP(timeout time.Duration, maxBody int64) *HTTP {
+// newHTTP makes an HTTP connector; with bind, its sockets are bound before
+// they connect (see boundDialer).
+func newHTTP(timeout time.Duration, maxBody int64, bind bool) *HTTP {
 	if maxBody <= 0 {
 		maxBody = 64 << 10
 	}
-	return &HTTP{maxBody: maxBody, client: &http.Client{
+	h := &HTTP{maxBody: maxBody}
+	h.client = &http.Client{
 		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				return boundDialer(bind, &h.bound).DialContext(ctx, network, addr)
+			},
 			Proxy:               nil, // probes go straight to the path under test
 			DisableKeepAlives:   true,
 			DisableCompression:  true,
@@ -35,7 +45,8 @@ func newHTTP(timeout time.Duration, maxBody int64) *HTTP {
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // the first answer is the backend's
 		},
-	}}
+	}
+	return h
 }
 
 // Close drops idle connections.
@@ -54,6 +65,7 @@ func (h *HTTP) Connect(ctx context.Context, p *probe.Probe) Attempt {
 			local, remote = info.Conn.LocalAddr(), info.Conn.RemoteAddr()
 		},
 	}))
+	h.bound.Store(nil)
 	start := time.Now()
 	resp, err := h.client.Do(req)
 	if err != nil {
@@ -62,7 +74,10 @@ func (h *HTTP) Connect(ctx context.Context, p *probe.Probe) Attempt {
 			// port just does not speak HTTP.
 			return Attempt{Latency: time.Since(start), Connected: true, Local: local, Remote: remote}
 		}
-		return Attempt{Err: err, Connected: local != nil, Local: local, Remote: remote}
+		if local == nil {
+			return dialFailure(err, h.bound.Load())
+		}
+		return Attempt{Err: err, Connected: true, Local: local, Remote: remote}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	lat := time.Since(start)

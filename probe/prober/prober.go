@@ -64,9 +64,9 @@ func (s *Sockets) connector(p *probe.Probe) Connector {
 	switch p.Protocol {
 	case "TCP", "":
 		if p.HTTP {
-			return newHTTP(s.timeout(), s.MaxBody)
+			return newHTTP(s.timeout(), s.MaxBody, s.Tracer != nil)
 		}
-		return &TCP{Timeout: s.timeout()}
+		return &TCP{Timeout: s.timeout(), Bind: s.Tracer != nil}
 	case "UDP":
 		return &UDP{Timeout: s.timeout(), Payload: []byte("svccheck\n")}
 	}
@@ -158,16 +158,13 @@ func (t *tally) failed(s *Sockets, p *probe.Probe, r *probe.Result, a Attempt) b
 	}
 	t.count(r, o)
 	t.lastErr, t.worst = a.Err, o
-	if a.Connected && p.Via != probe.ViaEndpoint {
-		if b, _ := s.attribute(p, a); b != "" {
-			if r.FailedBackends == nil {
-				r.FailedBackends = map[string]int{}
-			}
-			r.FailedBackends[b]++
+	if b := s.failedBackend(p, a); b != "" {
+		if r.FailedBackends == nil {
+			r.FailedBackends = map[string]int{}
 		}
+		r.FailedBackends[b]++
 	}
-	// A dead path: the first two connections failed and nothing answered.
-	return r.Failures < 2 || len(t.lat) > 0
+	return len(t.lat) > 0 || worthAnother(p, r)
 }
 
 func (t *tally) count(r *probe.Result, o probe.Outcome) {

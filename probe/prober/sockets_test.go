@@ -100,9 +100,17 @@ func TestLocalProbe(t *testing.T) {
 					t.Errorf("got %+v", r)
 				}
 			}},
-		{"refused path stops after two failures", closedPort, probe.Probe{Connections: 10, HTTP: true, Backends: []string{"a", "b"}},
+		{"a refused path spends its budget: refusing costs nothing", closedPort, probe.Probe{Connections: 10, HTTP: true, Backends: []string{"a", "b"}},
 			func(t *testing.T, r probe.Result) {
-				if r.Outcome != probe.Refused || r.Connections != 2 {
+				if r.Outcome != probe.Refused || r.Connections != 10 || r.Observed[probe.Refused] != 10 {
+					t.Errorf("got %+v", r)
+				}
+			}},
+		{"a silent path stops after two failures", func(t *testing.T) string {
+			return podServer(t, func(http.ResponseWriter, *http.Request) { <-hang })
+		}, probe.Probe{Connections: 10, HTTP: true, Backends: []string{"a", "b"}},
+			func(t *testing.T, r probe.Result) {
+				if r.Outcome != probe.NoAnswer || r.Connections != 2 {
 					t.Errorf("got %+v", r)
 				}
 			}},
