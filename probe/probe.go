@@ -62,6 +62,11 @@ type Expectation struct {
 	// Sticky requires every connection to reach the same backend
 	// (sessionAffinity=ClientIP).
 	Sticky bool `json:"sticky,omitempty"`
+	// Addresses, when set, are the only addresses the probe's DNS name may
+	// resolve to: the Service's ClusterIPs, or a headless Service's
+	// endpoints. A connection to any other address is a wrong DNS answer
+	// (DNSError), however well the connection went.
+	Addresses []string `json:"addresses,omitempty"`
 	// Policies, when set, are the NetworkPolicies ("shop/default-deny")
 	// that decided the expectation: they isolate the probe's target or
 	// client (probe/policy).

@@ -328,3 +328,69 @@ func TestIDsSurviveRolloutAndNodeAddressChange(t *testing.T) {
 		t.Errorf("no owner-based endpoint ID in %v", a)
 	}
 }
+
+// TestDNSExpectation: the DNS name must resolve to the ClusterIPs (both
+// families), or for a headless Service to the endpoints DNS publishes; a
+// headless name is dialled on the pods' target port.
+func TestDNSExpectation(t *testing.T) {
+	eps := []probe.Endpoint{
+		{Address: "10.244.0.5", PodName: "web-a", Ready: true, Ports: map[string]int32{"http": 80}},
+		{Address: "fd00:244::5", PodName: "web-a", Ready: true, Ports: map[string]int32{"http": 80}},
+		{Address: "10.244.1.7", PodName: "web-b", Ports: map[string]int32{"http": 80}}, // not ready
+	}
+	port := []probe.ServicePort{{Name: "http", Protocol: "TCP", Port: 8080, TargetPort: "80"}}
+	for _, tc := range []struct {
+		name  string
+		svc   probe.Service
+		addrs []string
+		port  int32
+	}{
+		{"ClusterIP", probe.Service{ClusterIPs: []string{"10.96.0.9"}, Endpoints: eps}, []string{"10.96.0.9"}, 8080},
+		{"dual-stack", probe.Service{ClusterIPs: []string{"10.96.0.9", "fd00:96::9"}, Endpoints: eps}, []string{"10.96.0.9", "fd00:96::9"}, 8080},
+		{"headless: ready endpoints, target port", probe.Service{Headless: true, Endpoints: eps}, []string{"10.244.0.5", "fd00:244::5"}, 80},
+		{"headless publishing not-ready addresses", probe.Service{Headless: true, PublishNotReady: true, Endpoints: eps},
+			[]string{"10.244.0.5", "fd00:244::5", "10.244.1.7"}, 80},
+		{"headless whose pods disagree on the port", probe.Service{Headless: true, Endpoints: []probe.Endpoint{
+			{Address: "10.244.0.5", PodName: "web-a", Ready: true, Ports: map[string]int32{"http": 80}},
+			{Address: "10.244.0.6", PodName: "web-c", Ready: true, Ports: map[string]int32{"http": 81}}}},
+			[]string{"10.244.0.5", "10.244.0.6"}, 8080},
+		{"headless without endpoints", probe.Service{Headless: true}, nil, 8080},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := tc.svc
+			svc.Namespace, svc.Name, svc.Type, svc.Ports = "default", "web", probe.TypeClusterIP, port
+			pl := Build(probe.Inventory{Services: []probe.Service{svc}}, Options{From: []probe.From{probe.FromPod}})
+			dns := probesWhere(pl, func(p probe.Probe) bool { return p.Via == probe.ViaDNS })
+			if len(dns) != 1 {
+				t.Fatalf("%d DNS probes, want 1", len(dns))
+			}
+			p := dns[0]
+			if !reflect.DeepEqual(p.Expect.Addresses, tc.addrs) || p.TargetPort != tc.port || p.Expect.Want != probe.Reach ||
+				p.Host != "web.default.svc.cluster.local" || p.ID != "default/web/http/pod/dns/web.default.svc.cluster.local" {
+				t.Errorf("got %s %s:%d addresses %v, want %v port %d", p.ID, p.Host, p.TargetPort, p.Expect.Addresses, tc.addrs, tc.port)
+			}
+		})
+	}
+}
+
+// TestUDPThroughVIPSpendsTheBudget: a UDP reply may name its pod (an echo
+// server does), so a VIP path gets the coverage budget like HTTP.
+func TestUDPThroughVIPSpendsTheBudget(t *testing.T) {
+	svc := probe.Service{Namespace: "default", Name: "echo", Type: probe.TypeNodePort, ClusterIPs: []string{"10.96.0.7"},
+		Ports: []probe.ServicePort{{Name: "echo", Protocol: "UDP", Port: 5005, TargetPort: "5005", NodePort: 30087}},
+		Endpoints: []probe.Endpoint{
+			{Address: "10.244.0.5", PodName: "echo-a", Ready: true, Ports: map[string]int32{"echo": 5005}},
+			{Address: "10.244.1.7", PodName: "echo-b", Ready: true, Ports: map[string]int32{"echo": 5005}},
+		}}
+	inv := probe.Inventory{Services: []probe.Service{svc}, Nodes: []probe.Node{{Name: "n1", Ready: true, Addresses: map[string][]string{"InternalIP": {"10.10.0.1"}}}}}
+	pl := Build(inv, Options{From: []probe.From{probe.FromLocal, probe.FromPod}, Protocols: []string{"TCP", "UDP"}})
+	for _, p := range pl.Probes {
+		want := 1
+		if p.Expect.Want == probe.Reach && p.Via != probe.ViaEndpoint {
+			want = Budget(2)
+		}
+		if p.Connections != want || p.Skip != "" || p.HTTP {
+			t.Errorf("%s: %d connections (want %d) skip %q http %v", p.ID, p.Connections, want, p.Skip, p.HTTP)
+		}
+	}
+}
