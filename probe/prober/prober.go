@@ -94,6 +94,7 @@ func (s *Sockets) Probe(ctx context.Context, p *probe.Probe) probe.Result {
 			break
 		}
 		a := conn.Connect(ctx, p)
+		checkResolved(p, &a)
 		if a.Err != nil && ctx.Err() != nil {
 			r.Interrupted = true // the run was stopped, the path did not fail
 			break
