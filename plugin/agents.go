@@ -12,7 +12,8 @@ import (
 )
 
 // Agents starts the in-cluster vantage points. In a real run each is a Job in
-// the cluster (cluster.StartAgent); tests start agents in-process.
+// the cluster (cluster.StartAgent), labelled with the run's id; the run
+// deletes them all by that label when it ends. Tests start agents in-process.
 type Agents interface {
 	// Start runs an agent for vantage point from. On error nothing of it is
 	// left in the cluster.
@@ -24,10 +25,9 @@ type Agent interface {
 	// Node is the node the agent runs on, "" when unknown.
 	Node() string
 	// Run sends the probes and reports each result as it arrives; probes the
-	// agent never answered are reported NotRun with why.
-	Run(ctx context.Context, probes []probe.Probe, req agent.Request, onResult func(i int, r probe.Result))
-	// Delete removes the agent from the cluster.
-	Delete()
+	// agent never answered are reported NotRun with why, which Run returns
+	// (nil when every probe was answered, or the run was interrupted).
+	Run(ctx context.Context, probes []probe.Probe, req agent.Request, onResult func(i int, r probe.Result)) error
 }
 
 // jobAgents starts agents as Jobs in the cluster.

@@ -148,8 +148,8 @@ func TestConvergeWaitsForARecentChange(t *testing.T) {
 	}
 	agents.mu.Lock()
 	defer agents.mu.Unlock()
-	if len(agents.reqs) != 3 || agents.deleted != len(agents.started) {
-		t.Errorf("agent ran %d times (want the first pass and 2 re-probes), %d of %d deleted", len(agents.reqs), agents.deleted, len(agents.started))
+	if len(agents.reqs) != 3 {
+		t.Errorf("agent ran %d times (want the first pass and 2 re-probes)", len(agents.reqs))
 	}
 	if took > 10*time.Second {
 		t.Errorf("took %s", took)

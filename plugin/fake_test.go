@@ -25,7 +25,6 @@ type fakeAgents struct {
 
 	mu      sync.Mutex
 	started []cluster.AgentConfig
-	deleted int
 	reqs    []agent.Request
 }
 
@@ -43,7 +42,7 @@ type fakeAgent struct{ f *fakeAgents }
 
 func (a *fakeAgent) Node() string { return a.f.node }
 
-func (a *fakeAgent) Run(ctx context.Context, probes []probe.Probe, req agent.Request, onResult func(int, probe.Result)) {
+func (a *fakeAgent) Run(ctx context.Context, probes []probe.Probe, req agent.Request, onResult func(int, probe.Result)) error {
 	a.f.mu.Lock()
 	a.f.reqs = append(a.f.reqs, req)
 	a.f.mu.Unlock()
@@ -52,12 +51,7 @@ func (a *fakeAgent) Run(ctx context.Context, probes []probe.Probe, req agent.Req
 		probers[p.From] = a.f.prober
 	}
 	probe.RunTries(ctx, probes, probers, req.Concurrency, req.Tries, onResult)
-}
-
-func (a *fakeAgent) Delete() {
-	a.f.mu.Lock()
-	defer a.f.mu.Unlock()
-	a.f.deleted++
+	return nil
 }
 
 // allowAll makes every SelfSubjectAccessReview on cs allowed.

@@ -79,6 +79,8 @@ type Options struct {
 	// the in-cluster vantage points (Jobs when nil).
 	local  probe.Prober
 	agents Agents
+	// life is the run's ledger and its agents' failures (lifecycle.go).
+	life lifecycle
 	// terminal tells whether a stream is a terminal (isTerminal when nil).
 	terminal func(any) bool
 	// completionTimeout bounds completion's API calls (completionTimeout

@@ -24,6 +24,7 @@ import (
 // Run discovers, plans, probes, diagnoses and writes the report. It returns an
 // *ExitError whose code is the process's exit code.
 func (o *Options) Run(ctx context.Context) error {
+	ctx = cluster.WithRetryPolicy(ctx, o.retryPolicy())
 	start := o.now()
 	from, _ := o.vantagePoints()
 	sc := cluster.Scope{Namespace: o.namespace, Selector: o.Selector, Names: o.Names}
@@ -31,6 +32,7 @@ func (o *Options) Run(ctx context.Context) error {
 		sc.Namespace = ""
 	}
 	if o.wantsAgent() && !o.DryRun {
+		defer o.beginRun()() // lifecycle.go: whatever the run creates goes, however it ends
 		if err := cluster.Preflight(ctx, o.client, sc.Namespace, o.agentNamespace()); err != nil {
 			return err
 		}
@@ -63,7 +65,7 @@ func (o *Options) Run(ctx context.Context) error {
 		rep.ApplyBaseline(o.Baseline, o.baseline)
 	}
 	applyConvergence(&rep, conv)
-	return o.write(&rep)
+	return o.agentExit(o.write(&rep))
 }
 
 func (o *Options) metadata(start time.Time) report.Metadata {
@@ -134,7 +136,10 @@ func (o *Options) validateNode(inv probe.Inventory) error {
 // kube-system/kube-dns Service: without cluster DNS they cannot pass, and
 // saying so is more useful than a dnsError per Service.
 func (o *Options) skipDNSWithoutClusterDNS(ctx context.Context, pl probe.Plan) {
-	_, err := o.client.CoreV1().Services("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
+	err := cluster.RetryAPI(ctx, func(ctx context.Context) error {
+		_, err := o.client.CoreV1().Services("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
+		return err
+	})
 	if !apierrors.IsNotFound(err) {
 		return
 	}
@@ -160,11 +165,6 @@ func (o *Options) execute(ctx context.Context, inv *probe.Inventory, pl *probe.P
 	prog := newProgress(errOut, len(pl.Probes))
 	defer prog.finish()
 	agents, err := o.startAgents(ctx, pl, remote, order, prog)
-	for _, a := range agents {
-		if a != nil {
-			defer a.Delete()
-		}
-	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -175,12 +175,13 @@ func (o *Options) execute(ctx context.Context, inv *probe.Inventory, pl *probe.P
 		go func() {
 			defer wg.Done()
 			req := agent.Request{Timeout: o.Timeout, Concurrency: o.Concurrency, Tries: o.Tries}
-			agents[k].Run(ctx, subset(pl, idx), req, func(n int, r probe.Result) {
+			err := agents[k].Run(ctx, subset(pl, idx), req, func(n int, r probe.Result) {
 				i := idx[n]
 				probe.Evaluate(&pl.Probes[i], &r)
 				results[i] = r
 				prog.done(i, r)
 			})
+			o.agentFailed(f, err)
 		}()
 	}
 	probers := map[probe.From]probe.Prober{probe.FromLocal: o.localProber()}
@@ -219,8 +220,8 @@ func subset(pl *probe.Plan, idx []int) []probe.Probe {
 }
 
 // startAgents starts every remote vantage point's agent at once and records
-// the node each runs on. The agents that started are returned even on error,
-// so the caller deletes them.
+// the node each runs on. Whatever they created, the run's cleanup deletes
+// (lifecycle.go).
 func (o *Options) startAgents(ctx context.Context, pl *probe.Plan, remote map[probe.From][]int, order []probe.From, prog *progress) ([]Agent, error) {
 	agents := make([]Agent, len(order))
 	if len(order) == 0 {
@@ -273,7 +274,7 @@ func (o *Options) agentConfig(pl *probe.Plan, remote []int, from probe.From) clu
 		deadline = o.AgentDeadline
 	}
 	cfg := cluster.AgentConfig{Namespace: o.agentNamespace(), Image: o.Image, ImagePullPolicy: corev1.PullPolicy(o.ImagePullPolicy),
-		Node: o.Node, StartTimeout: o.AgentTimeout, Deadline: deadline.Round(time.Second), Keep: o.KeepAgent}
+		Node: o.Node, StartTimeout: o.AgentTimeout, Deadline: deadline.Round(time.Second), Keep: o.KeepAgent, Run: o.life.ledger}
 	if n := from.Node(); n != "" {
 		cfg.Node, cfg.HostNetwork = n, true
 	}

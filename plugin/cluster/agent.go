@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -37,6 +36,8 @@ const (
 	LabelName      = "app.kubernetes.io/name"
 	LabelComponent = "app.kubernetes.io/component"
 	LabelRun       = "svccheck.dev/run"
+	// LabelAgent tells the agents of one run apart (a Job and its pods).
+	LabelAgent = "svccheck.dev/agent"
 	// AgentSelector selects every svccheck agent object.
 	AgentSelector  = LabelName + "=svccheck," + LabelComponent + "=agent"
 	agentContainer = "agent"
@@ -61,6 +62,12 @@ type AgentConfig struct {
 	HostNetwork bool
 	// Executor opens the exec stream into the agent's pod; nil is NewExecutor.
 	Executor ExecutorFactory
+	// Run is the run the agent belongs to: its id labels the agent, and it
+	// records the creates. Nil starts a run of the agent's own.
+	Run *Ledger
+	// StallAfter is how long the exec stream may stay silent before the
+	// agent's pod and node are looked at (DefaultStallAfter when zero).
+	StallAfter time.Duration
 }
 
 // Agent is one running in-cluster agent: a Job whose single pod svccheck execs
@@ -70,26 +77,39 @@ type Agent struct {
 	client kubernetes.Interface
 	config *rest.Config
 	cfg    AgentConfig
-	runID  string
+	run    *Ledger
+	id     string // LabelAgent
 	job    string
 	pod    string
 	node   string
+	// expires is when the agent's deadline has removed it: the exec stream
+	// ends by then.
+	expires time.Time
+	// inspect looks at the agent's pod and node (health when nil).
+	inspect func(context.Context) health
 }
 
 // StartAgent creates the agent Job and waits until its pod runs. On error the
-// Job is already deleted.
+// agent's Jobs and pods are already deleted (and the run's cleanup looks
+// again).
 func StartAgent(ctx context.Context, cs kubernetes.Interface, config *rest.Config, cfg AgentConfig) (*Agent, error) {
 	id := make([]byte, 5)
 	_, _ = rand.Read(id)
-	a := &Agent{client: cs, config: config, cfg: cfg, runID: hex.EncodeToString(id)}
-	job, err := cs.BatchV1().Jobs(cfg.Namespace).Create(ctx, a.jobSpec(), metav1.CreateOptions{})
+	run := cfg.Run
+	if run == nil {
+		run = NewLedger(cfg.Namespace)
+	}
+	a := &Agent{client: cs, config: config, cfg: cfg, run: run, id: hex.EncodeToString(id)}
+	started := time.Now()
+	job, err := a.createJob(ctx)
 	if err != nil {
-		if apierrors.IsForbidden(err) {
-			return nil, &exitcode.Error{Code: exitcode.Cluster, Err: fmt.Errorf("forbidden: cannot create jobs.batch in namespace %q: %w", cfg.Namespace, err)}
-		}
-		return nil, &exitcode.Error{Code: exitcode.Agent, Err: fmt.Errorf("create agent job in namespace %q: %w", cfg.Namespace, err)}
+		a.Delete()
+		return nil, err
 	}
 	a.job = job.Name
+	if cfg.Deadline > 0 {
+		a.expires = started.Add(cfg.Deadline)
+	}
 	if err := a.waitRunning(ctx); err != nil {
 		a.Delete()
 		return nil, err
@@ -98,8 +118,12 @@ func StartAgent(ctx context.Context, cs kubernetes.Interface, config *rest.Confi
 }
 
 func (a *Agent) labels() map[string]string {
-	return map[string]string{LabelName: "svccheck", LabelComponent: "agent", LabelRun: a.runID}
+	return map[string]string{LabelName: "svccheck", LabelComponent: "agent", LabelRun: a.run.ID, LabelAgent: a.id}
 }
+
+// selector selects this agent's Jobs and pods (a lost create may have made
+// two Jobs).
+func (a *Agent) selector() string { return RunSelector(a.run.ID) + "," + LabelAgent + "=" + a.id }
 
 func (a *Agent) jobSpec() *batchv1.Job {
 	deadline := ptr.To(int64(a.cfg.Deadline.Seconds()))
@@ -183,9 +207,12 @@ func (a *Agent) waitRunning(parent context.Context) error {
 // pod was doing, for the timeout message.
 func (a *Agent) watchPod(ctx context.Context, last *string) (bool, error) {
 	pods := a.client.CoreV1().Pods(a.cfg.Namespace)
-	opts := metav1.ListOptions{LabelSelector: LabelRun + "=" + a.runID}
+	opts := metav1.ListOptions{LabelSelector: a.selector()}
 	list, err := pods.List(ctx, opts)
 	if err != nil {
+		if apierrors.IsForbidden(err) {
+			return false, AccessError("list pods in namespace "+a.cfg.Namespace, err)
+		}
 		if ctx.Err() == nil {
 			*last = err.Error()
 		}
@@ -202,6 +229,9 @@ func (a *Agent) watchPod(ctx context.Context, last *string) (bool, error) {
 	}
 	w, err := pods.Watch(ctx, opts)
 	if err != nil {
+		if apierrors.IsForbidden(err) {
+			return false, AccessError("watch pods in namespace "+a.cfg.Namespace, err)
+		}
 		if ctx.Err() == nil {
 			*last = err.Error()
 		}
@@ -232,7 +262,7 @@ func (a *Agent) watchPod(ctx context.Context, last *string) (bool, error) {
 // observe records one state of the agent's pod: whether it runs, or why it
 // never will.
 func (a *Agent) observe(p *corev1.Pod, last *string) (bool, error) {
-	if p.Labels[LabelRun] != a.runID {
+	if p.Labels[LabelAgent] != a.id || p.DeletionTimestamp != nil {
 		return false, nil
 	}
 	a.pod, a.node = p.Name, p.Spec.NodeName
@@ -280,54 +310,6 @@ func podState(p *corev1.Pod) string {
 		}
 	}
 	return s
-}
-
-// Run sends probes to the agent over exec and reports each result as it
-// arrives. Probes the agent never answered are reported NotRun with why.
-func (a *Agent) Run(parent context.Context, probes []probe.Probe, req agent.Request, onResult func(i int, r probe.Result)) {
-	answered := make([]bool, len(probes))
-	fail := func(why string) {
-		for i := range probes {
-			if !answered[i] {
-				onResult(i, probe.Result{ID: probes[i].ID, Outcome: probe.NotRun, Detail: why, Interrupted: parent.Err() != nil})
-			}
-		}
-	}
-	exec, payload, err := a.prepare(probes, req)
-	if err != nil {
-		fail(err.Error())
-		return
-	}
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	pr, pw := io.Pipe()
-	stderr := &tailBuffer{max: 4096}
-	streamErr := make(chan error, 1)
-	go func() {
-		err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: bytes.NewReader(payload), Stdout: pw, Stderr: stderr})
-		_ = pw.CloseWithError(err)
-		streamErr <- err
-	}()
-	rr := agent.NewResultReader(pr, probes)
-	for err == nil {
-		var i int
-		var r probe.Result
-		if i, r, err = rr.Next(); err == nil {
-			answered[i] = true
-			onResult(i, r)
-		}
-	}
-	_ = pr.Close() // anything more the agent writes is refused
-	if errors.Is(err, io.EOF) {
-		// Every probe answered: let the agent exit and the stream end on its own.
-		select {
-		case <-streamErr:
-		case <-time.After(5 * time.Second):
-		}
-		return
-	}
-	cancel()
-	fail("agent: " + failureCause(err, <-streamErr, stderr.String(), parent.Err() != nil))
 }
 
 // failureCause says why an agent's results stopped short: the stream's error
@@ -397,15 +379,16 @@ func NewExecutor(config *rest.Config, u *url.URL) (remotecommand.Executor, error
 	})
 }
 
-// Delete removes the agent's Job and pods, with a context of its own: it runs
-// after Ctrl-C too.
+// Delete removes the agent's Jobs and pods, with a context of its own: it
+// runs after Ctrl-C too. It tries once; the run's cleanup (Ledger.Cleanup)
+// retries and verifies.
 func (a *Agent) Delete() {
 	if a.cfg.Keep {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	DeleteAgents(ctx, a.client, a.cfg.Namespace, LabelRun+"="+a.runID)
+	_, _ = DeleteAgents(ctx, a.client, a.cfg.Namespace, a.selector())
 }
 
 // DeleteAgents deletes agent Jobs and their pods matching selector, now.

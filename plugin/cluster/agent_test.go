@@ -18,9 +18,9 @@ import (
 )
 
 func TestJobSpecIsRestrictedAndSelfCleaning(t *testing.T) {
-	a := &Agent{cfg: AgentConfig{Namespace: "ns", Image: "img:1", ImagePullPolicy: corev1.PullNever, Deadline: 90 * time.Second, Node: "n1"}, runID: "abc"}
+	a := &Agent{cfg: AgentConfig{Namespace: "ns", Image: "img:1", ImagePullPolicy: corev1.PullNever, Deadline: 90 * time.Second, Node: "n1"}, run: &Ledger{ID: "abc"}, id: "a1"}
 	j := a.jobSpec()
-	if j.GenerateName != "svccheck-agent-" || j.Labels[LabelRun] != "abc" || j.Labels[LabelComponent] != "agent" {
+	if j.GenerateName != "svccheck-agent-" || j.Labels[LabelRun] != "abc" || j.Labels[LabelAgent] != "a1" || j.Labels[LabelComponent] != "agent" {
 		t.Errorf("meta %+v", j.ObjectMeta)
 	}
 	if *j.Spec.TTLSecondsAfterFinished != 0 || *j.Spec.ActiveDeadlineSeconds != 90 || *j.Spec.BackoffLimit != 0 {
@@ -36,7 +36,7 @@ func TestJobSpecIsRestrictedAndSelfCleaning(t *testing.T) {
 	if *ps.ActiveDeadlineSeconds != 90 || ps.NodeName != "n1" || c.Image != "img:1" || c.ImagePullPolicy != corev1.PullNever {
 		t.Errorf("pod spec %+v", ps)
 	}
-	if strings.Join(c.Args, " ") != "agent wait" || j.Spec.Template.Labels[LabelRun] != "abc" {
+	if strings.Join(c.Args, " ") != "agent wait" || j.Spec.Template.Labels[LabelRun] != "abc" || j.Spec.Template.Labels[LabelAgent] != "a1" {
 		t.Errorf("args %v labels %v", c.Args, j.Spec.Template.Labels)
 	}
 }

@@ -130,8 +130,15 @@ func addProbeMessages(ctx context.Context, cs kubernetes.Interface, inv *probe.I
 
 // listAll lists every T with client-go's pager: page items at a time
 // (limit/continue), and one full List if a continue token expires midway.
+// Each page is retried on transient errors (RetryAPI).
 func listAll[T any](ctx context.Context, page int64, opts metav1.ListOptions, list pager.ListPageFunc) ([]T, error) {
-	p := pager.New(list)
+	p := pager.New(func(ctx context.Context, o metav1.ListOptions) (obj runtime.Object, err error) {
+		err = RetryAPI(ctx, func(ctx context.Context) error {
+			obj, err = list(ctx, o)
+			return err
+		})
+		return obj, err
+	})
 	p.PageSize = page
 	obj, _, err := p.List(ctx, opts)
 	if err != nil {
@@ -195,7 +202,10 @@ func suggest(n string, svcs []corev1.Service) string {
 
 func noServices(ctx context.Context, cs kubernetes.Interface, sc Scope, where string) error {
 	if sc.Namespace != "" {
-		_, err := cs.CoreV1().Namespaces().Get(ctx, sc.Namespace, metav1.GetOptions{})
+		err := RetryAPI(ctx, func(ctx context.Context) error {
+			_, err := cs.CoreV1().Namespaces().Get(ctx, sc.Namespace, metav1.GetOptions{})
+			return err
+		})
 		if apierrors.IsNotFound(err) {
 			return &exitcode.Error{Code: exitcode.Usage, Err: fmt.Errorf("namespace %q not found", sc.Namespace)}
 		}

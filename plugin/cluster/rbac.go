@@ -66,7 +66,11 @@ func Preflight(ctx context.Context, cs kubernetes.Interface, scopeNS, agentNS st
 				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: p.namespace, Verb: p.verb,
 					Group: p.group, Resource: p.resource, Subresource: p.subresource},
 			}}
-			res, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(gctx, review, metav1.CreateOptions{})
+			var res *authorizationv1.SelfSubjectAccessReview
+			err := RetryAPI(gctx, func(ctx context.Context) (err error) {
+				res, err = cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+				return err
+			})
 			if err != nil {
 				return AccessError("check permission to "+p.String(), err)
 			}

@@ -55,11 +55,25 @@ func resultLine(id string) string {
 
 func runAgent(t *testing.T, ctx context.Context, cfg AgentConfig) map[string]probe.Result {
 	t.Helper()
+	got, _ := runAgentWith(t, ctx, cfg, nil)
+	return got
+}
+
+// runAgentWith runs three probes through an agent whose pod and node look
+// as inspect says (healthy when nil), and returns the results and Run's error.
+func runAgentWith(t *testing.T, ctx context.Context, cfg AgentConfig, inspect func(context.Context) health) (map[string]probe.Result, error) {
+	t.Helper()
 	cs := kubernetes.NewForConfigOrDie(&rest.Config{Host: "https://127.0.0.1:1"})
-	a := &Agent{client: cs, config: &rest.Config{}, cfg: cfg, pod: "svccheck-agent-x1-p"}
+	if inspect == nil {
+		inspect = func(context.Context) health { return health{} }
+	}
+	a := &Agent{client: cs, config: &rest.Config{}, cfg: cfg, pod: "svccheck-agent-x1-p", node: "n1", inspect: inspect}
 	probes := []probe.Probe{{ID: "p0", Connections: 1}, {ID: "p1", Connections: 1}, {ID: "p2", Connections: 1}}
+	var mu sync.Mutex
 	got := map[string]probe.Result{}
-	a.Run(ctx, probes, agent.Request{Timeout: 1e9, Concurrency: 2, Tries: 1}, func(i int, r probe.Result) {
+	err := a.Run(ctx, probes, agent.Request{Timeout: 1e9, Concurrency: 2, Tries: 1}, func(i int, r probe.Result) {
+		mu.Lock()
+		defer mu.Unlock()
 		if _, dup := got[probes[i].ID]; dup || r.ID != probes[i].ID {
 			t.Errorf("result %d reported twice or for the wrong probe: %+v", i, r)
 		}
@@ -68,7 +82,7 @@ func runAgent(t *testing.T, ctx context.Context, cfg AgentConfig) map[string]pro
 	if len(got) != len(probes) {
 		t.Errorf("%d results for %d probes", len(got), len(probes))
 	}
-	return got
+	return got, err
 }
 
 func TestAgentRunStreamsResults(t *testing.T) {
@@ -109,11 +123,11 @@ func TestAgentRunFailures(t *testing.T) {
 		{"early EOF", func(_ context.Context, req agent.Request, out, _ io.Writer) error {
 			io.WriteString(out, resultLine("p0"))
 			return nil
-		}, false, "agent: unexpected EOF"},
+		}, false, "exec stream broken: unexpected EOF"},
 		{"stream broke", func(_ context.Context, req agent.Request, out, _ io.Writer) error {
 			io.WriteString(out, resultLine("p0"))
 			return errors.New("connection reset by peer")
-		}, false, "agent: connection reset by peer"},
+		}, false, "exec stream broken: connection reset by peer"},
 		{"unknown probe", func(_ context.Context, req agent.Request, out, _ io.Writer) error {
 			io.WriteString(out, resultLine("p0"))
 			io.WriteString(out, resultLine("nope"))
@@ -123,7 +137,7 @@ func TestAgentRunFailures(t *testing.T) {
 			io.WriteString(out, resultLine("p0"))
 			<-ctx.Done()
 			return ctx.Err()
-		}, true, "agent: interrupted"},
+		}, true, "interrupted"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/prober"
@@ -36,6 +37,28 @@ func Serve(ctx context.Context, in io.Reader, out, errOut io.Writer) error {
 	var mu sync.Mutex
 	enc := json.NewEncoder(out)
 	var werr error
+	beat := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if werr == nil {
+			_, werr = io.WriteString(out, "\n")
+		}
+	}
+	beat()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				beat()
+			}
+		}
+	}()
 	probe.RunTries(ctx, req.Probes, probers, req.Concurrency, max(req.Tries, 1),
 		func(_ int, r probe.Result) {
 			mu.Lock()
@@ -44,5 +67,12 @@ func Serve(ctx context.Context, in io.Reader, out, errOut io.Writer) error {
 				werr = enc.Encode(r)
 			}
 		})
+	mu.Lock()
+	defer mu.Unlock()
 	return werr
 }
+
+// Heartbeat is how often an agent writes an empty line while it runs (and
+// once when it starts), so the plugin can tell a silent agent from a stuck
+// stream. Readers skip empty lines.
+const Heartbeat = 2 * time.Second
