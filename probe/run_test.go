@@ -132,3 +132,71 @@ func TestRunTriesRetriesFailures(t *testing.T) {
 		t.Errorf("one try: %+v", res[0])
 	}
 }
+
+func TestInterleaveIsAPermutationThatSpreads(t *testing.T) {
+	var ps []Probe
+	for s := 0; s < 3; s++ {
+		for n := 0; n < 10-3*s; n++ {
+			ps = append(ps, Probe{ID: fmt.Sprintf("s%d/n%d", s, n), Namespace: "ns", Service: fmt.Sprintf("s%d", s), Port: "http"})
+		}
+	}
+	order := Interleave(ps)
+	seen := map[int]bool{}
+	for _, i := range order {
+		if seen[i] || i < 0 || i >= len(ps) {
+			t.Fatalf("not a permutation: %v", order)
+		}
+		seen[i] = true
+	}
+	if len(order) != len(ps) {
+		t.Fatalf("order has %d of %d probes", len(order), len(ps))
+	}
+	// The first three start one probe of each Service.
+	svcs := map[string]bool{}
+	for _, i := range order[:3] {
+		svcs[ps[i].Service] = true
+	}
+	if len(svcs) != 3 {
+		t.Errorf("first round %v does not start every Service", order[:3])
+	}
+	if again := Interleave(ps); fmt.Sprint(again) != fmt.Sprint(order) {
+		t.Errorf("not deterministic: %v then %v", order, again)
+	}
+}
+
+func TestRunScheduledDeadline(t *testing.T) {
+	ps := numbered(100, FromLocal)
+	s := &scripted{delay: 30 * time.Millisecond, outcome: func(*Probe) Outcome { return OK }}
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 50*time.Millisecond, ErrDeadline)
+	defer cancel()
+	res := RunScheduled(ctx, ps, map[From]Prober{FromLocal: s}, Schedule{InFlight: 10}, nil)
+	done, cut := 0, 0
+	for _, r := range res {
+		switch {
+		case r.Outcome == OK:
+			done++
+		case r.Outcome == NotRun && r.Detail == ErrDeadline.Error() && !r.Interrupted && r.Pass:
+			cut++
+		default:
+			t.Fatalf("unexpected result %+v", r)
+		}
+	}
+	if done == 0 || cut == 0 || done+cut != len(ps) {
+		t.Errorf("done=%d cut by the deadline=%d", done, cut)
+	}
+}
+
+// TestRunScheduledWaitingIsNotWork: probes that only wait are not bound by
+// Work: 200 probes of 50ms each, 200 in flight, one worker, take about 50ms.
+func TestRunScheduledWaitingIsNotWork(t *testing.T) {
+	ps := numbered(200, FromLocal)
+	s := &scripted{delay: 50 * time.Millisecond, outcome: func(*Probe) Outcome { return OK }}
+	start := time.Now()
+	RunScheduled(context.Background(), ps, map[From]Prober{FromLocal: s}, Schedule{InFlight: 200, Work: 1}, nil)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %s: waiting probes were serialised", d)
+	}
+	if m := s.maxSeen.Load(); m < 100 {
+		t.Errorf("max in flight %d, want most of 200", m)
+	}
+}

@@ -32,6 +32,12 @@ type Options struct {
 	// its expectation or skip it: NetworkPolicy (probe/policy) and declared
 	// exceptions (probe/expect). They must be pure, like Build.
 	Adjust []func(p *probe.Probe)
+	// Exhaustive runs the coverage loop through every node's NodePort, not
+	// only through a sample of nodes per Service port (sample.go).
+	Exhaustive bool
+	// AgentNodes are the nodes that run a node agent (FromNodes); nil: every
+	// Ready node (agents.go).
+	AgentNodes []string
 }
 
 // FalseAlarm bounds the chance that a healthy VIP path, balancing uniformly,
@@ -97,6 +103,7 @@ func newPlanner(inv probe.Inventory, opts Options) *planner {
 	}
 	b.nodes = append([]probe.Node(nil), inv.Nodes...)
 	sort.Slice(b.nodes, func(i, j int) bool { return b.nodes[i].Name < b.nodes[j].Name })
+	b.agents = newAgentSet(b.nodes, opts.AgentNodes)
 	for _, n := range b.nodes {
 		for _, addrs := range n.Addresses {
 			for _, a := range addrs {
@@ -119,6 +126,8 @@ type planner struct {
 	count     int
 	probes    []probe.Probe
 	idBuf     []byte
+	sampled   sample   // sample.go
+	agents    agentSet // agents.go
 }
 
 // portCtx is what every probe of one Service port shares.
@@ -175,7 +184,7 @@ func (b *planner) service(svc *probe.Service) {
 				b.inCluster(&pc, from)
 			case probe.FromNodes:
 				for _, n := range b.nodes {
-					if n.Ready {
+					if b.agents.runs(n) {
 						b.inCluster(&pc, probe.FromNode(n.Name))
 					}
 				}
@@ -191,6 +200,7 @@ func (b *planner) local(pc *portCtx) {
 			for _, at := range b.addrTypes {
 				for _, host := range uniqueAddrs(n.Addresses[at]) {
 					exp, backends := b.nodePortExpectation(pc, n.Name)
+					backends = b.covering(pc, n.Name, "", backends)
 					b.add(pc, probe.FromLocal, probe.ViaNodePort, n.Name, at, "", host, pc.port.NodePort, backends, exp)
 				}
 			}
@@ -279,6 +289,9 @@ func (b *planner) inCluster(pc *portCtx, from probe.From) {
 	}
 	if pc.port.NodePort != 0 {
 		for _, n := range b.nodes {
+			if !b.agents.probes(self, n.Name) {
+				continue
+			}
 			for _, host := range uniqueAddrs(n.Addresses["InternalIP"]) {
 				exp, backends := probe.Expectation{Want: probe.Reach, Reason: "a NodePort answers on every node"}, pc.backends
 				switch {
@@ -290,6 +303,7 @@ func (b *planner) inCluster(pc *portCtx, from probe.From) {
 				default:
 					exp = probe.Expectation{Want: probe.Unknown, Reason: "externalTrafficPolicy=Local: pod traffic to a NodePort depends on the proxy"}
 				}
+				backends = b.covering(pc, n.Name, self, backends)
 				b.add(pc, from, probe.ViaNodePort, n.Name, "InternalIP", "", host, pc.port.NodePort, backends, exp)
 			}
 		}

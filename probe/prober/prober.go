@@ -26,6 +26,8 @@ type Sockets struct {
 	// MaxBody caps how much of an HTTP body is read for attribution; 64 KiB
 	// when zero.
 	MaxBody int64
+	// Limit bounds the sockets open at once (rounds.go); nil: no bound.
+	Limit *Limiter
 }
 
 // Connector makes one connection on a probe's path. It never returns an
@@ -87,21 +89,22 @@ func (s *Sockets) Probe(ctx context.Context, p *probe.Probe) probe.Result {
 		return r
 	}
 	defer conn.Close()
+	rs := s.rounds(p, conn) // rounds.go: connections in parallel rounds
+	defer rs.close()
 	t := tally{seen: map[string]bool{}}
-	for r.Connections < max(p.Connections, 1) {
+	for more := true; more && r.Connections < max(p.Connections, 1); {
 		if ctx.Err() != nil {
 			r.Interrupted = true
 			break
 		}
-		a := conn.Connect(ctx, p)
-		checkResolved(p, &a)
-		if a.Err != nil && ctx.Err() != nil {
-			r.Interrupted = true // the run was stopped, the path did not fail
-			break
-		}
-		r.Connections++
-		if !t.add(s, p, &r, a) {
-			break
+		for _, a := range rs.next(ctx, &r) {
+			checkResolved(p, &a)
+			if a.Err != nil && ctx.Err() != nil {
+				r.Interrupted, more = true, false // the run was stopped, the path did not fail
+				break
+			}
+			r.Connections++
+			more = t.add(s, p, &r, a) && more // a round's every connection counts
 		}
 	}
 	if r.Interrupted && r.Connections == 0 {

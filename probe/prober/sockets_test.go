@@ -161,10 +161,10 @@ func TestLocalProbe(t *testing.T) {
 					t.Errorf("got %+v", r)
 				}
 			}},
-		{"http anonymous answer stops at one", func(t *testing.T) string { return podServer(t, cycling("nginx")) },
+		{"http anonymous answer stops at the first round", func(t *testing.T) string { return podServer(t, cycling("nginx")) },
 			probe.Probe{Connections: 10, HTTP: true, Backends: []string{"web-a", "web-b"}},
 			func(t *testing.T, r probe.Result) {
-				if r.Outcome != probe.OK || r.Connections != 1 || len(r.Seen) != 0 || r.Attribution != "" {
+				if r.Outcome != probe.OK || r.Connections != 2 || len(r.Seen) != 0 || r.Attribution != "" {
 					t.Errorf("got %+v", r)
 				}
 			}},

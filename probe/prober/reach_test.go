@@ -1,0 +1,71 @@
+package prober
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/svccheck/svccheck/probe"
+)
+
+// droppingPort returns a loopback port whose SYNs are dropped, as a
+// firewall would: a listener whose accept queue (backlog 0) is full and
+// that never accepts.
+func droppingPort(t *testing.T) int32 {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sa.(*syscall.SockaddrInet4).Port
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for i := 0; i < 2; i++ { // fill the queue
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			t.Cleanup(func() { _ = c.Close() })
+		}
+	}
+	return int32(port)
+}
+
+func TestReach(t *testing.T) {
+	_, open := hostPort(t, acceptingListener(t).Addr().String())
+	_, closed := hostPort(t, closedPort(t))
+	drop1, drop2 := droppingPort(t), droppingPort(t)
+	s := &Sockets{Timeout: 300 * time.Millisecond, Limit: NewLimiter(100)}
+	start := time.Now()
+	got := s.Reach(context.Background(), []ReachTarget{
+		{Host: "127.0.0.1", Ports: []int32{drop1, open}},   // one Service firewalled, the other answers
+		{Host: "127.0.0.1", Ports: []int32{closed, drop1}}, // a refusal is an answer
+		{Host: "127.0.0.1", Ports: []int32{drop1, drop2}},  // nothing answers
+	})
+	took := time.Since(start)
+	if !got[0].Reachable || !got[1].Reachable {
+		t.Errorf("answering targets: %+v", got[:2])
+	}
+	if got[2].Reachable || got[2].Outcome != probe.Timeout || got[2].Detail == "" {
+		t.Errorf("silent target: %+v", got[2])
+	}
+	if took > 600*time.Millisecond {
+		t.Errorf("took %s, want about one timeout", took)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if r := s.Reach(ctx, []ReachTarget{{Host: "127.0.0.1", Ports: []int32{drop1}}}); !r[0].Reachable {
+		t.Errorf("a stopped run concludes nothing: %+v", r[0])
+	}
+}
