@@ -68,6 +68,13 @@ type AgentConfig struct {
 	// StallAfter is how long the exec stream may stay silent before the
 	// agent's pod and node are looked at (DefaultStallAfter when zero).
 	StallAfter time.Duration
+	// PodLabels are more labels for the agent's pod (--as-client: the
+	// client's, so that NetworkPolicy meets the agent as that client); the
+	// labels that find the agent keep svccheck's values.
+	PodLabels map[string]string
+	// NeverReady gives the pod a readiness gate nothing sets: a Service
+	// whose selector its labels match lists it, never as ready.
+	NeverReady bool
 }
 
 // Agent is one running in-cluster agent: a Job whose single pod svccheck execs
@@ -152,6 +159,7 @@ func (a *Agent) jobSpec() *batchv1.Job {
 		DNSPolicy:                     corev1.DNSClusterFirst,
 		Tolerations:                   tolerations,
 		SecurityContext:               sc,
+		ReadinessGates:                a.readinessGates(),
 		Containers: []corev1.Container{{
 			Name:            agentContainer,
 			Image:           a.cfg.Image,
@@ -174,7 +182,7 @@ func (a *Agent) jobSpec() *batchv1.Job {
 			BackoffLimit:            ptr.To(int32(0)),
 			ActiveDeadlineSeconds:   deadline,
 			TTLSecondsAfterFinished: ptr.To(int32(0)),
-			Template:                corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: a.labels()}, Spec: pod},
+			Template:                corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: a.podLabels()}, Spec: pod},
 		},
 	}
 }
