@@ -313,16 +313,16 @@ func pathLabel(g []ProbeRow) string {
 }
 
 func expectLabel(g []ProbeRow) string {
-	counts := map[probe.Want]int{}
-	var order []probe.Want
+	counts := map[string]int{}
+	var order []string
 	for _, p := range g {
-		if counts[p.Expect] == 0 {
-			order = append(order, p.Expect)
+		if counts[expectText(p)] == 0 {
+			order = append(order, expectText(p))
 		}
-		counts[p.Expect]++
+		counts[expectText(p)]++
 	}
 	if len(order) == 1 {
-		return string(order[0])
+		return order[0]
 	}
 	parts := make([]string, len(order))
 	for i, w := range order {
@@ -460,7 +460,7 @@ func wideRows(name string, s *Service) [][]string {
 			back = p.Backend
 		}
 		rows = append(rows, []string{name, portLabel(p), string(p.From), string(p.Via), node, p.Target,
-			string(p.Expect), out, lat, back, status([]ProbeRow{p})})
+			expectText(p), out, lat, back, status([]ProbeRow{p})})
 	}
 	return rows
 }

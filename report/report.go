@@ -317,6 +317,11 @@ type ProbeRow struct {
 	// FailedBackends counts failed connections known to have gone to a pod.
 	FailedBackends map[string]int `json:"failedBackends,omitempty"`
 	Coverage       *Coverage      `json:"coverage,omitempty"`
+	// Policies are the NetworkPolicies that decided the expectation.
+	Policies []string `json:"policies,omitempty"`
+	// Exception names the declared exception (--config, --expect-*) that
+	// set the expectation or skipped the probe.
+	Exception string `json:"exception,omitempty"`
 }
 
 // Matrix says which backend answered on which path: Rows[i].Seen[j] is true
@@ -511,7 +516,7 @@ func newRow(p *probe.Probe, res probe.Result) ProbeRow {
 		ExpectReason: p.Expect.Reason, Outcome: res.Outcome, Pass: res.Pass, Detail: res.Detail,
 		LatencyMs: float64(res.Latency.Microseconds()) / 1000, HTTPStatus: res.HTTPStatus, Backend: res.Backend,
 		Attribution: res.Attribution, Connections: res.Connections, Failures: res.Failures, Tries: res.Tries,
-		Observed: res.Observed, FailedBackends: res.FailedBackends}
+		Observed: res.Observed, FailedBackends: res.FailedBackends, Policies: p.Expect.Policies, Exception: p.Exception}
 	if p.Via != probe.ViaEndpoint && len(p.Backends) > 0 && res.Connections > res.Failures && (p.HTTP || len(res.Seen) > 0) {
 		seen := append([]string{}, res.Seen...)
 		sort.Strings(seen)
