@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -50,12 +49,9 @@ func RenderWith(w io.Writer, r *Report, format string, o Options) error {
 	return fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }
 
-// JSON writes the report as indented JSON.
-func JSON(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
+// JSON writes the report as indented JSON, one Service at a time
+// (stream.go).
+func JSON(w io.Writer, r *Report) error { return streamJSON(w, r) }
 
 // YAML writes the report as YAML, with the JSON field names.
 func YAML(w io.Writer, r *Report) error {
@@ -189,27 +185,15 @@ func trailer(w io.Writer, r *Report, wide bool) error {
 	if b := r.Baseline; b != nil {
 		fmt.Fprintf(w, "\nBASELINE %s (%s): %d regressions, %d fixed, %d new Services, %d gone; paths: %d appeared, %d vanished\n", b.File,
 			b.GeneratedAt.Format(time.RFC3339), len(b.Regressions), len(b.Fixed), len(b.NewServices), len(b.GoneServices), len(b.Appeared), len(b.Vanished))
-		for _, id := range b.Regressions {
-			fmt.Fprintf(w, "  REGRESSION %s\n", id)
-		}
-		for _, s := range b.NewServices {
-			fmt.Fprintf(w, "  new        %s\n", s)
-		}
-		for _, id := range b.Vanished {
-			fmt.Fprintf(w, "  vanished   %s\n", id)
-		}
+		writeLines(w, "REGRESSION", b.Regressions) // cap.go: at most maxLines each
+		writeLines(w, "new       ", b.NewServices)
+		writeLines(w, "vanished  ", b.Vanished)
 	}
 	writeConvergence(w, r)
 	if len(r.Findings) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "FINDINGS")
-		for _, f := range r.Findings {
-			who := f.Namespace + "/" + f.Service
-			if f.Service == "" {
-				who = "cluster"
-			}
-			fmt.Fprintf(w, "  %-7s %s: %s\n", strings.ToUpper(string(f.Severity)), who, f.Message)
-		}
+		writeFindings(w, r.Findings) // cap.go: lists cut, findings alike folded
 	}
 	fmt.Fprintln(w)
 	_, err := fmt.Fprintln(w, SummaryLine(r))
@@ -344,7 +328,7 @@ func resultLabel(g []ProbeRow) string {
 	for _, p := range g {
 		o := string(p.Outcome)
 		if p.Outcome == probe.NotRun {
-			o = "not run: " + p.Detail
+			o = notRunLabel(p) // cap.go: the reason without the node
 		} else if !p.Pass {
 			bad = append(bad, member(p))
 		}
@@ -357,9 +341,9 @@ func resultLabel(g []ProbeRow) string {
 	for i, o := range order {
 		parts[i] = fmt.Sprintf("%s ×%d", o, counts[o])
 	}
-	s := strings.Join(parts, ", ")
+	s := capParts(parts)
 	if len(bad) > 0 {
-		s += " (FAIL " + strings.Join(bad, ", ") + ")"
+		s += " (FAIL " + names(bad) + ")"
 	}
 	return s
 }
@@ -425,7 +409,7 @@ func backendsLabel(g []ProbeRow) string {
 			}
 		}
 		sort.Strings(miss)
-		s += " (never " + strings.Join(miss, ", ") + ")"
+		s += " (never " + names(miss) + ")"
 	} else if partial > 0 {
 		s += fmt.Sprintf(" (partial on %d of %d paths)", partial, measured)
 	}
@@ -454,7 +438,7 @@ func wideRows(name string, s *Service) [][]string {
 		case p.Coverage != nil:
 			back = fmt.Sprintf("%d/%d seen", len(p.Coverage.Seen), p.Coverage.Total)
 			if len(p.Coverage.Missing) > 0 {
-				back += " (never " + strings.Join(p.Coverage.Missing, ", ") + ")"
+				back += " (never " + names(p.Coverage.Missing) + ")"
 			}
 		case p.Backend != "":
 			back = p.Backend
