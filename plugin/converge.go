@@ -70,9 +70,11 @@ type reprobeFunc func(ctx context.Context, pl *probe.Plan, idx []int) map[int]pr
 // refreshFunc discovers the cluster again and plans as the run did.
 type refreshFunc func(ctx context.Context) (probe.Inventory, probe.Plan, error)
 
-// planOptions are the run's planning options.
+// planOptions are the run's planning options. Run plans the first pass with
+// them and refresher every later one: whatever shapes a plan belongs here
+// (or in refresher too), or a pass while converging plans differently.
 func (o *Options) planOptions(from []probe.From) plan.Options {
-	return plan.Options{From: from, AddressTypes: o.AddressTypes, HTTP: o.HTTP, Protocols: prober.Protocols}
+	return o.withScale(plan.Options{From: from, AddressTypes: o.AddressTypes, HTTP: o.HTTP, Protocols: prober.Protocols})
 }
 
 // refresher discovers sc again and plans it like the first pass did.
@@ -82,7 +84,7 @@ func (o *Options) refresher(sc cluster.Scope, from []probe.From) refreshFunc {
 		if err != nil {
 			return inv, probe.Plan{}, err
 		}
-		pl := plan.Build(inv, o.planOptions(from))
+		pl := plan.Build(inv, o.withExpectations(inv, o.planOptions(from)))
 		if o.wantsAgent() {
 			o.skipDNSWithoutClusterDNS(ctx, pl)
 		}
