@@ -105,9 +105,11 @@ Exit codes: 0 every expectation met, 1 an expectation failed or an error was fou
 	o.addGlobalFlags(cmd.PersistentFlags())
 	o.addRunFlags(cmd.Flags())
 	o.addAgentFlags(cmd.Flags())
+	o.addExpectFlags(cmd.Flags())
 	o.addConvergeFlags(cmd.Flags())
 	o.PrintFlags.TemplatePrinterFlags.AddFlags(cmd)
 	cmd.AddCommand(newAgentCmd(), newCleanupCmd(o), newVersionCmd(o), newSchemaCmd(o))
+	cmd.AddCommand(newConfigCmd(o))
 	o.registerCompletions(cmd)
 	return cmd
 }

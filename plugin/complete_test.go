@@ -43,7 +43,7 @@ func TestCompletion(t *testing.T) {
 	}{
 		{[]string{"hostname-n"}, "hostname-nodeport", ":4"},
 		{[]string{"hostname", "hostname"}, "hostname-headless,hostname-nodeport", ":4"},
-		{[]string{"-A", ""}, "cleanup,completion,help,schema,version", ":4"},
+		{[]string{"-A", ""}, "cleanup,completion,config,help,schema,version", ":4"},
 		{[]string{"-n", ""}, "default,shop", ":4"},
 		{[]string{"--namespace", "s"}, "shop", ":4"},
 		{[]string{"--agent-namespace", ""}, "default,shop", ":4"},

@@ -45,5 +45,6 @@ func (o *Options) printPlan(inv probe.Inventory, plan probe.Plan) error {
 		fmt.Fprintf(o.Out, ", agent start included (%s)", o.AgentTimeout)
 	}
 	fmt.Fprintln(o.Out, ".")
+	o.printExpectations(o.Out, &inv, &plan) // exceptions.go
 	return nil
 }

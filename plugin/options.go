@@ -70,6 +70,9 @@ type Options struct {
 	KeepAgent       bool
 	AgentTimeout    time.Duration
 	AgentDeadline   time.Duration
+	// expectOptions: --config, --expect-routable-pods, --expect-internal,
+	// --as-client (exceptions.go, policy.go).
+	expectOptions
 
 	namespace  string
 	client     kubernetes.Interface
@@ -187,6 +190,9 @@ func (o *Options) Validate() error {
 		if err := check(); err != nil {
 			return &ExitError{Code: ExitUsage, Err: err}
 		}
+	}
+	if err := o.validateExpectations(); err != nil { // exceptions.go
+		return &ExitError{Code: ExitUsage, Err: err}
 	}
 	return nil
 }

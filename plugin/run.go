@@ -44,7 +44,10 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	pl := plan.Build(inv, o.planOptions(from))
+	if err := o.readExpectations(ctx, sc, from); err != nil { // exceptions.go: --as-client, NetworkPolicy
+		return err
+	}
+	pl := plan.Build(inv, o.withExpectations(inv, o.planOptions(from)))
 	if o.DryRun {
 		return o.printPlan(inv, pl)
 	}
@@ -59,7 +62,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	rep := report.Build(report.Input{Inventory: inv, Plan: pl, Results: results,
-		Findings: diagnose.Diagnose(inv, pl, results), Metadata: o.metadata(start), Scope: o.scope(sc, from),
+		Findings: append(diagnose.Diagnose(inv, pl, results), o.expectationNotes(&inv, &pl)...), Metadata: o.metadata(start), Scope: o.scope(sc, from),
 		FailOn: diagnose.Severity(o.FailOn)})
 	if o.baseline != nil {
 		rep.ApplyBaseline(o.Baseline, o.baseline)
@@ -114,6 +117,9 @@ func (o *Options) wantsAgent() bool {
 }
 
 func (o *Options) agentNamespace() string {
+	if ns := o.asClientNamespace(); ns != "" { // --as-client: policy.go
+		return ns
+	}
 	if o.AgentNamespace != "" {
 		return o.AgentNamespace
 	}
@@ -278,5 +284,6 @@ func (o *Options) agentConfig(pl *probe.Plan, remote []int, from probe.From) clu
 	if n := from.Node(); n != "" {
 		cfg.Node, cfg.HostNetwork = n, true
 	}
+	o.asClientAgent(&cfg, from) // policy.go
 	return cfg
 }
