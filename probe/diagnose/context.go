@@ -31,12 +31,15 @@ func newSvcContext(svc *probe.Service, pods []probe.Pod, plan *probe.Plan, resul
 	return c
 }
 
-// run applies rs in order until one stops, and returns the findings.
+// run applies rs in order, and returns the findings. Once a rule stops, only
+// the rules marked always still run.
 func (c *svcContext) run(rs []rule) []Finding {
+	stopped := false
 	for _, r := range rs {
-		if r.apply(c) {
-			break
+		if _, ok := r.(always); stopped && !ok {
+			continue
 		}
+		stopped = r.apply(c) || stopped
 	}
 	return c.out
 }
@@ -95,6 +98,17 @@ func (c *svcContext) failed(f func(p *probe.Probe) bool) []int { return c.select
 func (c *svcContext) passed(f func(p *probe.Probe) bool) []int { return c.selectRun(passedFilter, f) }
 func (c *svcContext) open(f func(p *probe.Probe) bool) []int   { return c.selectRun(openFilter, f) }
 
+// answered lists the Service's probes that match f and passed with an answer.
+func (c *svcContext) answered(f func(p *probe.Probe) bool) []int {
+	var out []int
+	for _, i := range c.passed(f) {
+		if c.results[i].Outcome == probe.OK {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // Probe predicates the rules share.
 
 func anyProbe(*probe.Probe) bool { return true }
@@ -109,14 +123,59 @@ func reachNodePort(p *probe.Probe) bool {
 	return p.Via == probe.ViaNodePort && p.Expect.Want == probe.Reach
 }
 
-// viaNode is the node a probe's path goes through (the NodePort's node, or a
-// ClusterIP's vantage point's node), or "".
+// viaNode is the node a probe's path is forwarded by (the NodePort's node,
+// or the node of the vantage point of a ClusterIP or of a DNS name, which
+// resolves to the ClusterIP), or "".
 func (c *svcContext) viaNode(p *probe.Probe) string {
 	switch p.Via {
 	case probe.ViaNodePort:
 		return p.Node
-	case probe.ViaClusterIP:
+	case probe.ViaClusterIP, probe.ViaDNS:
 		return c.plan.NodeOf(p.From)
 	}
 	return ""
+}
+
+// forwardedReach: a path to the Service's backends through a VIP, a name or
+// a NodePort that must reach them (not kube-proxy's health check, which
+// answers for the node, not for a backend).
+func forwardedReach(p *probe.Probe) bool {
+	return p.Via != probe.ViaEndpoint && p.Via != probe.ViaHealthCheck && p.Expect.Want == probe.Reach
+}
+
+// exposureProbe: a cluster-internal address probed from outside, which must
+// not answer; the exposure rule judges these, and no verdict about the
+// Service's reach cites them.
+func exposureProbe(p *probe.Probe) bool {
+	return p.From == probe.FromLocal && p.Expect.Want == probe.NoReach && (p.Via == probe.ViaClusterIP || p.Via == probe.ViaEndpoint)
+}
+
+// notExposure: any probe but an exposure probe.
+func notExposure(p *probe.Probe) bool { return !exposureProbe(p) }
+
+// failureKinds lists the outcomes of a result's failed connections, in the
+// order of probe.Outcomes: its per-outcome counts, or its outcome when it
+// has none.
+func failureKinds(r *probe.Result) []probe.Outcome {
+	var out []probe.Outcome
+	for _, o := range probe.Outcomes {
+		if o != probe.OK && o != probe.NotRun && r.Observed[o] > 0 {
+			out = append(out, o)
+		}
+	}
+	if len(out) == 0 && r.Outcome != probe.OK && r.Outcome != probe.NotRun {
+		out = append(out, r.Outcome)
+	}
+	return out
+}
+
+// connFailed reports whether a probe failed because connections failed (not
+// an answer where none was wanted, a wrong status, or several backends of a
+// sticky path), UDP silence aside, which proves nothing.
+func connFailed(p *probe.Probe, r *probe.Result) bool {
+	if r.Pass || r.Outcome == probe.NotRun || r.Failures == 0 || p.Expect.Want != probe.Reach {
+		return false
+	}
+	kinds := failureKinds(r)
+	return !(p.Protocol == "UDP" && len(kinds) == 1 && kinds[0] == probe.NoAnswer)
 }

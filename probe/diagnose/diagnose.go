@@ -58,6 +58,28 @@ const (
 	VerdictPartialCoverage     Code = "partialCoverage"
 	VerdictNotSticky           Code = "notSticky"
 	VerdictPathFailed          Code = "pathFailed"
+	// VerdictBackendUnreachableFrom: a backend that answers from some
+	// vantage points or through some nodes and not from or through others.
+	VerdictBackendUnreachableFrom Code = "backendUnreachableFrom"
+	// VerdictBackendHung: a backend that accepts connections and never
+	// answers.
+	VerdictBackendHung Code = "backendHung"
+	// VerdictEndpointUnreachable: an endpoint address nothing answers at
+	// from anywhere (connect timeouts, no route): no host behind it, or all
+	// traffic to it dropped.
+	VerdictEndpointUnreachable Code = "endpointUnreachable"
+	// VerdictBackendUnreachable: a backend that answers from nowhere, with
+	// outcomes that differ by vantage point.
+	VerdictBackendUnreachable Code = "backendUnreachable"
+	// VerdictApplicationError: a backend that answers with an HTTP 5xx.
+	VerdictApplicationError Code = "applicationError"
+	// VerdictNodePortBlocked: a node forwards (its own NodePort or
+	// ClusterIP answers on it) but its NodePort fails from elsewhere: the
+	// port is blocked on or in front of the node.
+	VerdictNodePortBlocked Code = "nodePortBlocked"
+	// VerdictStaleForwarding: the Service has no ready endpoint, yet a path
+	// to it answered: forwarding has not caught up with the endpoints.
+	VerdictStaleForwarding Code = "staleForwarding"
 )
 
 // Notes about the cluster or a Service that are not verdicts on a path.
@@ -66,6 +88,8 @@ const (
 	NoteNodeUnschedulable Code = "nodeUnschedulable"
 	NoteExternalName      Code = "externalName"
 	NoteProtocolNotProbed Code = "protocolNotProbed"
+	// NoteUDPSilent: UDP paths that got no reply, which proves nothing.
+	NoteUDPSilent Code = "udpSilent"
 )
 
 // Finding is one conclusion about a Service, with the probes that support it.

@@ -9,11 +9,19 @@ import (
 	"github.com/svccheck/svccheck/probe/plan"
 )
 
-// scriptedResults builds one result per probe from an outcome function.
+// probed are the protocols the probers speak (prober.Protocols).
+var probed = []string{"TCP", "UDP"}
+
+// scriptedResults builds one result per probe from an outcome function; a
+// probe the plan skips did not run.
 func scriptedResults(pl probe.Plan, outcome func(p *probe.Probe) (probe.Outcome, []string)) []probe.Result {
 	rs := make([]probe.Result, len(pl.Probes))
 	for i := range pl.Probes {
 		p := &pl.Probes[i]
+		if p.Skip != "" {
+			rs[i] = probe.Result{ID: p.ID, Outcome: probe.NotRun, Detail: p.Skip, Pass: true}
+			continue
+		}
 		o, seen := outcome(p)
 		r := probe.Result{ID: p.ID, Outcome: o, Connections: max(len(seen), 1), Seen: seen}
 		if o != probe.OK {
@@ -119,20 +127,13 @@ func TestDiagnose(t *testing.T) {
 			inv.Services[0].Ports[0].TargetPort = "8081"
 		}, failing(func(p *probe.Probe) bool { return p.Via == probe.ViaNodePort }, probe.Refused),
 			"error:portMismatch", "targetPort 8081 is declared by no container of the selected pods (they declare http/80); every NodePort fails (refused)"},
-		{"declared port, nothing listening", all, func(inv *probe.Inventory) {
-			withPods(inv)
-			for i := range inv.Services[0].Endpoints {
-				inv.Services[0].Endpoints[i].Ports["http"] = 80
-			}
-		}, failing(func(p *probe.Probe) bool { return p.Pod == "web-b" && p.From != probe.FromLocal }, probe.Refused),
-			"error:backendNotListening", "web-b does not answer on 10.244.1.7:80 (refused from pod): the application is not listening"},
 		{"readiness failing everywhere", local, func(inv *probe.Inventory) {
 			withPods(inv)
 			for i := range inv.Services[0].Endpoints {
 				inv.Services[0].Endpoints[i].Ready = false
 			}
 			inv.Pods[0].Ready, inv.Pods[0].NotReady, inv.Pods[0].ProbeMessage = false, []string{"web"}, "Readiness probe failed: HTTP probe failed with statuscode: 500"
-		}, healthy, "error:endpointNotReady",
+		}, nodePortsRefused, "error:endpointNotReady",
 			"selector app=web matches 2 pod(s), none ready: web-a (container web not ready: Readiness probe failed: HTTP probe failed with statuscode: 500), web-b"},
 		{"one endpoint not ready", local, func(inv *probe.Inventory) { inv.Services[0].Endpoints[1].Ready = false }, healthy,
 			"warning:endpointNotReady", "1 of 2 endpoints not ready: web-b"},
@@ -153,7 +154,7 @@ func TestDiagnose(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(&inv)
 			}
-			pl := plan.Build(inv, plan.Options{From: tc.from, HTTP: true})
+			pl := plan.Build(inv, plan.Options{From: tc.from, HTTP: true, Protocols: probed})
 			res := scriptedResults(pl, tc.outcome)
 			fs := Diagnose(inv, pl, res)
 			if got := codes(fs); got != tc.codes {
@@ -194,5 +195,115 @@ func TestDiagnosePodAgentNode(t *testing.T) {
 	}
 	if !strings.Contains(fs[0].Message, "NodePort 30080 and ClusterIP 10.96.0.100 through worker1 fail (refused); pods answer directly from worker1") {
 		t.Errorf("message %q", fs[0].Message)
+	}
+}
+
+// A pod that refuses from everywhere: one finding, which cites the direct
+// probes and the forwarded paths that failed because of it.
+func TestDiagnoseBackendNotListening(t *testing.T) {
+	inv := testinv.Seed()
+	withPods(&inv)
+	pl := plan.Build(inv, plan.Options{From: []probe.From{probe.FromLocal, probe.FromPod, probe.FromNodes}, HTTP: true, Protocols: probed})
+	res := badPod("web-b", probe.Refused).results(&pl)
+	fs := Diagnose(inv, pl, res)
+	if got := codes(fs); got != "error:backendNotListening" || fs[0].Pod != "web-b" || fs[0].Node != "worker1" {
+		t.Fatalf("findings %s: %+v", got, fs)
+	}
+	if want := "web-b does not answer on 10.244.1.7:80 (directly from pod, node/master, node/worker1, node/worker2 (refused); through"; !strings.Contains(fs[0].Message, want) {
+		t.Errorf("message %q\ndoes not contain %q", fs[0].Message, want)
+	}
+	if err := checkInvariants(genCase{inv: inv, plan: pl, results: res}, fs); err != nil {
+		t.Error(err)
+	}
+}
+
+// Behaviours the rules once had that the report contradicted.
+func TestNoLongerContradicted(t *testing.T) {
+	fromPod := []probe.From{probe.FromLocal, probe.FromPod}
+	for _, tc := range []struct {
+		name   string
+		from   []probe.From
+		agent  string
+		mutate func(inv *probe.Inventory)
+		sim    *sim
+		tweak  func(p *probe.Probe, r *probe.Result)
+		codes  string
+		notIn  string // a text no finding may contain
+	}{
+		{name: "a sticky ClusterIP reaching two pods from an agent on a known node is not sticky, not a broken node",
+			from: fromPod, agent: "worker1", mutate: func(inv *probe.Inventory) { withPods(inv); inv.Services[0].SessionAffinity = "ClientIP" },
+			sim: &sim{}, tweak: func(p *probe.Probe, r *probe.Result) {
+				if p.Expect.Sticky {
+					r.Seen, r.Connections = []string{"web-a", "web-b"}, 5
+				}
+			}, codes: "error:notSticky"},
+		{name: "no endpoints and a ClusterIP answering from outside: both said",
+			from: []probe.From{probe.FromLocal}, mutate: func(inv *probe.Inventory) { withPods(inv); inv.Services[0].Endpoints = nil },
+			sim: &sim{exposed: true}, codes: "error:endpointNotReady,warning:exposed"},
+		{name: "a pod not listening does not hide another node's firewall",
+			from: fromPod, agent: "master", mutate: withPods, sim: &sim{bad: map[string]probe.Outcome{"web-b": probe.Refused}, walled: setOf("worker2")},
+			codes: "error:backendNotListening,error:nodePathFailed"},
+		{name: "no NodePort: the shortcut for every NodePort failing does not apply",
+			from: []probe.From{probe.FromNodes}, mutate: func(inv *probe.Inventory) {
+				withPods(inv)
+				inv.Services[0].Type, inv.Services[0].Ports[0].NodePort = probe.TypeClusterIP, 0
+			}, sim: &sim{deadNodes: setOf("worker1", "worker2")}, codes: "error:dataplaneBroken,error:dataplaneBroken"},
+		{name: "two ClusterIPs of one node failing are not the Service's",
+			from: []probe.From{probe.FromPod}, mutate: func(inv *probe.Inventory) {
+				inv.Services[0].ClusterIPs = append(inv.Services[0].ClusterIPs, "fd00::100")
+			}, sim: &sim{}, tweak: func(p *probe.Probe, r *probe.Result) {
+				if p.Via == probe.ViaClusterIP {
+					*r = probe.Result{ID: p.ID, Outcome: probe.Refused, Connections: 1, Failures: 1}
+				}
+			}, codes: "error:pathFailed", notIn: "the Service, not one node"},
+		{name: "a port mismatch is judged on every failed direct probe, not the first",
+			from: []probe.From{probe.FromPod}, mutate: func(inv *probe.Inventory) {
+				withPods(inv)
+				svc := &inv.Services[0]
+				svc.Ports = []probe.ServicePort{{Name: "a", Protocol: "TCP", Port: 80, TargetPort: "80"}, {Name: "b", Protocol: "TCP", Port: 81, TargetPort: "8081"}}
+				for i := range svc.Endpoints {
+					svc.Endpoints[i].Ports = map[string]int32{"a": 80, "b": 8081}
+				}
+			}, sim: &sim{}, tweak: func(p *probe.Probe, r *probe.Result) {
+				switch {
+				case p.Port == "b" && p.Expect.Want == probe.Reach || p.Port == "a" && p.Pod == "web-a":
+					*r = probe.Result{ID: p.ID, Outcome: probe.Refused, Connections: 1, Failures: 1}
+				case p.Port == "a" && forwardedReach(p):
+					*r = probe.Result{ID: p.ID, Outcome: probe.Refused, Connections: 21, Failures: 10, Seen: []string{"web-b"},
+						Observed: map[probe.Outcome]int{probe.OK: 11, probe.Refused: 10}}
+				}
+			}, codes: "error:portMismatch,error:backendNotListening"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := testinv.Seed()
+			tc.mutate(&inv)
+			pl := plan.Build(inv, plan.Options{From: tc.from, HTTP: true, Protocols: probed})
+			if tc.agent != "" {
+				pl.AgentNodes = map[probe.From]string{probe.FromPod: tc.agent}
+			}
+			res := tc.sim.results(&pl)
+			for i := range res {
+				if tc.tweak != nil {
+					tc.tweak(&pl.Probes[i], &res[i])
+					probe.Evaluate(&pl.Probes[i], &res[i])
+				}
+			}
+			fs := Diagnose(inv, pl, res)
+			if got := codes(fs); got != tc.codes {
+				t.Fatalf("findings %s, want %s:\n%s", got, tc.codes, describe(fs))
+			}
+			for _, f := range fs {
+				if tc.notIn != "" && strings.Contains(f.Message, tc.notIn) {
+					t.Errorf("%q says %q", f.Message, tc.notIn)
+				}
+			}
+			c := genCase{inv: inv, plan: pl, results: res}
+			if err := checkInvariants(c, fs); err != nil {
+				t.Error(err)
+			}
+			if bad := Contradictions(fs, observations(c)); len(bad) > 0 {
+				t.Error(strings.Join(bad, "\n"))
+			}
+		})
 	}
 }

@@ -90,7 +90,7 @@ var mutations = []struct {
 		}
 	}},
 	{0.2, func(rng *rand.Rand, inv *probe.Inventory) {
-		proto := []string{"TCP", "UDP"}[rng.IntN(2)]
+		proto := []string{"TCP", "UDP", "SCTP"}[rng.IntN(3)]
 		svc := &inv.Services[0]
 		svc.Ports = append(svc.Ports, probe.ServicePort{Name: "metrics", Protocol: proto, Port: 9090, TargetPort: "9090", NodePort: 30090})
 		for i := range svc.Endpoints {
@@ -116,8 +116,8 @@ var mutations = []struct {
 }
 
 // generate builds a random inventory from the seed, plans it from random
-// vantage points (all of them half of the time) and scripts outcomes from a
-// mix of node, pod and path faults and random noise.
+// vantage points (all of them half of the time) and scripts its results with
+// a simulated cluster (sim) with random faults, and random noise on top.
 func generate(rng *rand.Rand) genCase {
 	inv := testinv.Seed()
 	for _, m := range mutations {
@@ -129,7 +129,7 @@ func generate(rng *rand.Rand) genCase {
 	if rng.IntN(2) == 0 {
 		from = slices.DeleteFunc(slices.Clone(from), func(probe.From) bool { return rng.IntN(2) == 0 })
 	}
-	opts := plan.Options{From: from, HTTP: rng.IntN(4) > 0}
+	opts := plan.Options{From: from, HTTP: rng.IntN(4) > 0, Protocols: [][]string{{"TCP"}, probed}[rng.IntN(2)]}
 	if rng.IntN(4) == 0 {
 		opts.AddressTypes = []string{"InternalIP", "ExternalIP"}
 	}
@@ -137,97 +137,94 @@ func generate(rng *rand.Rand) genCase {
 	if rng.IntN(2) == 0 {
 		pl.AgentNodes = map[probe.From]string{probe.FromPod: inv.Nodes[rng.IntN(len(inv.Nodes))].Name}
 	}
-	f := newFaults(rng, inv)
+	s := randomSim(rng, inv)
+	noise := []float64{0, 0, 0, 0.05, 0.2, 0.6, 1}[rng.IntN(7)]
 	res := make([]probe.Result, len(pl.Probes))
 	for i := range pl.Probes {
-		res[i] = f.result(rng, &pl, &pl.Probes[i])
+		p := &pl.Probes[i]
+		res[i] = s.result(&pl, p)
+		if p.Skip == "" && rng.Float64() < noise {
+			res[i] = noisy(rng, p)
+		}
 	}
 	return genCase{inv: inv, plan: pl, results: res}
 }
 
-// faults is what is broken in a generated cluster.
-type faults struct {
-	noise       float64         // chance of a random outcome on any probe
-	deadNodes   map[string]bool // kube-proxy down: NodePort and VIP through the node fail
-	walledNodes map[string]bool // firewalled from the operator: NodePort from local fails
-	deafPods    map[string]bool // not listening: direct connections refused
-	allNodePort bool            // every NodePort times out
-	exposed     bool            // ClusterIP and pod IPs answer from outside
-}
-
-func newFaults(rng *rand.Rand, inv probe.Inventory) *faults {
-	f := &faults{noise: []float64{0, 0, 0.05, 0.2, 0.6, 1}[rng.IntN(6)],
-		deadNodes: map[string]bool{}, walledNodes: map[string]bool{}, deafPods: map[string]bool{},
-		allNodePort: rng.IntN(8) == 0, exposed: rng.IntN(8) == 0}
+// randomSim breaks a generated cluster: pods that refuse, hang, time out or
+// fail; nodes that cannot reach a pod or do not forward to it; nodes whose
+// kube-proxy is down, whose NodePort is firewalled from outside or from
+// everywhere but themselves, or that forward to a stale address; exposed
+// internal addresses.
+func randomSim(rng *rand.Rand, inv probe.Inventory) *sim {
+	s := &sim{bad: map[string]probe.Outcome{}, cut: map[string]map[string]bool{}, noForward: map[string]map[string]bool{},
+		deadNodes: map[string]bool{}, walled: map[string]bool{}, blocked: map[string]bool{}, stale: map[string]bool{},
+		exposed: rng.IntN(8) == 0, rng: rng}
+	var backends []string
+	for _, ep := range inv.Services[0].Endpoints {
+		if ep.PodName == "" {
+			s.unnamed = append(s.unnamed, ep.Address)
+		}
+		backends = append(backends, nameOr(ep.PodName, ep.Address))
+	}
+	kinds := []probe.Outcome{probe.Refused, probe.Timeout, probe.NoAnswer, probe.ServerError, probe.NoRoute, probe.Reset}
+	for _, b := range backends {
+		if rng.IntN(5) == 0 {
+			s.bad[b] = kinds[rng.IntN(len(kinds))]
+		}
+	}
 	for _, n := range inv.Nodes {
-		if rng.IntN(5) == 0 {
-			f.deadNodes[n.Name] = true
+		for _, f := range []struct {
+			odds int
+			set  map[string]bool
+		}{{6, s.deadNodes}, {6, s.walled}, {8, s.blocked}, {8, s.stale}} {
+			if rng.IntN(f.odds) == 0 {
+				f.set[n.Name] = true
+			}
 		}
-		if rng.IntN(5) == 0 {
-			f.walledNodes[n.Name] = true
+		if len(backends) > 0 && rng.IntN(6) == 0 {
+			s.cut[n.Name] = setOf(backends[rng.IntN(len(backends))])
+		}
+		if len(backends) > 0 && rng.IntN(8) == 0 {
+			s.noForward[n.Name] = setOf(backends[rng.IntN(len(backends))])
 		}
 	}
-	for _, p := range []string{"web-a", "web-b"} {
-		if rng.IntN(5) == 0 {
-			f.deafPods[p] = true
-		}
-	}
-	return f
+	return s
 }
 
-func (f *faults) result(rng *rand.Rand, pl *probe.Plan, p *probe.Probe) probe.Result {
+// noisy is an arbitrary result for p: any outcome, a partial failure with or
+// without attributed failures, a wrong status, several backends, an answer.
+func noisy(rng *rand.Rand, p *probe.Probe) probe.Result {
 	r := probe.Result{ID: p.ID, Outcome: probe.OK, Connections: 1}
-	switch {
-	case p.Skip != "" || rng.IntN(40) == 0:
-		r = probe.Result{ID: p.ID, Outcome: probe.NotRun, Detail: "not run"}
-	case rng.Float64() < f.noise:
-		f.random(rng, p, &r)
-	case f.broken(pl, p):
-		r.Outcome = []probe.Outcome{probe.Refused, probe.Timeout, probe.Reset}[rng.IntN(3)]
-		r.Failures = 1
-	case p.Via == probe.ViaClusterIP && p.From == probe.FromLocal || p.Via == probe.ViaEndpoint && p.From == probe.FromLocal:
-		if !f.exposed {
-			r.Outcome, r.Failures = probe.Timeout, 1
+	pick := func() []string {
+		var out []string
+		for _, b := range append(slices.Clone(p.Backends), "web-a", "web-b") {
+			if rng.IntN(2) == 0 && !slices.Contains(out, b) {
+				out = append(out, b)
+			}
 		}
-	case p.Expect.Want == probe.NoReach:
-		r.Outcome, r.Failures = probe.Timeout, 1
-	default:
-		r.Seen, r.Connections, r.HTTPStatus = p.Backends, max(len(p.Backends), 1), p.Expect.Status
-		if rng.IntN(6) == 0 && len(p.Backends) > 1 {
-			r.Seen, r.Connections = p.Backends[:1], p.Connections
-		}
+		slices.Sort(out)
+		return out
 	}
-	probe.Evaluate(p, &r)
-	return r
-}
-
-// broken reports whether a structural fault breaks p.
-func (f *faults) broken(pl *probe.Plan, p *probe.Probe) bool {
-	switch p.Via {
-	case probe.ViaNodePort:
-		return f.allNodePort || f.deadNodes[p.Node] || f.walledNodes[p.Node] && p.From == probe.FromLocal ||
-			f.deadNodes[pl.NodeOf(p.From)]
-	case probe.ViaClusterIP:
-		return p.From != probe.FromLocal && f.deadNodes[pl.NodeOf(p.From)]
-	case probe.ViaEndpoint:
-		return p.From != probe.FromLocal && f.deafPods[p.Pod]
-	}
-	return false
-}
-
-// random gives p an arbitrary outcome: a failure, a partial failure, a
-// wrong status, several backends, or an answer.
-func (f *faults) random(rng *rand.Rand, p *probe.Probe, r *probe.Result) {
-	switch rng.IntN(6) {
+	outcomes := []probe.Outcome{probe.Refused, probe.Timeout, probe.Reset, probe.NoRoute, probe.DNSError, probe.Error, probe.NoAnswer, probe.ServerError}
+	switch o := outcomes[rng.IntN(len(outcomes))]; rng.IntN(7) {
 	case 0, 1:
-		r.Outcome, r.Failures = []probe.Outcome{probe.Refused, probe.Timeout, probe.Reset, probe.NoRoute, probe.DNSError, probe.Error}[rng.IntN(6)], 1
+		r.Outcome, r.Failures, r.Connections = o, 1+rng.IntN(2), 2
+		r.Observed = map[probe.Outcome]int{o: r.Failures}
 	case 2:
-		r.Connections, r.Failures, r.Seen = 5, 2, p.Backends
+		r.Outcome, r.Connections, r.Failures, r.Seen = o, 5, 2, pick()
+		r.Observed = map[probe.Outcome]int{probe.OK: 3, o: 2}
+		if fb := pick(); len(fb) > 0 && len(p.Backends) > 0 {
+			r.FailedBackends = map[string]int{fb[0]: 2}
+		}
 	case 3:
 		r.HTTPStatus = []int{200, 500, 503}[rng.IntN(3)]
 	case 4:
-		r.Seen, r.Connections = []string{"web-a", "web-b"}, 5
+		r.Seen, r.Connections = pick(), 5
+	case 5:
+		r.Outcome, r.Detail = probe.NotRun, "not run"
 	default:
 		r.Seen = p.Backends
 	}
+	probe.Evaluate(p, &r)
+	return r
 }

@@ -3,6 +3,8 @@ package diagnose
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/svccheck/svccheck/probe"
@@ -12,18 +14,47 @@ import (
 const invariantCases = 5000
 
 // TestInvariants checks, over generated inventories, vantage points and
-// outcomes, that every failed probe is cited by some finding, and that no
-// Service has two findings of one code about the same node or pod.
+// outcomes, that every failed probe is cited by some finding, that no
+// Service has two findings of one code about the same node or pod, and that
+// no probe of the same report contradicts a finding (Contradictions).
 func TestInvariants(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	counts := map[Code]int{}
 	for n := range invariantCases {
 		c := generate(rng)
 		fs := Diagnose(c.inv, c.plan, c.results)
 		if err := checkInvariants(c, fs); err != nil {
 			t.Fatalf("case %d: %v\nfindings: %+v", n, err, fs)
 		}
+		if bad := Contradictions(fs, observations(c)); len(bad) > 0 {
+			t.Fatalf("case %d: findings contradicted by the report:\n%s", n, strings.Join(bad, "\n"))
+		}
+		for _, f := range fs {
+			counts[f.Code]++
+		}
+	}
+	t.Logf("%d cases, findings by code: %v", invariantCases, counts)
+	for _, code := range []Code{VerdictBackendUnreachableFrom, VerdictBackendHung, VerdictEndpointUnreachable, VerdictApplicationError,
+		VerdictBackendNotListening, VerdictNodePortBlocked, VerdictDataplaneBroken, VerdictBlockedFromOperator, VerdictStaleForwarding} {
+		if counts[code] == 0 {
+			t.Errorf("no generated case gave %s: the generator does not exercise it", code)
+		}
 	}
 }
+
+// observations states a generated case's probes as a report would.
+func observations(c genCase) []Observation {
+	obs := make([]Observation, len(c.plan.Probes))
+	for i := range c.plan.Probes {
+		obs[i] = Observe(&c.plan.Probes[i], &c.results[i])
+	}
+	return obs
+}
+
+// backendCodes are the codes whose findings are about one backend: findings
+// about different backends may cite one path that failed some connections
+// and reached neither.
+var backendCodes = append([]Code{VerdictBackendUnreachableFrom, VerdictApplicationError}, deadPodCodes...)
 
 // hopCodes are the codes whose findings are about one kind of hop (a Service
 // port, a vantage point, a path) and name a node only when every failing
@@ -44,10 +75,14 @@ func checkInvariants(c genCase, fs []Finding) error {
 	for _, f := range fs {
 		subject := f.Node + "|" + f.Pod
 		for _, id := range f.Probes {
-			if cited[string(f.Code)+"|"+id] {
+			k := string(f.Code) + "|" + id
+			if slices.Contains(backendCodes, f.Code) {
+				k += "|" + f.Pod
+			}
+			if cited[k] {
 				return fmt.Errorf("probe %s cited twice by %s findings", id, f.Code)
 			}
-			cited[string(f.Code)+"|"+id], cited[id] = true, true
+			cited[k], cited[id] = true, true
 		}
 		if hopCodes[f.Code] {
 			hop := func(id string) string { p := byID[id]; return p.Port + "|" + string(p.From) + "|" + string(p.Via) }

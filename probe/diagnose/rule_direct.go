@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -8,75 +9,91 @@ import (
 )
 
 // undeclaredPortRefused claims a port mismatch seen from inside the cluster:
-// direct connections to endpoints fail, and the targetPort of the first that
-// failed is declared by no container of the selected pods. It names the pods
-// that failed (the first as the finding's pod) and cites every failed probe
-// of the Service. It does not stop: an exposure is still reported.
+// on a Service port, direct connections to endpoints on a target port no
+// container of the selected pods declares are refused, every one, and no
+// backend answered on that port in any way. It decides per Service port and
+// target port from every failed direct probe, names the pods that refused
+// (the first as the finding's pod) and cites those probes and the forwarded
+// paths of the port that failed. It does not stop.
 type undeclaredPortRefused struct{}
 
 func (undeclaredPortRefused) apply(c *svcContext) bool {
-	refused := c.open(insideEndpoint)
-	if len(refused) == 0 {
-		return false
+	type key struct {
+		port   string
+		target int32
 	}
-	p0, r0 := c.probe(refused[0])
-	if !c.undeclared(p0.TargetPort) {
-		return false
+	var order []key
+	groups := map[key][]int{}
+	for _, i := range c.open(func(p *probe.Probe) bool { return insideEndpoint(p) && p.Expect.Want == probe.Reach }) {
+		p, _ := c.probe(i)
+		k := key{p.Port, p.TargetPort}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
 	}
-	pods, _ := c.byPod(refused)
-	c.add(SevError, VerdictPortMismatch, "", pods[0], c.failed(anyProbe),
-		"targetPort %d is declared by no container of the selected pods (they declare %s) and %s %s on it",
-		p0.TargetPort, declared(c.selected), strings.Join(pods, ", "), r0.Outcome)
-	return false
-}
-
-// backendNotListening claims that pods do not listen on their declared
-// target port: direct connections to them from inside the cluster fail. One
-// finding per pod, on the pod's node, citing the pod's failed direct probes;
-// the first also cites every failed probe through a VIP or name (NodePort,
-// ClusterIP, LoadBalancer, DNS, health check) not cited yet, since a backend
-// that does not answer explains the paths that lead to it.
-type backendNotListening struct{}
-
-func (backendNotListening) apply(c *svcContext) bool {
-	refused := c.open(insideEndpoint)
-	if len(refused) == 0 {
-		return false
-	}
-	vip := c.open(func(p *probe.Probe) bool { return p.Via != probe.ViaEndpoint })
-	pods, byPod := c.byPod(refused)
-	for _, pod := range pods {
-		ids := byPod[pod]
-		p, r := c.probe(ids[0])
-		c.add(SevError, VerdictBackendNotListening, p.Node, pod, append(ids, vip...),
-			"%s does not answer on %s (%s from %s): the application is not listening", pod, p.Address(), r.Outcome, p.From)
-		vip = nil
+	for _, k := range order {
+		idx := groups[k]
+		if !c.undeclared(k.target) || !c.allRefused(idx) || c.answeredOn(k.port, k.target) {
+			continue
+		}
+		pods, _ := c.byPod(idx)
+		idx = append(idx, c.open(func(p *probe.Probe) bool { return p.Port == k.port && forwardedReach(p) })...)
+		slices.Sort(idx)
+		c.add(SevError, VerdictPortMismatch, "", pods[0], idx,
+			"targetPort %d is declared by no container of the selected pods (they declare %s) and %s refused on it",
+			k.target, declared(c.selected), strings.Join(pods, ", "))
 	}
 	return false
 }
 
-// undeclaredPortFromOutside claims a port mismatch seen from outside only: no
-// direct probe from inside failed (typically none ran), every NodePort that
-// must answer fails (at least two), and a numeric targetPort is declared by
-// no container of the selected pods. It cites every failed probe of the
-// Service.
+// allRefused: every failed connection of the probes idx was refused.
+func (c *svcContext) allRefused(idx []int) bool {
+	for _, i := range idx {
+		if k := failureKinds(&c.results[i]); !slices.Equal(k, []probe.Outcome{probe.Refused}) {
+			return false
+		}
+	}
+	return len(idx) > 0
+}
+
+// answeredOn reports whether anything answered on the Service port labelled
+// port: a direct probe to target port, or a forwarded path reaching a backend.
+func (c *svcContext) answeredOn(port string, target int32) bool {
+	for _, i := range c.ran(func(p *probe.Probe) bool { return p.Port == port && p.Expect.Want == probe.Reach }) {
+		p, r := c.probe(i)
+		if p.Via == probe.ViaEndpoint && p.From != probe.FromLocal && p.TargetPort == target && r.Outcome == probe.OK && r.Pass ||
+			forwardedReach(p) && len(r.Seen) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// undeclaredPortFromOutside claims a port mismatch seen from outside only:
+// on a Service port with a numeric targetPort no container of the selected
+// pods declares, no direct probe from inside failed (typically none ran),
+// every NodePort that must answer was refused (at least two), and no path
+// reached a backend. It cites the port's failed paths.
 type undeclaredPortFromOutside struct{}
 
 func (undeclaredPortFromOutside) apply(c *svcContext) bool {
-	if len(c.failed(insideEndpoint)) > 0 {
-		return false
-	}
-	nps := c.failed(reachNodePort)
-	if len(nps) < 2 || len(nps) != len(c.ran(reachNodePort)) {
-		return false
-	}
 	for _, sp := range c.svc.Ports {
-		if n, err := strconv.Atoi(sp.TargetPort); err == nil && c.undeclared(int32(n)) {
-			c.add(SevError, VerdictPortMismatch, "", "", c.failed(anyProbe),
-				"targetPort %d is declared by no container of the selected pods (they declare %s); every NodePort fails (%s)",
-				n, declared(c.selected), c.results[nps[0]].Outcome)
-			return false
+		n, err := strconv.Atoi(sp.TargetPort)
+		if err != nil || !c.undeclared(int32(n)) {
+			continue
 		}
+		port := sp.Label()
+		onPort := func(p *probe.Probe) bool { return p.Port == port }
+		nodePort := func(p *probe.Probe) bool { return onPort(p) && reachNodePort(p) }
+		nps := c.failed(nodePort)
+		if len(nps) < 2 || len(nps) != len(c.ran(nodePort)) || !c.allRefused(nps) ||
+			len(c.failed(func(p *probe.Probe) bool { return onPort(p) && insideEndpoint(p) })) > 0 || c.answeredOn(port, int32(n)) {
+			continue
+		}
+		c.add(SevError, VerdictPortMismatch, "", "", c.open(func(p *probe.Probe) bool { return onPort(p) && forwardedReach(p) }),
+			"targetPort %d is declared by no container of the selected pods (they declare %s); every NodePort fails (refused)",
+			n, declared(c.selected))
 	}
 	return false
 }

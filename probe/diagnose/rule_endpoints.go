@@ -14,7 +14,7 @@ import (
 // namedPortMismatch claims that a named targetPort is a port name of none of
 // the pods the selector matches: the EndpointSlices then list those pods
 // without the port, and nothing can answer on it. It cites every failed probe
-// of the Service and stops.
+// of the Service but the exposure rule's, and stops.
 type namedPortMismatch struct{}
 
 func (namedPortMismatch) apply(c *svcContext) bool {
@@ -25,7 +25,7 @@ func (namedPortMismatch) apply(c *svcContext) bool {
 	if missing == "" {
 		return false
 	}
-	c.add(SevError, VerdictPortMismatch, "", "", c.failed(anyProbe), "no endpoints for the port: %s", missing)
+	c.add(SevError, VerdictPortMismatch, "", "", c.failed(notExposure), "no endpoints for the port: %s", missing)
 	return true
 }
 
@@ -33,29 +33,39 @@ func (namedPortMismatch) apply(c *svcContext) bool {
 // why: no selector (noEndpoints), a selector that matches no pod, with the
 // closest pods and how their labels differ (noEndpoints), or matching pods
 // none of which is ready, with the containers and the last probe message
-// (endpointNotReady, naming the first pod). It cites every failed probe of
-// the Service and stops.
+// (endpointNotReady, naming the first pod). When a path that must reach
+// answered all the same, the forwarding has not caught up with the
+// endpoints (staleForwarding, citing those paths too). It cites every failed
+// probe of the Service but the exposure rule's, and stops.
 type noReadyEndpoints struct{}
 
 func (noReadyEndpoints) apply(c *svcContext) bool {
 	if ready, _ := endpointStates(c.svc); ready > 0 {
 		return false
 	}
-	svc, all := c.svc, c.failed(anyProbe)
+	svc, all := c.svc, c.failed(notExposure)
+	var why string
+	code, pod := VerdictNoEndpoints, ""
 	switch {
 	case len(svc.Selector) == 0:
-		c.add(SevError, VerdictNoEndpoints, "", "", all, "no ready endpoints: the Service has no selector and nobody manages its EndpointSlices")
+		why = "the Service has no selector and nobody manages its EndpointSlices"
 	case len(c.selected) == 0:
-		c.add(SevError, VerdictNoEndpoints, "", "", all, "no ready endpoints: selector %s matches no pod in namespace %s%s",
-			selectorString(svc.Selector), svc.Namespace, c.closest())
+		why = fmt.Sprintf("selector %s matches no pod in namespace %s%s", selectorString(svc.Selector), svc.Namespace, c.closest())
 	default:
 		var names []string
 		for _, p := range c.selected {
 			names = append(names, p.Name)
 		}
-		c.add(SevError, VerdictEndpointNotReady, "", firstOr(names), all, "no ready endpoints: selector %s matches %d pod(s), none ready: %s",
-			selectorString(svc.Selector), len(c.selected), c.readiness(names))
+		code, pod = VerdictEndpointNotReady, firstOr(names)
+		why = fmt.Sprintf("selector %s matches %d pod(s), none ready: %s", selectorString(svc.Selector), len(c.selected), c.readiness(names))
 	}
+	if answered := c.answered(func(p *probe.Probe) bool { return p.Expect.Want == probe.Reach && p.Via != probe.ViaHealthCheck }); len(answered) > 0 {
+		c.add(SevError, VerdictStaleForwarding, "", "", append(answered, all...),
+			"no ready endpoints (%s), yet %s answered: forwarding has not caught up with the endpoints (stale proxy rules), or they changed during the run",
+			why, c.hops(answered))
+		return true
+	}
+	c.add(SevError, code, "", pod, all, "no ready endpoints: %s", why)
 	return true
 }
 

@@ -49,7 +49,7 @@ func TestNoReadyEndpoints(t *testing.T) {
 		{name: "no selector, no endpoints", from: local, mutate: withoutEndpoints, outcome: nodePortsRefused,
 			codes: "error:noEndpoints", msgs: []string{"no ready endpoints: the Service has no selector and nobody manages its EndpointSlices"},
 			cites: everyFailed, stop: true},
-		{name: "selector matches no pod, closest named", from: allFroms, outcome: nodePortsRefused,
+		{name: "selector matches no pod, closest named", from: allFroms, outcome: failing(forwardedReach, probe.Refused),
 			mutate: func(inv *probe.Inventory) {
 				withPods(inv)
 				withoutEndpoints(inv)
@@ -65,7 +65,7 @@ func TestNoReadyEndpoints(t *testing.T) {
 				inv.Services[0].Selector = map[string]string{"role": "db"}
 			},
 			codes: "error:noEndpoints", msgs: []string{"selector role=db matches no pod in namespace default"}, cites: everyFailed, stop: true},
-		{name: "pods selected, none ready", from: allFroms, mutate: notReady, outcome: nodePortsRefused,
+		{name: "pods selected, none ready", from: allFroms, mutate: notReady, outcome: failing(forwardedReach, probe.Refused),
 			codes: "error:endpointNotReady", pod: "web-a",
 			msgs:  []string{"selector app=web matches 2 pod(s), none ready: web-a (container web not ready: containers with unready status: [web]), web-b (Pending)"},
 			cites: everyFailed, stop: true},
@@ -76,6 +76,22 @@ func TestNoReadyEndpoints(t *testing.T) {
 				}
 			},
 			codes: "error:noEndpoints", cites: everyFailed, stop: true},
+		{name: "no endpoints, yet a NodePort answers: stale forwarding", from: local, outcome: failing(onNode(probe.ViaNodePort, "worker1"), probe.Refused),
+			mutate: func(inv *probe.Inventory) {
+				withPods(inv)
+				withoutEndpoints(inv)
+				inv.Services[0].Selector = map[string]string{"app": "webb"}
+			},
+			codes: "error:staleForwarding", cites: func(p *probe.Probe, r *probe.Result) bool { return p.Via == probe.ViaNodePort }, stop: true,
+			msgs: []string{"no ready endpoints (selector app=webb matches no pod in namespace default; closest: web-a (app=web, not webb), web-b (app=web, not webb)), yet NodePort 30080 answered: forwarding has not caught up"}},
+		{name: "an exposure is not the endpoints' business", from: local, mutate: withoutEndpoints,
+			outcome: func(p *probe.Probe) (probe.Outcome, []string) {
+				if p.Via == probe.ViaClusterIP {
+					return probe.OK, nil
+				}
+				return nodePortsRefused(p)
+			}, codes: "error:noEndpoints",
+			cites: failedWhere(func(p *probe.Probe) bool { return p.Via == probe.ViaNodePort }), stop: true},
 		{name: "one ready endpoint", from: local, outcome: healthy,
 			mutate: func(inv *probe.Inventory) { inv.Services[0].Endpoints[0].Ready = false }},
 	})

@@ -8,15 +8,14 @@ import (
 
 // exposure warns that cluster-internal addresses answer from outside the
 // cluster: one finding for the ClusterIPs, then one for the pod IP, probed
-// from the operator's machine. It cites those failed probes even when an
-// earlier verdict cites them too (a port mismatch cites every failed probe).
+// from the operator's machine. It runs even after a rule stopped (always),
+// and no other rule cites those probes (see exposureProbe): an exposure is
+// reported whatever else is wrong with the Service.
 type exposure struct{}
 
 func (exposure) apply(c *svcContext) bool {
 	for _, via := range []probe.Via{probe.ViaClusterIP, probe.ViaEndpoint} {
-		ex := c.failed(func(p *probe.Probe) bool {
-			return p.From == probe.FromLocal && p.Via == via && p.Expect.Want == probe.NoReach
-		})
+		ex := c.failed(func(p *probe.Probe) bool { return exposureProbe(p) && p.Via == via })
 		if len(ex) == 0 {
 			continue
 		}

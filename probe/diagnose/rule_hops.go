@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/svccheck/svccheck/probe"
@@ -11,8 +12,9 @@ import (
 // partial coverage, with one finding per code and kind of hop (Service port,
 // vantage point, path) naming each member, in the order of the hop's first
 // probe in the plan: notSticky when a sessionAffinity=ClientIP path reached
-// several backends; pathFailed for any other failure, saying when every probe
-// of the hop failed ("the Service, not one node"); partialCoverage, a
+// several backends; pathFailed for any other failure, saying when the
+// NodePort or health check of every node failed ("the Service, not one
+// node"); partialCoverage, a
 // warning, when a path that passed never reached some backends. A finding is
 // on a node when all its members are. It cites the probes it groups.
 type hopFailures struct{}
@@ -59,12 +61,28 @@ func (hopFailures) apply(c *svcContext) bool {
 	}
 	for _, g := range order {
 		msg := strings.Join(g.members, "; ")
-		if n := total[g.hop]; g.code == VerdictPathFailed && n > 1 && len(g.idx) == n {
+		if n := total[g.hop]; g.code == VerdictPathFailed && n > 1 && len(g.idx) == n && c.acrossNodes(g.idx) {
 			msg += fmt.Sprintf(" (all %d fail: the Service, not one node)", n)
 		}
 		c.add(g.sev, g.code, g.node, "", g.idx, "%s: %s", g.desc, msg)
 	}
 	return false
+}
+
+// acrossNodes reports whether the probes idx are one per node: NodePorts or
+// health checks on at least two nodes.
+func (c *svcContext) acrossNodes(idx []int) bool {
+	var nodes []string
+	for _, i := range idx {
+		p := &c.plan.Probes[i]
+		if p.Via != probe.ViaNodePort && p.Via != probe.ViaHealthCheck || p.Node == "" {
+			return false
+		}
+		if !slices.Contains(nodes, p.Node) {
+			nodes = append(nodes, p.Node)
+		}
+	}
+	return len(nodes) > 1
 }
 
 // hopKey identifies p's kind of hop: Service port, vantage point, path.
@@ -83,7 +101,7 @@ func classifyHop(p *probe.Probe, r *probe.Result) (Code, Severity, string) {
 			where, strings.Join(r.Seen, ", "), r.Connections)
 	case !r.Pass:
 		return VerdictPathFailed, SevError, where + " " + failure(p, r)
-	case p.Expect.Want == probe.Reach && len(p.Backends) > 1 && len(r.Seen) > 0 && len(missing(p.Backends, r.Seen)) > 0:
+	case p.Expect.Want == probe.Reach && !p.Expect.Sticky && len(p.Backends) > 1 && len(r.Seen) > 0 && len(missing(p.Backends, r.Seen)) > 0:
 		return VerdictPartialCoverage, SevWarning, fmt.Sprintf("%s saw %d of %d backends in %d connections, never %s",
 			where, len(r.Seen), len(p.Backends), r.Connections, strings.Join(missing(p.Backends, r.Seen), ", "))
 	}

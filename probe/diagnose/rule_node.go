@@ -8,23 +8,30 @@ import (
 	"github.com/svccheck/svccheck/probe"
 )
 
-// nodeFaults places failures of NodePort and ClusterIP paths that must
-// answer on the node they go through (the NodePort's node, or the node a
-// ClusterIP was probed from), and gives each such node, in the order of its
-// first failure, one verdict: dataplaneBroken when a path through it fails
-// from inside the cluster too (kube-proxy or the CNI on the node), citing
-// every failed path through the node; blockedFromOperator when its NodePort
-// fails from outside but answers from inside (a firewall), and
-// nodePathFailed when it fails from outside and no in-cluster view tells
-// which, both citing its failed NodePort probes from outside. Only failures
-// no earlier rule cited place a node; when more than one node fails and
-// every NodePort fails, the Service is broken, not a node, and the rule
-// leaves it to hopFailures.
+// nodeFaults places the failed connections no earlier rule explained, of
+// paths a node forwards (its NodePort; a ClusterIP or DNS name probed from
+// it), on that node, and gives each such node, in the order of its first
+// failure, one verdict:
+//
+//   - dataplaneBroken: the node's own paths fail (a ClusterIP or DNS name
+//     probed from an agent on it, its NodePort from its own host): kube-proxy
+//     or the CNI on the node; it cites every failed path through the node;
+//   - blockedFromOperator: its NodePort fails from outside only and answers
+//     from inside the cluster: a firewall between the operator and the node;
+//   - nodePortBlocked: its NodePort fails from elsewhere while the node's
+//     own paths answer: a firewall on or in front of the node drops the port;
+//   - nodePathFailed: its NodePort fails, and nothing probed from the node
+//     tells a broken forwarder from a firewall.
+//
+// A failure that is not a failed connection (a second backend on a sticky
+// path, a wrong status, an answer where none is wanted) is the hop rule's.
+// When more than one node fails and every NodePort of the Service fails, the
+// Service is broken, not a node, and the rule leaves it to hopFailures.
 type nodeFaults struct{}
 
 func (nodeFaults) apply(c *svcContext) bool {
 	nodes := c.failingNodes()
-	if len(nodes) > 1 && len(c.failed(reachNodePort)) == len(c.ran(reachNodePort)) {
+	if ran := c.ran(reachNodePort); len(nodes) > 1 && len(ran) > 0 && len(c.failed(reachNodePort)) == len(ran) {
 		return false // every node failing is the Service's problem, not a node's
 	}
 	for _, n := range nodes {
@@ -33,20 +40,39 @@ func (nodeFaults) apply(c *svcContext) bool {
 	return false
 }
 
-// reachThroughNode: a NodePort or ClusterIP path that must answer.
-func reachThroughNode(p *probe.Probe) bool {
-	return (p.Via == probe.ViaNodePort || p.Via == probe.ViaClusterIP) && p.Expect.Want == probe.Reach
+// forwardedBy: a path node n forwards that must reach.
+func (c *svcContext) forwardedBy(p *probe.Probe, n string) bool {
+	return (p.Via == probe.ViaNodePort || p.Via == probe.ViaClusterIP || p.Via == probe.ViaDNS) &&
+		p.Expect.Want == probe.Reach && c.viaNode(p) == n
 }
 
-// failingNodes lists the nodes that uncited failures of reachThroughNode
-// probes go through, in the order of their first failure.
+// ownPath: a path node n forwards for itself: a ClusterIP or DNS name probed
+// from an agent on n, or n's NodePort probed from n's own host (which does
+// not cross a firewall in front of n's port).
+func (c *svcContext) ownPath(p *probe.Probe, n string) bool {
+	return (p.Via == probe.ViaClusterIP || p.Via == probe.ViaDNS) && c.plan.NodeOf(p.From) == n ||
+		p.Via == probe.ViaNodePort && p.Node == n && p.From == probe.FromNode(n)
+}
+
+// openConnFailures lists the probes matching f whose connections failed and
+// that no finding cites yet.
+func (c *svcContext) openConnFailures(f func(p *probe.Probe) bool) []int {
+	var out []int
+	for _, i := range c.open(f) {
+		if p, r := c.probe(i); connFailed(p, r) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// failingNodes lists the nodes that forward paths with open failed
+// connections, in the order of their first failure.
 func (c *svcContext) failingNodes() []string {
 	var order []string
-	seen := map[string]bool{}
-	for _, i := range c.open(reachThroughNode) {
+	for _, i := range c.openConnFailures(anyProbe) {
 		p, _ := c.probe(i)
-		if n := c.viaNode(p); n != "" && !seen[n] {
-			seen[n] = true
+		if n := c.viaNode(p); n != "" && c.forwardedBy(p, n) && !slices.Contains(order, n) {
 			order = append(order, n)
 		}
 	}
@@ -55,31 +81,94 @@ func (c *svcContext) failingNodes() []string {
 
 // nodeVerdict adds the verdict about node n, whose paths fail.
 func (c *svcContext) nodeVerdict(n string) {
-	through := func(p *probe.Probe) bool { return reachThroughNode(p) && c.viaNode(p) == n }
-	nodePort := func(p *probe.Probe) bool { return reachNodePort(p) && p.Node == n }
-	failedHere := c.failed(through)
-	outsideFail := c.failed(func(p *probe.Probe) bool { return nodePort(p) && p.From == probe.FromLocal })
-	insideFail := c.failed(func(p *probe.Probe) bool { return through(p) && p.From != probe.FromLocal })
-	insideOK := c.passed(func(p *probe.Probe) bool { return nodePort(p) && p.From != probe.FromLocal })
-	directOK := c.passed(func(p *probe.Probe) bool { return insideEndpoint(p) && c.plan.NodeOf(p.From) == n })
+	failed := c.openConnFailures(func(p *probe.Probe) bool { return c.forwardedBy(p, n) })
+	var own, outside, elsewhere []int
+	for _, i := range failed {
+		switch p := &c.plan.Probes[i]; {
+		case c.ownPath(p, n):
+			own = append(own, i)
+		case p.From == probe.FromLocal:
+			outside = append(outside, i)
+		default:
+			elsewhere = append(elsewhere, i)
+		}
+	}
+	ownOK := c.answered(func(p *probe.Probe) bool { return c.forwardedBy(p, n) && c.ownPath(p, n) })
+	insideOK := c.answered(func(p *probe.Probe) bool {
+		return reachNodePort(p) && p.Node == n && p.From != probe.FromLocal && !c.ownPath(p, n)
+	})
+	outsideOK := c.answered(func(p *probe.Probe) bool { return reachNodePort(p) && p.Node == n && p.From == probe.FromLocal })
+	kinds := c.kindsText(failed)
 	switch {
-	case len(insideFail) > 0:
+	case len(own) > 0:
 		evidence := ""
-		if len(directOK) > 0 {
+		if len(c.answered(func(p *probe.Probe) bool { return insideEndpoint(p) && c.plan.NodeOf(p.From) == n })) > 0 {
 			evidence = fmt.Sprintf("; pods answer directly from %s", n)
 		}
-		c.add(SevError, VerdictDataplaneBroken, n, "", failedHere,
-			"dataplane broken on node %s: %s through %s fail%s (%s)%s: check kube-proxy and the CNI on %s",
-			n, c.hops(failedHere), n, plural(len(c.hopsList(failedHere)), "", "s"), c.results[failedHere[0]].Outcome, evidence, n)
-	case len(outsideFail) > 0 && len(insideOK) > 0:
-		c.add(SevError, VerdictBlockedFromOperator, n, "", outsideFail,
+		c.add(SevError, VerdictDataplaneBroken, n, "", failed,
+			"dataplane broken on node %s: %s through %s fail%s (%s)%s%s: check kube-proxy and the CNI on %s",
+			n, c.hops(failed), n, plural(len(c.hopsList(failed)), "", "s"), kinds, evidence, c.staleHint(failed), n)
+	case len(outside) > 0 && len(elsewhere) == 0 && len(insideOK) > 0:
+		c.add(SevError, VerdictBlockedFromOperator, n, "", outside,
 			"blocked between the operator and node %s: NodePort %d answers from inside the cluster but not from outside (%s): check firewalls and security groups",
-			n, c.plan.Probes[outsideFail[0]].TargetPort, c.results[outsideFail[0]].Outcome)
-	case len(outsideFail) > 0:
-		c.add(SevError, VerdictNodePathFailed, n, "", outsideFail,
-			"NodePort %d fails on node %s only (%s from outside; other nodes answer); --from all tells a broken kube-proxy from a firewall",
-			c.plan.Probes[outsideFail[0]].TargetPort, n, c.results[outsideFail[0]].Outcome)
+			n, c.plan.Probes[outside[0]].TargetPort, kinds)
+	case len(ownOK) > 0 || len(outside) == 0 && len(outsideOK) > 0:
+		c.add(SevError, VerdictNodePortBlocked, n, "", failed,
+			"NodePort %d of node %s is blocked: it fails from %s (%s) while %s: a firewall on or in front of %s drops the port",
+			c.plan.Probes[failed[0]].TargetPort, n, c.vantages(failed), kinds, c.forwardsText(n, ownOK, outsideOK), n)
+	case len(elsewhere) == 0:
+		c.add(SevError, VerdictNodePathFailed, n, "", outside,
+			"NodePort %d fails on node %s only (%s from outside; other nodes answer)%s; --from everywhere tells a broken kube-proxy from a firewall",
+			c.plan.Probes[outside[0]].TargetPort, n, kinds, c.staleHint(outside))
+	default:
+		c.add(SevError, VerdictNodePathFailed, n, "", failed,
+			"NodePort %d fails on node %s from %s (%s; other nodes answer)%s: kube-proxy on %s, or a firewall on it; --from nodes tells them apart",
+			c.plan.Probes[failed[0]].TargetPort, n, c.vantages(failed), kinds, c.staleHint(failed), n)
 	}
+}
+
+// forwardsText says how node n is seen to forward: its own paths (ownOK)
+// answer on it, its NodePort answers from outside (outsideOK).
+func (c *svcContext) forwardsText(n string, ownOK, outsideOK []int) string {
+	var parts []string
+	if len(ownOK) > 0 {
+		parts = append(parts, fmt.Sprintf("%s forwards its own paths (%s answers there)", n, c.hops(ownOK)))
+	}
+	if len(outsideOK) > 0 {
+		parts = append(parts, "it answers from outside the cluster")
+	}
+	return strings.Join(parts, " and ")
+}
+
+// staleHint notes, when every failed path of idx reached all its backends,
+// that the failed connections went to no current endpoint.
+func (c *svcContext) staleHint(idx []int) string {
+	for _, i := range idx {
+		if p, r := c.probe(i); len(p.Backends) == 0 || len(missing(p.Backends, r.Seen)) > 0 {
+			return ""
+		}
+	}
+	return "; every backend answered there, so the failed connections went to no current endpoint: stale rules?"
+}
+
+// kindsText names how the connections of the probes idx failed.
+func (c *svcContext) kindsText(idx []int) string {
+	var kinds []probe.Outcome
+	for _, i := range idx {
+		kinds = unionKinds(kinds, failureKinds(&c.results[i]))
+	}
+	return kindsText(kinds)
+}
+
+// vantages names the vantage points of the probes idx: "local, pod".
+func (c *svcContext) vantages(idx []int) string {
+	var out []string
+	for _, i := range idx {
+		if f := string(c.plan.Probes[i].From); !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func (c *svcContext) hops(idx []int) string { return strings.Join(c.hopsList(idx), " and ") }
@@ -89,9 +178,20 @@ func (c *svcContext) hopsList(idx []int) []string {
 	var hs []string
 	for _, i := range idx {
 		p, _ := c.probe(i)
-		h := fmt.Sprintf("NodePort %d", p.TargetPort)
-		if p.Via == probe.ViaClusterIP {
+		var h string
+		switch p.Via {
+		case probe.ViaNodePort:
+			h = fmt.Sprintf("NodePort %d", p.TargetPort)
+		case probe.ViaHealthCheck:
+			h = fmt.Sprintf("healthCheckNodePort %d", p.TargetPort)
+		case probe.ViaClusterIP:
 			h = "ClusterIP " + p.Host
+		case probe.ViaLoadBalancer:
+			h = "LoadBalancer " + p.Host
+		case probe.ViaDNS:
+			h = "DNS name " + p.Host
+		default:
+			h = "pod IP " + p.Host
 		}
 		if !slices.Contains(hs, h) {
 			hs = append(hs, h)

@@ -29,7 +29,7 @@ func TestNodeFaults(t *testing.T) {
 	testRule(t, nodeFaults{}, []ruleCase{
 		{name: "NodePort fails from outside only", from: local, outcome: failing(firewalled("worker1"), probe.Refused),
 			codes: "error:nodePathFailed", node: "worker1", cites: everyFailed,
-			msgs: []string{"NodePort 30080 fails on node worker1 only (refused from outside; other nodes answer); --from all tells a broken kube-proxy from a firewall"}},
+			msgs: []string{"NodePort 30080 fails on node worker1 only (refused from outside; other nodes answer); --from everywhere tells a broken kube-proxy from a firewall"}},
 		{name: "NodePort answers from inside, not from outside", from: allFroms, mutate: withPods, outcome: failing(firewalled("worker2"), probe.Timeout),
 			codes: "error:blockedFromOperator", node: "worker2", cites: everyFailed,
 			msgs: []string{"blocked between the operator and node worker2: NodePort 30080 answers from inside the cluster but not from outside (timeout): check firewalls and security groups"}},
@@ -40,7 +40,7 @@ func TestNodeFaults(t *testing.T) {
 			outcome: failing(func(p *probe.Probe) bool { return p.Via == probe.ViaClusterIP && p.From == probe.FromPod }, probe.Timeout),
 			codes:   "error:dataplaneBroken", node: "worker1", cites: everyFailed,
 			msgs: []string{"dataplane broken on node worker1: ClusterIP 10.96.0.100 through worker1 fails (timeout); pods answer directly from worker1"}},
-		{name: "no direct evidence from the node", from: fromPod, agent: "worker1", mutate: withPods,
+		{name: "the node forwards its ClusterIP, not its NodePort: blocked", from: fromPod, agent: "worker1", mutate: withPods,
 			outcome: func(p *probe.Probe) (probe.Outcome, []string) {
 				switch {
 				case p.Via == probe.ViaEndpoint && p.From == probe.FromPod:
@@ -50,8 +50,8 @@ func TestNodeFaults(t *testing.T) {
 				}
 				return healthy(p)
 			},
-			codes: "error:dataplaneBroken", node: "worker1", cites: everyFailed,
-			msgs: []string{"dataplane broken on node worker1: NodePort 30080 through worker1 fails (refused): check kube-proxy"}},
+			codes: "error:nodePortBlocked", node: "worker1", cites: everyFailed,
+			msgs: []string{"NodePort 30080 of node worker1 is blocked: it fails from local, pod (refused) while worker1 forwards its own paths (ClusterIP 10.96.0.100 and DNS name web.default.svc.cluster.local answers there): a firewall on or in front of worker1 drops the port"}},
 		{name: "two nodes, in plan order", from: allFroms, mutate: withPods,
 			outcome: failing(either(firewalled("worker2"), proxyDown("worker1")), probe.Refused),
 			codes:   "error:dataplaneBroken,error:blockedFromOperator", node: "worker1", cites: everyFailed,

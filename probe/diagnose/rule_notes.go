@@ -1,6 +1,11 @@
 package diagnose
 
-import "github.com/svccheck/svccheck/probe"
+import (
+	"slices"
+	"strings"
+
+	"github.com/svccheck/svccheck/probe"
+)
 
 // externalName claims that an ExternalName Service is a CNAME nothing in the
 // cluster forwards, so it is not probed: an info note, and no other rule
@@ -15,16 +20,47 @@ func (externalName) apply(c *svcContext) bool {
 	return true
 }
 
-// protocolNotProbed notes each Service port whose protocol is not TCP: its
-// probes are planned but not run. It cites no probe (probes that did not run
-// never fail).
+// protocolNotProbed notes each Service port whose probes were planned but
+// not run because the probers do not speak its protocol (a result "protocol
+// SCTP is not probed"). It cites no probe (probes that did not run never
+// fail).
 type protocolNotProbed struct{}
 
 func (protocolNotProbed) apply(c *svcContext) bool {
-	for _, p := range c.svc.Ports {
-		if p.Protocol != "TCP" {
-			c.add(SevInfo, NoteProtocolNotProbed, "", "", nil, "port %s is %s: not probed", p.Label(), p.Protocol)
+	var noted []string
+	for _, i := range c.idx {
+		p, r := c.probe(i)
+		if r.Outcome != probe.NotRun || !strings.Contains(r.Detail, "is not probed") || slices.Contains(noted, p.Port) {
+			continue
 		}
+		noted = append(noted, p.Port)
+		c.add(SevInfo, NoteProtocolNotProbed, "", "", nil, "port %s is %s: not probed", p.Port, p.Protocol)
+	}
+	return false
+}
+
+// udpSilence notes, per UDP Service port, the paths that passed with no
+// reply at all: a UDP server need not answer, so the silence is
+// inconclusive, never a failure. It cites those probes.
+type udpSilence struct{}
+
+func (udpSilence) apply(c *svcContext) bool {
+	byPort := map[string][]int{}
+	var order []string
+	for _, i := range c.passed(func(p *probe.Probe) bool { return p.Protocol == "UDP" }) {
+		if r := &c.results[i]; r.Outcome != probe.NoAnswer {
+			continue
+		}
+		p := &c.plan.Probes[i]
+		if _, ok := byPort[p.Port]; !ok {
+			order = append(order, p.Port)
+		}
+		byPort[p.Port] = append(byPort[p.Port], i)
+	}
+	for _, port := range order {
+		idx := byPort[port]
+		c.add(SevInfo, NoteUDPSilent, "", "", idx, "port %s/UDP: %s got no reply (%s): a UDP server need not answer, so this proves nothing either way",
+			port, countOf(len(idx), "path"), c.hops(idx))
 	}
 	return false
 }

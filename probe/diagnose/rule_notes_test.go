@@ -25,10 +25,9 @@ func TestProtocolNotProbed(t *testing.T) {
 	}
 	testRule(t, protocolNotProbed{}, []ruleCase{
 		{name: "TCP only", from: local, outcome: healthy},
-		{name: "a UDP port", from: allFroms, mutate: addPort("dns", "UDP"), outcome: healthy,
-			codes: "info:protocolNotProbed", msgs: []string{"port dns is UDP: not probed"}},
-		{name: "UDP and SCTP ports, one note each", from: local, outcome: healthy,
+		{name: "a UDP port is probed", from: allFroms, mutate: addPort("dns", "UDP"), outcome: healthy},
+		{name: "UDP and SCTP ports: a note for SCTP", from: local, outcome: healthy,
 			mutate: func(inv *probe.Inventory) { addPort("dns", "UDP")(inv); addPort("", "SCTP")(inv) },
-			codes:  "info:protocolNotProbed,info:protocolNotProbed", msgs: []string{"port dns is UDP", "port 53 is SCTP"}},
+			codes:  "info:protocolNotProbed", msgs: []string{"port 53 is SCTP: not probed"}},
 	})
 }

@@ -9,32 +9,46 @@ type rule interface {
 	apply(c *svcContext) (stop bool)
 }
 
+// always marks a rule that runs even after a rule before it stopped: its
+// conclusion holds whatever else is wrong with the Service.
+type always struct{ rule }
+
 // rules is the order in which diagnosis tries its rules on each Service; the
-// order of a Service's findings is this order.
+// order of a Service's findings is this order. Once a rule stops, only the
+// rules marked always run.
 //
 //  1. externalName: an ExternalName Service is not probed (stops).
-//  2. protocolNotProbed: a note per port that is not TCP.
+//  2. protocolNotProbed: a note per port whose protocol is not probed.
 //  3. namedPortMismatch: a named targetPort no selected pod declares
 //     explains every failure (stops).
-//  4. noReadyEndpoints: no ready endpoint explains every failure (stops).
+//  4. noReadyEndpoints: no ready endpoint explains every failure, unless a
+//     path answered all the same (staleForwarding) (stops).
 //  5. endpointsNotReady: some endpoints not ready, a warning.
-//  6. undeclaredPortRefused: direct connections from inside fail on a
-//     targetPort no container declares; explains every failure.
-//  7. backendNotListening: direct connections from inside fail on a declared
-//     port; explains those and every VIP failure.
-//  8. undeclaredPortFromOutside: without failing direct probes, every NodePort
-//     fails and a numeric targetPort no container declares; explains every
-//     failure.
-//  9. nodeFaults: failures through one node's NodePort or ClusterIP, placed on
-//     the node (dataplaneBroken, blockedFromOperator, nodePathFailed).
-//  10. exposure: a ClusterIP or pod IP answers from outside.
-//  11. hopFailures: whatever failure is left, and partial coverage, one
+//  6. networkPolicy: paths NetworkPolicy must block that answered; notes.
+//  7. undeclaredPortRefused: direct connections from inside are refused on a
+//     targetPort no container declares; explains those and the port's
+//     failed forwarded paths.
+//  8. backendFaults: what is wrong with individual backends, from direct
+//     probes and the failed connections of forwarded paths
+//     (applicationError, backendUnreachableFrom, backendNotListening,
+//     backendHung, endpointUnreachable, backendUnreachable); explains those
+//     and the forwarded paths that failed because of them.
+//  9. undeclaredPortFromOutside: without failing direct probes, every
+//     NodePort is refused and a numeric targetPort no container declares.
+//  10. nodeFaults: failed connections through one node's NodePort or
+//     ClusterIP, placed on the node (dataplaneBroken, blockedFromOperator,
+//     nodePortBlocked, nodePathFailed).
+//  11. exposure (always): a ClusterIP or pod IP answers from outside; no
+//     other rule cites these probes, so an exposure is reported whatever
+//     else is wrong with the Service.
+//  12. hopFailures: whatever failure is left, and partial coverage, one
 //     finding per kind of hop; it cites every failed probe no rule before it
 //     cited.
+//  13. udpSilence (always): UDP paths that got no reply, a note.
 //
 // The endpoint rules come first because a Service with nothing to reach
-// explains every path; the direct rules come before the node rule because a
-// pod that does not answer explains the VIP paths through it; the catch-all
+// explains every path; the backend rules come before the node rule because a
+// pod that does not answer explains the paths that lead to it; the catch-all
 // comes last.
 var rules = []rule{
 	externalName{},
@@ -44,9 +58,10 @@ var rules = []rule{
 	endpointsNotReady{},
 	networkPolicy{}, // rule_policy.go: paths policy must block that answered, before the direct and node rules claim them; notes
 	undeclaredPortRefused{},
-	backendNotListening{},
+	backendFaults{},
 	undeclaredPortFromOutside{},
 	nodeFaults{},
-	exposure{},
+	always{exposure{}},
 	hopFailures{},
+	always{udpSilence{}},
 }

@@ -20,6 +20,8 @@ type ruleCase struct {
 	outcome func(p *probe.Probe) (probe.Outcome, []string)
 	// tweak, when set, adjusts a scripted result before it is evaluated.
 	tweak func(p *probe.Probe, r *probe.Result)
+	// sim, when set, scripts the results instead of outcome.
+	sim   *sim
 	agent string                    // node the pod agent ran on
 	cited func(p *probe.Probe) bool // probes earlier rules cited
 	// What the rule must find: severity:code of each finding, a part of each
@@ -27,6 +29,7 @@ type ruleCase struct {
 	// which probes the findings cite (none when nil).
 	codes     string
 	msgs      []string
+	also      []string // more parts of the first finding's message
 	node, pod string
 	cites     func(p *probe.Probe, r *probe.Result) bool
 	stop      bool
@@ -62,11 +65,16 @@ func testRule(t *testing.T, r rule, tests []ruleCase) {
 			if tc.mutate != nil {
 				tc.mutate(&inv)
 			}
-			pl := plan.Build(inv, plan.Options{From: tc.from, HTTP: true})
+			pl := plan.Build(inv, plan.Options{From: tc.from, HTTP: true, Protocols: probed})
 			if tc.agent != "" {
 				pl.AgentNodes = map[probe.From]string{probe.FromPod: tc.agent}
 			}
-			res := scriptedResults(pl, tc.outcome)
+			var res []probe.Result
+			if tc.sim != nil {
+				res = tc.sim.results(&pl)
+			} else {
+				res = scriptedResults(pl, tc.outcome)
+			}
 			if tc.tweak != nil {
 				for i := range res {
 					tc.tweak(&pl.Probes[i], &res[i])
@@ -97,6 +105,11 @@ func checkRule(t *testing.T, tc ruleCase, pl probe.Plan, res []probe.Result, fs 
 	for i, m := range tc.msgs {
 		if !strings.Contains(fs[i].Message, m) {
 			t.Errorf("finding %d: message %q\ndoes not contain %q", i, fs[i].Message, m)
+		}
+	}
+	for _, m := range tc.also {
+		if !strings.Contains(fs[0].Message, m) {
+			t.Errorf("message %q\ndoes not contain %q", fs[0].Message, m)
 		}
 	}
 	if len(fs) > 0 && (fs[0].Node != tc.node || fs[0].Pod != tc.pod) {
@@ -131,17 +144,24 @@ func TestRunStops(t *testing.T) {
 	inv := testinv.Seed()
 	pl := plan.Build(inv, plan.Options{From: local})
 	for _, tc := range []struct {
-		stops []bool
-		want  []int
+		stops  []bool
+		always int // the rule at this index is marked always (-1: none)
+		want   []int
 	}{
-		{[]bool{false, false, false}, []int{0, 1, 2}},
-		{[]bool{false, true, false}, []int{0, 1}},
-		{[]bool{true, false, false}, []int{0}},
+		{[]bool{false, false, false}, -1, []int{0, 1, 2}},
+		{[]bool{false, true, false}, -1, []int{0, 1}},
+		{[]bool{true, false, false}, -1, []int{0}},
+		{[]bool{true, false, false}, 2, []int{0, 2}},
+		{[]bool{false, true, false, false}, 2, []int{0, 1, 2}},
 	} {
 		var ran []int
 		var rs []rule
 		for i, s := range tc.stops {
-			rs = append(rs, recorder{ran: &ran, n: i, stop: s})
+			var r rule = recorder{ran: &ran, n: i, stop: s}
+			if i == tc.always {
+				r = always{r}
+			}
+			rs = append(rs, r)
 		}
 		newSvcContext(&inv.Services[0], nil, &pl, scriptedResults(pl, healthy), nil).run(rs)
 		if !slices.Equal(ran, tc.want) {

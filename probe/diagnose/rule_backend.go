@@ -1,0 +1,247 @@
+package diagnose
+
+import (
+	"slices"
+
+	"github.com/svccheck/svccheck/probe"
+)
+
+// backendFaults claims what is wrong with individual backends, from every
+// sighting of each (see backends): a direct probe from inside, a failed
+// connection the NAT table or the answer attributes, a forwarded path that
+// failed some connections and never reached it while it reached others.
+// Per Service port and backend with failures:
+//
+//   - applicationError: every failure is an HTTP 5xx;
+//   - backendUnreachableFrom: it answered somewhere, and fails from or
+//     through places where it never answered (on the finding's node when
+//     those places share one);
+//   - else it answered nowhere: backendNotListening when every failure is a
+//     refusal, backendHung when every one connected and got no answer,
+//     endpointUnreachable when every one is a connect timeout or no route,
+//     backendUnreachable otherwise; on the endpoint's node.
+//
+// A failure at a place where the backend also answered is intermittent and
+// claims nothing. One finding per backend and verdict (a backend failing
+// alike on two ports is one finding), citing the probes of its claimed
+// failures and the forwarded paths it explains (see explains). It never
+// stops: node and hop rules judge what it leaves.
+type backendFaults struct{}
+
+func (backendFaults) apply(c *svcContext) bool {
+	var js []judgement
+	for _, b := range c.backends() {
+		if j, ok := judge(b); ok {
+			js = append(js, j)
+		}
+	}
+	explained := c.explainDeadPaths(js)
+	// Findings: one per backend and verdict, in the order of the judgements.
+	type key struct {
+		pod  string
+		code Code
+	}
+	var order []key
+	groups := map[key][]*judgement{}
+	for k := range js {
+		j := &js[k]
+		gk := key{j.b.pod, j.code}
+		if _, ok := groups[gk]; !ok {
+			order = append(order, gk)
+		}
+		groups[gk] = append(groups[gk], j)
+	}
+	for _, k := range order {
+		c.backendFinding(groups[k], explained)
+	}
+	return false
+}
+
+// judgement is what backendFaults concludes about one backend on one port.
+type judgement struct {
+	b        *backend
+	code     Code
+	claimed  []sighting // the failures the verdict rests on
+	answered []sighting // where the backend answered
+	kinds    []probe.Outcome
+	inferred bool // no claimed failure is known to be the backend's
+}
+
+// judge classifies a backend by its sightings; false when they claim nothing.
+func judge(b *backend) (judgement, bool) {
+	j := judgement{b: b}
+	status := map[place]int{} // 1: answered there, 2: failed there
+	var fails []sighting
+	for _, s := range b.seen {
+		if s.ok {
+			j.answered = append(j.answered, s)
+			status[s.place] |= 1
+		} else {
+			fails = append(fails, s)
+			status[s.place] |= 2
+		}
+	}
+	allKinds := unionKinds()
+	for _, s := range fails {
+		allKinds = unionKinds(allKinds, s.kinds)
+	}
+	if len(fails) > 0 && slices.Equal(allKinds, []probe.Outcome{probe.ServerError}) && (anyFact(fails) || len(j.answered) == 0) {
+		j.code, j.claimed, j.kinds = VerdictApplicationError, fails, allKinds
+		return j, true
+	}
+	for _, s := range fails {
+		if status[s.place] == 2 {
+			j.claimed = append(j.claimed, s)
+			j.kinds = unionKinds(j.kinds, s.kinds)
+		}
+	}
+	if len(j.claimed) == 0 {
+		return j, false
+	}
+	j.inferred = !anyFact(j.claimed)
+	switch {
+	case len(j.answered) > 0:
+		j.code = VerdictBackendUnreachableFrom
+	case slices.Equal(j.kinds, []probe.Outcome{probe.Refused}):
+		j.code = VerdictBackendNotListening
+	case slices.Equal(j.kinds, []probe.Outcome{probe.NoAnswer}):
+		j.code = VerdictBackendHung
+	case subsetKinds(j.kinds, []probe.Outcome{probe.Timeout, probe.NoRoute}):
+		j.code = VerdictEndpointUnreachable
+	default:
+		j.code = VerdictBackendUnreachable
+	}
+	return j, true
+}
+
+func anyFact(ss []sighting) bool {
+	for _, s := range ss {
+		if s.fact {
+			return true
+		}
+	}
+	return false
+}
+
+// badAt reports whether the judgement says the backend fails at pl: it
+// answered nowhere, or pl is one of its claimed places.
+func (j *judgement) badAt(pl place) bool {
+	if j.code != VerdictBackendUnreachableFrom && j.code != VerdictApplicationError {
+		return true
+	}
+	for _, s := range j.claimed {
+		if s.place == pl {
+			return true
+		}
+	}
+	return false
+}
+
+// explainDeadPaths maps each failed forwarded path that reached nothing and
+// attributes nothing (a dead path, which sightings say nothing about) to the
+// judgement that explains it, by index into js. A judgement explains such a
+// path when the backend fails at the path's place with every kind of failure
+// the path saw, and either every backend of the path fails there so, or the
+// path was given up after two slow failures (both may have gone to this
+// backend) at a place whose other paths reached some backend.
+func (c *svcContext) explainDeadPaths(js []judgement) map[int]*judgement {
+	out := map[int]*judgement{}
+	for _, i := range c.open(forwardedReach) {
+		p, r := c.probe(i)
+		if !connFailed(p, r) || len(r.Seen) > 0 || len(r.FailedBackends) > 0 {
+			continue
+		}
+		pl, kinds, cands := c.placeOf(p), failureKinds(r), c.candidates(p)
+		bad := map[string][]probe.Outcome{}
+		first := -1
+		for k := range js {
+			if j := &js[k]; j.b.port == p.Port && slices.Contains(cands, j.b.pod) && j.badAt(pl) {
+				bad[j.b.pod] = unionKinds(bad[j.b.pod], j.kinds)
+				if first < 0 && subsetKinds(kinds, j.kinds) {
+					first = k
+				}
+			}
+		}
+		if first < 0 {
+			continue
+		}
+		all := len(cands) > 0
+		var union []probe.Outcome
+		for _, b := range cands {
+			all = all && bad[b] != nil
+			union = unionKinds(union, bad[b])
+		}
+		if all && subsetKinds(kinds, union) || r.Connections <= 2 && slowOnly(kinds) && c.forwards(pl, i) {
+			out[i] = &js[first]
+		}
+	}
+	return out
+}
+
+// forwards reports whether a forwarded path at pl other than probe skip
+// reached some backend: the place forwards.
+func (c *svcContext) forwards(pl place, skip int) bool {
+	if pl.node == "" {
+		return false
+	}
+	for _, i := range c.ran(forwardedReach) {
+		if p, r := c.probe(i); i != skip && len(r.Seen) > 0 && c.placeOf(p) == pl {
+			return true
+		}
+	}
+	return false
+}
+
+// backendFinding adds the finding about one backend's judgements of one
+// verdict (one per port it fails alike on), citing, in plan order, the
+// probes of their claimed failures and the dead paths they explain.
+func (c *svcContext) backendFinding(js []*judgement, explained map[int]*judgement) {
+	var idx []int
+	for _, j := range js {
+		for _, s := range j.claimed {
+			if !slices.Contains(idx, s.i) {
+				idx = append(idx, s.i)
+			}
+		}
+	}
+	var dead []int
+	for i, j := range explained {
+		if slices.Contains(js, j) && !slices.Contains(idx, i) {
+			dead = append(dead, i)
+		}
+	}
+	slices.Sort(dead)
+	idx = append(idx, dead...)
+	slices.Sort(idx)
+	j := js[0]
+	node := c.endpointNode(j.b.pod)
+	if j.code == VerdictBackendUnreachableFrom {
+		node = claimedNode(js)
+	}
+	c.add(SevError, j.code, node, j.b.pod, idx, "%s", c.backendMessage(js, dead))
+}
+
+// claimedNode is the node every claimed failure of js is on, or "".
+func claimedNode(js []*judgement) string {
+	node := ""
+	for _, j := range js {
+		for _, s := range j.claimed {
+			if s.place.node == "" || node != "" && s.place.node != node {
+				return ""
+			}
+			node = s.place.node
+		}
+	}
+	return node
+}
+
+// endpointNode is the node of the Service's endpoint for pod (a pod name,
+// or an address), or "".
+func (c *svcContext) endpointNode(pod string) string {
+	for _, ep := range c.svc.Endpoints {
+		if ep.PodName == pod || ep.PodName == "" && ep.Address == pod {
+			return ep.NodeName
+		}
+	}
+	return ""
+}
