@@ -5,46 +5,118 @@ import (
 	"time"
 
 	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/probe/plan"
 	"github.com/svccheck/svccheck/report"
 )
 
+// planCost is one vantage point's share of a plan and what it can cost.
+type planCost struct {
+	from                     probe.From
+	idx                      []int
+	skipped, covering, conns int
+	worst                    time.Duration
+}
+
 // printPlan is --dry-run: what would run, from where, and how long it could
-// take if every connection timed out.
-func (o *Options) printPlan(inv probe.Inventory, plan probe.Plan) error {
-	type row struct{ probes, skipped, conns int }
-	rows := map[probe.From]*row{}
-	var order []probe.From
-	for _, p := range plan.Probes {
-		r, ok := rows[p.From]
-		if !ok {
-			r = &row{}
-			rows[p.From] = r
-			order = append(order, p.From)
-		}
-		r.probes++
-		if p.Skip != "" {
-			r.skipped++
-			continue
-		}
-		r.conns += max(p.Connections, 1) * o.Tries
-	}
-	fmt.Fprintf(o.Out, "PLAN for %s on %s: %s (dry run: nothing was probed)\n\n", report.Count(len(inv.Services), "Service"), report.Count(len(inv.Nodes), "node"), report.Count(len(plan.Probes), "probe"))
-	fmt.Fprintf(o.Out, "%-16s %8s %8s %16s %12s\n", "FROM", "PROBES", "SKIPPED", "MAX CONNECTIONS", "WORST CASE")
+// take under the run's schedule if every connection timed out.
+func (o *Options) printPlan(inv probe.Inventory, pl probe.Plan) error {
+	costs := o.planCosts(&pl)
+	fmt.Fprintf(o.Out, "PLAN for %s on %s: %s (dry run: nothing was probed)\n\n", report.Count(len(inv.Services), "Service"), report.Count(len(inv.Nodes), "node"), report.Count(len(pl.Probes), "probe"))
+	fmt.Fprintf(o.Out, "%-16s %8s %8s %9s %12s %12s\n", "FROM", "PROBES", "SKIPPED", "COVERAGE", "CONNECTIONS", "WORST CASE")
 	var worst time.Duration
-	for _, f := range order {
-		r := rows[f]
-		d := time.Duration((r.conns+o.Concurrency-1)/o.Concurrency) * o.Timeout
-		if f != probe.FromLocal {
-			d += o.AgentTimeout
-		}
-		worst = max(worst, d)
-		fmt.Fprintf(o.Out, "%-16s %8d %8d %16d %12s\n", f, r.probes, r.skipped, r.conns, d)
+	agents := false
+	for _, c := range costs {
+		worst = max(worst, c.worst)
+		agents = agents || c.from != probe.FromLocal
+		fmt.Fprintf(o.Out, "%-16s %8d %8d %9d %12d %12s\n", c.from, len(c.idx), c.skipped, c.covering, c.conns, c.worst)
 	}
-	fmt.Fprintf(o.Out, "\nWorst case %s: every connection timing out after %s, %d at a time, vantage points in parallel", worst, o.Timeout, o.Concurrency)
-	if len(order) > 1 || len(order) == 1 && order[0] != probe.FromLocal {
+	fmt.Fprintln(o.Out)
+	o.printSchedule(&pl, costs)
+	fmt.Fprintf(o.Out, "Worst case %s: every connection timing out after %s, a dead path given up after its first round (two connections at once), %d sockets at a time, vantage points in parallel", worst, o.Timeout, o.maxConnections())
+	if agents {
 		fmt.Fprintf(o.Out, ", agent start included (%s)", o.AgentTimeout)
 	}
+	if o.MaxTime > 0 && worst > o.MaxTime {
+		fmt.Fprintf(o.Out, "; --max-time %s ends the run before that", o.MaxTime)
+	}
 	fmt.Fprintln(o.Out, ".")
-	o.printExpectations(o.Out, &inv, &plan) // exceptions.go
+	o.printExpectations(o.Out, &inv, &pl) // exceptions.go
 	return nil
+}
+
+// planCosts splits the plan by vantage point, in order of appearance.
+func (o *Options) planCosts(pl *probe.Plan) []*planCost {
+	byFrom := map[probe.From]*planCost{}
+	var costs []*planCost
+	for i := range pl.Probes {
+		p := &pl.Probes[i]
+		c, ok := byFrom[p.From]
+		if !ok {
+			c = &planCost{from: p.From}
+			byFrom[p.From] = c
+			costs = append(costs, c)
+		}
+		c.idx = append(c.idx, i)
+		switch {
+		case p.Skip != "":
+			c.skipped++
+			continue
+		case p.Connections > 1:
+			c.covering++
+		}
+		c.conns += max(p.Connections, 1) * max(o.Tries, 1)
+	}
+	for _, c := range costs {
+		c.worst = o.worstCase(o.deadConnections(pl, c.idx), max(o.Tries, 1))
+		if c.from == probe.FromLocal {
+			c.worst += o.reachCost(pl, c.idx)
+		} else {
+			c.worst += o.AgentTimeout
+		}
+	}
+	return costs
+}
+
+// reachCost is the worst case of the reachability pass: two connections per
+// node address, twice when nobody answers the first two NodePorts.
+func (o *Options) reachCost(pl *probe.Plan, idx []int) time.Duration {
+	ports := plan.ReachPorts(pl.Probes, idx, 4)
+	addrs := len(plan.NodeAddresses(pl.Probes, idx))
+	if len(ports) == 0 || addrs == 0 {
+		return 0
+	}
+	d := o.worstCase(addrs*min(len(ports), 2), 1)
+	if len(ports) > 2 {
+		d += o.worstCase(addrs*(len(ports)-2), 1)
+	}
+	return d
+}
+
+// printSchedule says how the plan is spread: the reachability pass and the
+// coverage sample.
+func (o *Options) printSchedule(pl *probe.Plan, costs []*planCost) {
+	for _, c := range costs {
+		if c.from != probe.FromLocal {
+			continue
+		}
+		if ports := plan.ReachPorts(pl.Probes, c.idx, 2); len(ports) > 0 {
+			rp := reachPass{ports: ports}
+			fmt.Fprintf(o.Out, "Reachability pass first: one connection per node address (%d) to NodePort %s; an address that answers on none has its NodePort probes not run.\n",
+				len(plan.NodeAddresses(pl.Probes, c.idx)), rp.portsText())
+		}
+	}
+	nodePorts, covering := 0, 0
+	for i := range pl.Probes {
+		if p := &pl.Probes[i]; p.Via == probe.ViaNodePort && p.Skip == "" && p.Expect.Want == probe.Reach {
+			nodePorts++
+			if p.Connections > 1 {
+				covering++
+			}
+		}
+	}
+	how := fmt.Sprintf("%d nodes per Service port by hash, plus nodes with a local endpoint under externalTrafficPolicy=Local; --exhaustive: all", plan.CoverageSample)
+	if o.Exhaustive {
+		how = "--exhaustive: every node"
+	}
+	fmt.Fprintf(o.Out, "Coverage loop (until every backend answered) on %d of %d NodePort paths (%s); one connection on the others.\n", covering, nodePorts, how)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/diagnose"
+	"github.com/svccheck/svccheck/probe/plan"
 	"github.com/svccheck/svccheck/report"
 )
 
@@ -57,6 +58,9 @@ type Options struct {
 	// agree with their expectations (converge.go); 0 is off.
 	WaitConverged  time.Duration
 	ConvergeWindow time.Duration
+	// scaleOptions: --max-connections, --exhaustive, --max-time,
+	// --agent-nodes, --agent-node-selector (scale.go).
+	scaleOptions
 
 	baseline *report.Report
 	// printer renders the report in a kubectl format; nil for the report's
@@ -111,6 +115,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		Tries:        1,
 		AddressTypes: []string{"InternalIP"},
 		AgentTimeout: 60 * time.Second,
+		scaleOptions: scaleOptions{MaxConnections: defaultMaxConnections, AgentNodes: plan.DefaultAgentNodes},
 		now:          time.Now,
 	}
 }
@@ -136,6 +141,9 @@ func (o *Options) Complete(args []string) error {
 	cfg, err := o.ConfigFlags.ToRESTConfig()
 	if err != nil {
 		return &ExitError{Code: ExitCluster, Err: fmt.Errorf("load kubeconfig: %w", err)}
+	}
+	if cfg.QPS == 0 { // client-go's default, 5/s, makes a large discovery and many agents wait on the client
+		cfg.QPS, cfg.Burst = 50, 100
 	}
 	o.restConfig = cfg
 	o.client, err = kubernetes.NewForConfig(cfg)
@@ -186,7 +194,7 @@ func (o *Options) checkKubeconfig(loader clientcmd.ClientConfig) error {
 
 // Validate rejects flag combinations that cannot work, with exit code 2.
 func (o *Options) Validate() error {
-	for _, check := range []func() error{o.validateOutput, o.validateProbing, o.validateAgent, o.validateConverge} {
+	for _, check := range []func() error{o.validateOutput, o.validateProbing, o.validateAgent, o.validateConverge, o.validateScale} {
 		if err := check(); err != nil {
 			return &ExitError{Code: ExitUsage, Err: err}
 		}

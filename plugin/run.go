@@ -44,6 +44,9 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	if err := o.pickAgentNodes(ctx, inv, from); err != nil { // scale.go
+		return err
+	}
 	if err := o.readExpectations(ctx, sc, from); err != nil { // exceptions.go: --as-client, NetworkPolicy
 		return err
 	}
@@ -57,12 +60,15 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		o.skipDNSWithoutClusterDNS(ctx, pl)
 	}
-	results, conv, err := o.execute(ctx, &inv, &pl, o.refresher(sc, from))
+	pctx, cancel := o.withMaxTime(ctx, start) // --max-time: scale.go
+	defer cancel()
+	results, conv, err := o.execute(pctx, &inv, &pl, o.refresher(sc, from))
 	if err != nil {
 		return err
 	}
+	stoppedByDeadline(pctx, &pl, results)
 	rep := report.Build(report.Input{Inventory: inv, Plan: pl, Results: results,
-		Findings: append(diagnose.Diagnose(inv, pl, results), o.expectationNotes(&inv, &pl)...), Metadata: o.metadata(start), Scope: o.scope(sc, from),
+		Findings: append(append(o.runFindings(&pl, results), diagnose.Diagnose(inv, pl, results)...), o.expectationNotes(&inv, &pl)...), Metadata: o.metadata(start), Scope: o.scope(sc, from),
 		FailOn: diagnose.Severity(o.FailOn)})
 	if o.baseline != nil {
 		rep.ApplyBaseline(o.Baseline, o.baseline)
@@ -180,7 +186,7 @@ func (o *Options) execute(ctx context.Context, inv *probe.Inventory, pl *probe.P
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req := agent.Request{Timeout: o.Timeout, Concurrency: o.Concurrency, Tries: o.Tries}
+			req := agent.Request{Timeout: o.Timeout, Concurrency: o.maxConnections(), Tries: o.Tries}
 			err := agents[k].Run(ctx, subset(pl, idx), req, func(n int, r probe.Result) {
 				i := idx[n]
 				probe.Evaluate(&pl.Probes[i], &r)
@@ -190,10 +196,7 @@ func (o *Options) execute(ctx context.Context, inv *probe.Inventory, pl *probe.P
 			o.agentFailed(f, err)
 		}()
 	}
-	probers := map[probe.From]probe.Prober{probe.FromLocal: o.localProber()}
-	for k, r := range probe.RunTries(ctx, subset(pl, local), probers, o.Concurrency, o.Tries, prog.done) {
-		results[local[k]] = r
-	}
+	o.runLocal(ctx, pl, local, results, prog) // scale.go: reachability pass, then the schedule
 	wg.Wait()
 	results, conv := o.converge(ctx, inv, pl, results, refresh, o.reprober(agents, order), prog)
 	return results, conv, nil
@@ -265,16 +268,11 @@ func (o *Options) localProber() probe.Prober {
 	if o.local != nil {
 		return o.local
 	}
-	return &prober.Sockets{Timeout: o.Timeout}
+	return &prober.Sockets{Timeout: o.Timeout, Limit: o.sockets()}
 }
 
 func (o *Options) agentConfig(pl *probe.Plan, remote []int, from probe.From) cluster.AgentConfig {
-	// Worst case: every connection of every probe times out, concurrency at a time.
-	conns := 0
-	for _, i := range remote {
-		conns += max(pl.Probes[i].Connections, 1)
-	}
-	work := time.Duration((conns+o.Concurrency-1)/o.Concurrency) * o.Timeout
+	work := o.agentWork(pl, remote) // worst case: every connection times out (scale.go)
 	deadline := min(max(o.AgentTimeout+work+o.convergeBudget(work)+30*time.Second, 60*time.Second), 6*time.Hour)
 	if o.AgentDeadline > 0 {
 		deadline = o.AgentDeadline

@@ -62,6 +62,18 @@ func RunTries(ctx context.Context, probes []Probe, probers map[From]Prober, limi
 // ErrDeadline's text when that is its cause.
 func RunScheduled(ctx context.Context, probes []Probe, probers map[From]Prober, sched Schedule, onResult func(i int, r Result)) []Result {
 	results := make([]Result, len(probes))
+	idx := make([]int, len(probes))
+	for i := range idx {
+		idx[i] = i
+	}
+	RunSubset(ctx, probes, idx, probers, sched, results, onResult)
+	return results
+}
+
+// RunSubset is RunScheduled on probes[i] for i in idx only, writing each
+// result to results[i] (len(results) == len(probes)) and calling onResult
+// with i: a part of a large plan runs without a copy of it.
+func RunSubset(ctx context.Context, probes []Probe, idx []int, probers map[From]Prober, sched Schedule, results []Result, onResult func(i int, r Result)) {
 	work := semaphore.NewWeighted(int64(max(sched.Work, 0)))
 	if sched.Work <= 0 {
 		work = semaphore.NewWeighted(int64(runtime.GOMAXPROCS(0)))
@@ -80,7 +92,7 @@ func RunScheduled(ctx context.Context, probes []Probe, probers map[From]Prober, 
 	}
 	var g errgroup.Group
 	g.SetLimit(max(sched.InFlight, 1))
-	for _, i := range Interleave(probes) {
+	for _, i := range Interleave(probes, idx) {
 		p := &probes[i]
 		pr, ok := probers[p.From]
 		if !ok {
@@ -97,7 +109,6 @@ func RunScheduled(ctx context.Context, probes []Probe, probers map[From]Prober, 
 		})
 	}
 	_ = g.Wait()
-	return results
 }
 
 // runOne runs p, again while it fails, up to tries times in all.
@@ -130,21 +141,21 @@ func Stopped(ctx context.Context, id string) Result {
 	return Result{ID: id, Outcome: NotRun, Detail: "interrupted", Interrupted: true}
 }
 
-// Interleave returns the order in which to start probes: round-robin over
-// the Service ports (namespace, Service, port), largest first, each port's
-// probes rotated by an offset hashed from its name. Consecutive probes then
-// go to different Services and, for NodePorts, to different nodes, so a
-// thousand connections in flight are a few per Service and per node rather
-// than a thousand on one Service's pods. It is deterministic and a
-// permutation of 0..len(probes)-1.
-func Interleave(probes []Probe) []int {
+// Interleave returns the order in which to start probes[i], i in idx:
+// round-robin over the Service ports (namespace, Service, port), largest
+// first, each port's probes rotated by an offset hashed from its name.
+// Consecutive probes then go to different Services and, for NodePorts, to
+// different nodes, so a thousand connections in flight are a few per
+// Service and per node rather than a thousand on one Service's pods. It is
+// deterministic and a permutation of idx.
+func Interleave(probes []Probe, idx []int) []int {
 	type group struct {
 		idx []int
 		off int
 	}
 	byPort := map[string]int{}
 	var groups []*group
-	for i := range probes {
+	for _, i := range idx {
 		p := &probes[i]
 		k := p.Namespace + "/" + p.Service + "/" + p.Port
 		gi, ok := byPort[k]
@@ -158,8 +169,8 @@ func Interleave(probes []Probe) []int {
 		groups[gi].idx = append(groups[gi].idx, i)
 	}
 	sort.SliceStable(groups, func(a, b int) bool { return len(groups[a].idx) > len(groups[b].idx) })
-	order := make([]int, 0, len(probes))
-	for round := 0; len(order) < len(probes); round++ {
+	order := make([]int, 0, len(idx))
+	for round := 0; len(order) < len(idx); round++ {
 		for _, g := range groups {
 			if round >= len(g.idx) {
 				break // sorted by size: no later group has this round

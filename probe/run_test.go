@@ -140,7 +140,11 @@ func TestInterleaveIsAPermutationThatSpreads(t *testing.T) {
 			ps = append(ps, Probe{ID: fmt.Sprintf("s%d/n%d", s, n), Namespace: "ns", Service: fmt.Sprintf("s%d", s), Port: "http"})
 		}
 	}
-	order := Interleave(ps)
+	all := make([]int, len(ps))
+	for i := range all {
+		all[i] = i
+	}
+	order := Interleave(ps, all)
 	seen := map[int]bool{}
 	for _, i := range order {
 		if seen[i] || i < 0 || i >= len(ps) {
@@ -159,7 +163,7 @@ func TestInterleaveIsAPermutationThatSpreads(t *testing.T) {
 	if len(svcs) != 3 {
 		t.Errorf("first round %v does not start every Service", order[:3])
 	}
-	if again := Interleave(ps); fmt.Sprint(again) != fmt.Sprint(order) {
+	if again := Interleave(ps, all); fmt.Sprint(again) != fmt.Sprint(order) {
 		t.Errorf("not deterministic: %v then %v", order, again)
 	}
 }

@@ -53,7 +53,7 @@ type sample struct {
 // cover: all of them (the coverage loop) on a sampled node, or none (one
 // connection, proving the path answers, attributing nothing) elsewhere.
 // Sampled are: every node with Options.Exhaustive; otherwise the
-// CoverageSample Ready nodes SampleNodes ranks first, the node the probing
+// CoverageSample nodes SampleNodes ranks first, the node the probing
 // agent runs on (self), and under externalTrafficPolicy=Local every node
 // with a ready local endpoint (the only ones that must answer). A path with
 // at most one backend keeps it: covering one costs one connection.
@@ -66,14 +66,12 @@ func (b *planner) covering(pc *portCtx, node, self string, backends []string) []
 	}
 	key := pc.svc.Namespace + "/" + pc.svc.Name + "/" + pc.port.Label()
 	if b.sampled.key != key || b.sampled.nodes == nil {
-		var ready []string
-		for _, n := range b.nodes {
-			if n.Ready {
-				ready = append(ready, n.Name)
-			}
+		all := make([]string, len(b.nodes))
+		for i, n := range b.nodes {
+			all[i] = n.Name
 		}
 		b.sampled = sample{key: key, nodes: map[string]bool{}}
-		for _, n := range SampleNodes(pc.svc.Namespace, pc.svc.Name, pc.port.Label(), ready, CoverageSample) {
+		for _, n := range SampleNodes(pc.svc.Namespace, pc.svc.Name, pc.port.Label(), all, CoverageSample) {
 			b.sampled.nodes[n] = true
 		}
 	}

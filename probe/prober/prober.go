@@ -134,7 +134,9 @@ func (t *tally) add(s *Sockets, p *probe.Probe, r *probe.Result, a Attempt) bool
 	}
 	t.count(r, probe.OK)
 	t.lat = append(t.lat, a.Latency)
-	r.HTTPStatus = a.Status
+	if r.Failures == 0 { // once one failed, its status is the probe's, whatever the order of a round
+		r.HTTPStatus = a.Status
+	}
 	b, how := s.attribute(p, a)
 	if b == "" {
 		// Nothing names the backend: coverage cannot be measured, one

@@ -1,0 +1,74 @@
+package plugin
+
+import (
+	"fmt"
+
+	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/probe/diagnose"
+)
+
+// Cluster findings the run makes itself, beside diagnosis: they are about
+// the run's view of the cluster, not about one Service.
+const (
+	// CodeNodeUnreachable: a node address answered on no NodePort from here
+	// (or none did), so its NodePort probes were not run.
+	CodeNodeUnreachable diagnose.Code = "nodeUnreachable"
+	// CodeRunDeadline: --max-time passed before every probe ran.
+	CodeRunDeadline diagnose.Code = "runDeadline"
+)
+
+// runFindings are the run's own findings: unreachable nodes (one finding
+// per node address, or one for all when none answered) and the deadline.
+func (o *Options) runFindings(pl *probe.Plan, results []probe.Result) []diagnose.Finding {
+	var out []diagnose.Finding
+	if rp := o.reach; rp != nil && len(rp.down) > 0 {
+		out = append(out, o.unreachableFindings(rp, pl, results)...)
+	}
+	cut := 0
+	for _, r := range results {
+		if r.Outcome == probe.NotRun && r.Detail == probe.ErrDeadline.Error() {
+			cut++
+		}
+	}
+	if cut > 0 {
+		out = append(out, diagnose.Finding{Severity: diagnose.SevError, Code: CodeRunDeadline,
+			Message: fmt.Sprintf("run deadline (--max-time %s) reached: %d of %d probes not run; the report holds what ran", o.MaxTime, cut, len(results))})
+	}
+	return out
+}
+
+func (o *Options) unreachableFindings(rp *reachPass, pl *probe.Plan, results []probe.Result) []diagnose.Finding {
+	if rp.all() {
+		skipped := 0
+		for _, d := range rp.down {
+			skipped += d.probes
+		}
+		return []diagnose.Finding{{Severity: diagnose.SevError, Code: CodeNodeUnreachable, Message: fmt.Sprintf(
+			"no node answers from here: none of %d node addresses answered on NodePort %s within %s (%s); %d NodePort probes not run: check the route and firewalls between this machine and the nodes, or probe from inside with --from cluster",
+			rp.addrs, rp.portsText(), rp.timeout, rp.down[0].outcome, skipped)}}
+	}
+	inside := insideAnswers(pl, results)
+	out := make([]diagnose.Finding, 0, len(rp.down))
+	for _, d := range rp.down {
+		msg := fmt.Sprintf("node %s unreachable from here: %s (%s) answered on no NodePort (%s within %s, %s); its %d NodePort probes were not run",
+			d.Node, d.Host, d.AddressType, rp.portsText(), rp.timeout, d.outcome, d.probes)
+		if inside[d.Node] {
+			msg += "; it answers from inside the cluster: check firewalls and security groups between here and " + d.Node
+		}
+		out = append(out, diagnose.Finding{Severity: diagnose.SevError, Code: CodeNodeUnreachable, Node: d.Node, Message: msg})
+	}
+	return out
+}
+
+// insideAnswers are the nodes whose NodePort answered an in-cluster
+// vantage point.
+func insideAnswers(pl *probe.Plan, results []probe.Result) map[string]bool {
+	out := map[string]bool{}
+	for i := range pl.Probes {
+		p := &pl.Probes[i]
+		if p.Via == probe.ViaNodePort && p.From != probe.FromLocal && results[i].Outcome == probe.OK && results[i].Pass {
+			out[p.Node] = true
+		}
+	}
+	return out
+}

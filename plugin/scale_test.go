@@ -1,0 +1,160 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/probe/diagnose"
+	"github.com/svccheck/svccheck/probe/prober"
+	"github.com/svccheck/svccheck/report"
+)
+
+// fakeReacher answers the reachability pass: hosts in down never answer.
+type fakeReacher struct {
+	down  map[string]bool
+	mu    sync.Mutex
+	calls [][]prober.ReachTarget
+}
+
+func (f *fakeReacher) Reach(_ context.Context, ts []prober.ReachTarget) []prober.Reach {
+	f.mu.Lock()
+	f.calls = append(f.calls, ts)
+	f.mu.Unlock()
+	out := make([]prober.Reach, len(ts))
+	for i, t := range ts {
+		out[i] = prober.Reach{Reachable: !f.down[t.Host]}
+		if f.down[t.Host] {
+			out[i].Outcome, out[i].Detail = probe.Timeout, "i/o timeout"
+		}
+	}
+	return out
+}
+
+func runJSON(t *testing.T, r reacher, args ...string) (*report.Report, int) {
+	t.Helper()
+	out, errOut, err := runOpts(t, fakeProber{}, func(o *Options) { o.reacher = r }, append([]string{"-o", "json", "--http"}, args...)...)
+	var rep report.Report
+	if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
+		t.Fatalf("no JSON report (%v, stderr %q): %s", err, errOut, out)
+	}
+	return &rep, ExitCode(err)
+}
+
+func findings(rep *report.Report, code diagnose.Code) []diagnose.Finding {
+	var out []diagnose.Finding
+	for _, f := range rep.Findings {
+		if f.Code == code {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// TestUnreachableNode: a node that answers on no NodePort gets one finding,
+// and its NodePort probes are not run because of it.
+func TestUnreachableNode(t *testing.T) {
+	r := &fakeReacher{down: map[string]bool{"10.10.0.11": true}} // worker1
+	rep, code := runJSON(t, r, "hostname-nodeport")
+	if code != ExitFailed {
+		t.Errorf("exit %d, want %d", code, ExitFailed)
+	}
+	fs := findings(rep, CodeNodeUnreachable)
+	if len(fs) != 1 || fs[0].Node != "worker1" || fs[0].Service != "" ||
+		!strings.Contains(fs[0].Message, "node worker1 unreachable from here: 10.10.0.11 (InternalIP) answered on no NodePort (30080 (default/hostname-nodeport) within 2s, timeout); its 1 NodePort probes were not run") {
+		t.Errorf("findings %+v", fs)
+	}
+	notRun := 0
+	for _, p := range rep.Services[0].Probes {
+		if p.Node == "worker1" && p.Via == probe.ViaNodePort {
+			if p.Outcome != probe.NotRun || !strings.HasPrefix(p.Detail, "node worker1 unreachable from here: ") {
+				t.Errorf("probe %s: %s %q", p.ID, p.Outcome, p.Detail)
+			}
+			notRun++
+		}
+	}
+	if notRun != 1 || len(r.calls) != 1 || len(r.calls[0]) != 3 || len(r.calls[0][0].Ports) != 1 {
+		t.Errorf("%d not run; reach calls %+v", notRun, r.calls)
+	}
+}
+
+// TestNoNodeAnswers: when no node answers, one finding says so.
+func TestNoNodeAnswers(t *testing.T) {
+	r := &fakeReacher{down: map[string]bool{"10.10.0.10": true, "10.10.0.11": true, "10.10.0.12": true}}
+	rep, code := runJSON(t, r)
+	fs := findings(rep, CodeNodeUnreachable)
+	if code != ExitFailed || len(fs) != 1 || fs[0].Node != "" || !strings.HasPrefix(fs[0].Message, "no node answers from here: none of 3 node addresses answered") {
+		t.Errorf("exit %d, findings %+v", code, fs)
+	}
+	for _, s := range rep.Services {
+		for _, p := range s.Probes {
+			if p.Via == probe.ViaNodePort && p.Outcome != probe.NotRun {
+				t.Errorf("%s ran: %s", p.ID, p.Outcome)
+			}
+		}
+	}
+}
+
+// slowProber answers after a delay, or when the run ends.
+type slowProber struct{ delay time.Duration }
+
+func (s slowProber) Probe(ctx context.Context, p *probe.Probe) probe.Result {
+	select {
+	case <-time.After(s.delay):
+		return fakeProber{}.Probe(ctx, p)
+	case <-ctx.Done():
+		return probe.Result{ID: p.ID, Outcome: probe.NotRun, Detail: "interrupted", Interrupted: true}
+	}
+}
+
+// TestMaxTime: probes not done by --max-time are not run because of it, the
+// report says so, and the run fails without being interrupted.
+func TestMaxTime(t *testing.T) {
+	start := time.Now()
+	out, _, err := runOpts(t, slowProber{delay: 5 * time.Second}, nil, "-o", "json", "--max-time", "200ms", "--max-connections", "2")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %s", d)
+	}
+	var rep report.Report
+	if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
+		t.Fatalf("no report: %v (%v)", jerr, err)
+	}
+	fs := findings(&rep, CodeRunDeadline)
+	if ExitCode(err) != ExitFailed || rep.Interrupted || len(fs) != 1 || !strings.HasPrefix(fs[0].Message, "run deadline (--max-time 200ms) reached: ") {
+		t.Errorf("exit %d interrupted %v findings %+v", ExitCode(err), rep.Interrupted, fs)
+	}
+	if rep.Summary.NotRun == 0 {
+		t.Errorf("nothing cut: %+v", rep.Summary)
+	}
+}
+
+func TestScaleFlagsValidated(t *testing.T) {
+	for _, tc := range []struct{ flags []string }{
+		{[]string{"--max-connections", "0"}},
+		{[]string{"--max-time", "-1s"}},
+		{[]string{"--agent-nodes", "-1"}},
+		{[]string{"--agent-node-selector", "=a"}},
+	} {
+		if _, _, code := runWith(t, fakeProber{}, nil, tc.flags...); code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d", tc.flags, code, ExitUsage)
+		}
+	}
+}
+
+// TestAgentNodesBounded: --agent-nodes 1 runs one node agent.
+func TestAgentNodesBounded(t *testing.T) {
+	rep, _ := runJSON(t, nil, "--from", "nodes", "--agent-nodes", "1")
+	from := map[probe.From]bool{}
+	for _, s := range rep.Services {
+		for _, p := range s.Probes {
+			from[p.From] = true
+		}
+	}
+	if len(from) != 1 {
+		t.Errorf("vantage points %v, want one node agent", from)
+	}
+}
