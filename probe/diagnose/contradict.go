@@ -45,11 +45,14 @@ func Observe(p *probe.Probe, r *probe.Result) Observation {
 func (o *Observation) failed() bool { return !o.Pass && o.Outcome != probe.NotRun }
 
 // answeredBy reports whether pod answered on the probe: a direct probe from
-// inside the cluster that passed with an answer, or a forwarded path that
-// reached it.
+// inside the cluster answered, or a forwarded path reached it (a health
+// check answers for its node, never for a backend).
 func (o *Observation) answeredBy(pod string) bool {
-	if o.Via == probe.ViaEndpoint {
+	switch o.Via {
+	case probe.ViaEndpoint:
 		return o.From != probe.FromLocal && o.Pod == pod && o.Outcome == probe.OK
+	case probe.ViaHealthCheck:
+		return false
 	}
 	return slices.Contains(o.Seen, pod)
 }

@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -137,4 +138,58 @@ func describe(fs []Finding) string {
 		fmt.Fprintf(&b, "  %s %s@%s/%s: %s\n", f.Severity, f.Code, f.Node, f.Pod, f.Message)
 	}
 	return b.String()
+}
+
+// TestOneFaultRandomBalancing repeats the slow faults with a balancer that
+// chooses at random, so that a path may be given up after its first two
+// connections both went to the bad backend (the prober confirms a dead path
+// with two). The verdict is then the precise one, or, when no path saw a
+// backend, the Service's; a node is named besides only when every one of at
+// least five paths through it was given up so, whose odds (4^-5) the rule
+// deems too low for chance (deadPathOdds).
+func TestOneFaultRandomBalancing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	cut := func() *sim { return &sim{cut: map[string]map[string]bool{"worker2": setOf("web-b")}, rng: rng} }
+	noForward := func() *sim { return &sim{noForward: map[string]map[string]bool{"worker2": setOf("web-b")}, rng: rng} }
+	for _, tc := range []struct {
+		name    string
+		sim     func() *sim
+		allowed []verdict
+	}{
+		{"web-b hangs", func() *sim { return &sim{bad: map[string]probe.Outcome{"web-b": probe.NoAnswer}, rng: rng} },
+			[]verdict{"backendHung@worker1/web-b", "pathFailed@/"}},
+		{"web-b's address is dead", func() *sim { return &sim{bad: map[string]probe.Outcome{"web-b": probe.Timeout}, rng: rng} },
+			[]verdict{"endpointUnreachable@worker1/web-b", "pathFailed@/"}},
+		{"worker2 cannot reach web-b", cut, []verdict{"backendUnreachableFrom@worker2/web-b", "nodePathFailed@worker2/"}},
+		{"worker2 does not forward to web-b", noForward, []verdict{"backendUnreachableFrom@worker2/web-b", "nodePathFailed@worker2/"}},
+	} {
+		seen := map[verdict]int{}
+		for range 200 {
+			for _, v := range vantages() {
+				got, fs := oneVerdict(tc.sim(), v)
+				if !slices.Contains(tc.allowed, got) && !deadEverywhere(fs, tc.allowed[0]) {
+					t.Fatalf("%s from %s: verdict %q, want one of %v:\n%s", tc.name, v, got, tc.allowed, describe(fs))
+				}
+				seen[got]++
+			}
+		}
+		t.Logf("%s: %v", tc.name, seen)
+	}
+}
+
+// deadEverywhere: the findings are the precise verdict and node verdicts
+// whose every cited path was given up after two connections, at least five.
+func deadEverywhere(fs []Finding, precise verdict) bool {
+	ok := false
+	for _, f := range fs {
+		switch {
+		case f.Severity != SevError:
+		case verdict(fmt.Sprintf("%s@%s/%s", f.Code, f.Node, f.Pod)) == precise:
+			ok = true
+		case slices.Contains(nodeCodes, f.Code) && len(f.Probes) >= 5:
+		default:
+			return false
+		}
+	}
+	return ok
 }

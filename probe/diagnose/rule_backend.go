@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"math"
 	"slices"
 
 	"github.com/svccheck/svccheck/probe"
@@ -124,13 +125,19 @@ func anyFact(ss []sighting) bool {
 }
 
 // badAt reports whether the judgement says the backend fails at pl: it
-// answered nowhere, or pl is one of its claimed places.
+// answered nowhere, or pl is one of its claimed places, or pl is forwarded by
+// a node from which a claimed place failed (what a node's host or pods
+// cannot reach, its forwarding cannot reach either) where the backend never
+// answered.
 func (j *judgement) badAt(pl place) bool {
 	if j.code != VerdictBackendUnreachableFrom && j.code != VerdictApplicationError {
 		return true
 	}
+	if slices.ContainsFunc(j.answered, func(s sighting) bool { return s.place == pl }) {
+		return false
+	}
 	for _, s := range j.claimed {
-		if s.place == pl {
+		if s.place == pl || !pl.direct && pl.node != "" && s.place.node == pl.node {
 			return true
 		}
 	}
@@ -139,53 +146,91 @@ func (j *judgement) badAt(pl place) bool {
 
 // explainDeadPaths maps each failed forwarded path that reached nothing and
 // attributes nothing (a dead path, which sightings say nothing about) to the
-// judgement that explains it, by index into js. A judgement explains such a
-// path when the backend fails at the path's place with every kind of failure
-// the path saw, and either every backend of the path fails there so, or the
-// path was given up after two slow failures (both may have gone to this
-// backend) at a place whose other paths reached some backend.
+// judgement that explains it: one whose backend fails at the path's place
+// with every kind of failure the path saw. That explains it when every
+// backend of the path fails there so; or when the prober gave the path up
+// after two slow failures, which may both have gone to the bad backend, and
+// chance can account for it: the place forwards (a listener accepted, or
+// another path there reached a backend), or the odds that every such path at
+// the place drew only bad backends are not below deadPathOdds. Otherwise the
+// place is suspect itself, and the node rule judges it.
 func (c *svcContext) explainDeadPaths(js []judgement) map[int]*judgement {
 	out := map[int]*judgement{}
+	type guess struct {
+		i    int
+		j    *judgement
+		odds float64
+	}
+	byPlace := map[place][]guess{}
 	for _, i := range c.open(forwardedReach) {
 		p, r := c.probe(i)
 		if !connFailed(p, r) || len(r.Seen) > 0 || len(r.FailedBackends) > 0 {
 			continue
 		}
-		pl, kinds, cands := c.placeOf(p), failureKinds(r), c.candidates(p)
-		bad := map[string][]probe.Outcome{}
-		first := -1
-		for k := range js {
-			if j := &js[k]; j.b.port == p.Port && slices.Contains(cands, j.b.pod) && j.badAt(pl) {
-				bad[j.b.pod] = unionKinds(bad[j.b.pod], j.kinds)
-				if first < 0 && subsetKinds(kinds, j.kinds) {
-					first = k
-				}
+		pl, kinds := c.placeOf(p), failureKinds(r)
+		j, share, all := c.badCandidates(js, p, pl, kinds)
+		switch {
+		case j == nil:
+		case all:
+			out[i] = j
+		case r.Connections <= 2 && slowOnly(kinds) && connectedOnly(kinds):
+			out[i] = j // a listener accepted: the place forwards
+		case r.Connections <= 2 && slowOnly(kinds):
+			byPlace[pl] = append(byPlace[pl], guess{i, j, math.Pow(share, float64(r.Connections))})
+		}
+	}
+	for pl, gs := range byPlace {
+		odds := 1.0
+		for _, g := range gs {
+			odds *= g.odds
+		}
+		if odds >= deadPathOdds || c.forwards(pl) {
+			for _, g := range gs {
+				out[g.i] = g.j
 			}
-		}
-		if first < 0 {
-			continue
-		}
-		all := len(cands) > 0
-		var union []probe.Outcome
-		for _, b := range cands {
-			all = all && bad[b] != nil
-			union = unionKinds(union, bad[b])
-		}
-		if all && subsetKinds(kinds, union) || r.Connections <= 2 && slowOnly(kinds) && c.forwards(pl, i) {
-			out[i] = &js[first]
 		}
 	}
 	return out
 }
 
-// forwards reports whether a forwarded path at pl other than probe skip
-// reached some backend: the place forwards.
-func (c *svcContext) forwards(pl place, skip int) bool {
-	if pl.node == "" {
-		return false
+// deadPathOdds is the least chance with which the dead paths at a place may
+// all have drawn only bad backends for a bad backend to explain them: a path
+// of two backends given up after two connections is 1/4, so up to four such
+// paths at one place (1/256) are put down to chance, five (1/1024) are not.
+const deadPathOdds = 0.001
+
+// badCandidates finds, among the judgements js, the first one that fails at
+// pl on a backend of p with every kind of failure in kinds; the share of p's
+// backends bad at pl; and whether all of them are, with every kind in kinds.
+func (c *svcContext) badCandidates(js []judgement, p *probe.Probe, pl place, kinds []probe.Outcome) (*judgement, float64, bool) {
+	cands := c.candidates(p)
+	bad := map[string][]probe.Outcome{}
+	var first *judgement
+	for k := range js {
+		if j := &js[k]; j.b.port == p.Port && slices.Contains(cands, j.b.pod) && j.badAt(pl) {
+			bad[j.b.pod] = unionKinds(bad[j.b.pod], j.kinds)
+			if first == nil && subsetKinds(kinds, j.kinds) {
+				first = j
+			}
+		}
 	}
+	if first == nil || len(cands) == 0 {
+		return nil, 0, false
+	}
+	all := true
+	var union []probe.Outcome
+	for _, b := range cands {
+		all = all && bad[b] != nil
+		union = unionKinds(union, bad[b])
+	}
+	return first, float64(len(bad)) / float64(len(cands)), all && subsetKinds(kinds, union)
+}
+
+// forwards reports whether a forwarded path at pl reached some backend: the
+// place forwards.
+func (c *svcContext) forwards(pl place) bool {
 	for _, i := range c.ran(forwardedReach) {
-		if p, r := c.probe(i); i != skip && len(r.Seen) > 0 && c.placeOf(p) == pl {
+		if p, r := c.probe(i); len(r.Seen) > 0 && c.placeOf(p) == pl {
 			return true
 		}
 	}

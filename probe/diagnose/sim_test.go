@@ -9,8 +9,8 @@ import (
 
 // sim scripts the results a real run would give on a cluster with faults:
 // direct probes see what the pod does from where they are; a forwarded path
-// balances its connections over its backends (round robin from a random
-// start), stops as the prober does (every backend seen; given up after two
+// balances its connections over its backends (round robin, or at random
+// with rng), stops as the prober does (every backend seen; given up after two
 // slow failures with nothing answered), and attributes failed connections as
 // the prober can (conntrack on a node agent's own node, a 5xx page naming
 // the pod).
@@ -24,7 +24,7 @@ type sim struct {
 	stale     map[string]bool            // the node sends every other connection to an address nobody has
 	exposed   bool                       // ClusterIPs and pod IPs answer from outside
 	unnamed   []string                   // addresses of endpoints without a pod, which paths also forward to
-	rng       *rand.Rand                 // the balancer's start; nil: the first backend
+	rng       *rand.Rand                 // the balancer's choices; nil: round robin
 }
 
 func (s *sim) results(pl *probe.Plan) []probe.Result {
@@ -86,9 +86,6 @@ func (s *sim) forward(pl *probe.Plan, p *probe.Probe, r *probe.Result) {
 	conntrack := p.From == probe.FromNode(n) && n != ""
 	attributable := p.HTTP || conntrack
 	start := 0
-	if s.rng != nil && len(p.Backends) > 0 {
-		start = s.rng.IntN(len(p.Backends))
-	}
 	seen := map[string]bool{}
 	r.Connections, r.Observed = 0, map[probe.Outcome]int{}
 	for k := 0; r.Connections < max(p.Connections, 1); k++ {
@@ -130,6 +127,9 @@ func (s *sim) connection(p *probe.Probe, n string, k int) (string, probe.Outcome
 	}
 	all := append(slices.Clip(p.Backends), s.unnamed...)
 	b := all[k%len(all)]
+	if s.rng != nil {
+		b = all[s.rng.IntN(len(all))]
+	}
 	switch {
 	case s.bad[b] != "":
 		return b, s.bad[b]
