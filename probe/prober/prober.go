@@ -61,18 +61,23 @@ type Attempt struct {
 var Protocols = []string{"TCP", "UDP"}
 
 // connector picks how p is probed. This is the one place a protocol is added:
-// write its Connector, return it here and list it in Protocols.
+// write its Connector, return it here and list it in Protocols. A probe via
+// a DNS name resolves it before each connection (resolve.go).
 func (s *Sockets) connector(p *probe.Probe) Connector {
+	var c Connector
 	switch p.Protocol {
 	case "TCP", "":
 		if p.HTTP {
-			return newHTTP(s.timeout(), s.MaxBody, s.Tracer != nil)
+			c = newHTTP(s.timeout(), s.MaxBody, s.Tracer != nil)
+		} else {
+			c = &TCP{Timeout: s.timeout(), Bind: s.Tracer != nil}
 		}
-		return &TCP{Timeout: s.timeout(), Bind: s.Tracer != nil}
 	case "UDP":
-		return &UDP{Timeout: s.timeout(), Payload: []byte("svccheck\n")}
+		c = &UDP{Timeout: s.timeout(), Payload: []byte("svccheck\n")}
+	default:
+		return nil
 	}
-	return nil
+	return resolveFirst(p, c, s.timeout())
 }
 
 // Probe runs p: one connection, or repeated connections until every backend

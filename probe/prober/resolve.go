@@ -1,21 +1,54 @@
 package prober
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/svccheck/svccheck/probe"
 )
+
+// resolveFirst wraps the connector of a probe via a DNS name so that each
+// connection first resolves the name on its own timeout: a name that does not
+// resolve is a dnsError in the resolver's words ("lookup NAME on SERVER: ..."),
+// not a timeout of the connection that never started. The connection then
+// dials the name as a client does.
+func resolveFirst(p *probe.Probe, c Connector, timeout time.Duration) Connector {
+	if p.Via != probe.ViaDNS {
+		return c
+	}
+	return &resolving{Connector: c, timeout: timeout}
+}
+
+type resolving struct {
+	Connector
+	timeout  time.Duration
+	resolver *net.Resolver // nil: the system's, as the connection's dial uses
+}
+
+func (r *resolving) Connect(ctx context.Context, p *probe.Probe) Attempt {
+	lctx, cancel := context.WithTimeout(ctx, r.timeout)
+	_, err := r.resolver.LookupHost(lctx, p.Host)
+	cancel()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return Attempt{Err: ctx.Err()} // the run was stopped
+	case err != nil:
+		return Attempt{Err: err, Outcome: probe.DNSError}
+	}
+	return r.Connector.Connect(ctx, p)
+}
 
 // checkResolved turns a connection to a DNS name into a DNSError when the
 // name resolved to an address outside p.Expect.Addresses: the answer pointed
 // elsewhere, whatever the connection then saw. A name that did not resolve,
 // or a probe with no expected addresses, is left as it is.
 func checkResolved(p *probe.Probe, a *Attempt) {
-	if p.Via != probe.ViaDNS || len(p.Expect.Addresses) == 0 {
+	if p.Via != probe.ViaDNS || len(p.Expect.Addresses) == 0 || a.Outcome == probe.DNSError {
 		return
 	}
 	got, ok := remoteIP(a)

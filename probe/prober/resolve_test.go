@@ -3,6 +3,7 @@ package prober
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -73,3 +74,29 @@ func TestAddressesOnlyCheckDNSProbes(t *testing.T) {
 		t.Errorf("got %+v", r)
 	}
 }
+
+// TestNameThatDoesNotResolveInTime: a DNS server that never answers makes
+// the probe a dnsError in the resolver's words, within the probe's timeout,
+// before any connection is tried.
+func TestNameThatDoesNotResolveInTime(t *testing.T) {
+	silent, port := udpServer(t, func([]byte) []byte { return nil })
+	res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", net.JoinHostPort(silent, fmt.Sprint(port)))
+	}}
+	connected := false
+	c := &resolving{Connector: connectorFunc(func() Attempt { connected = true; return Attempt{} }), timeout: 300 * time.Millisecond, resolver: res}
+	start := time.Now()
+	a := c.Connect(context.Background(), &probe.Probe{Via: probe.ViaDNS, Host: "web.default.svc.cluster.local"})
+	if a.Outcome != probe.DNSError || !strings.Contains(a.Err.Error(), "lookup web.default.svc.cluster.local") || connected {
+		t.Errorf("got %s %v (connected %v), want a dnsError before connecting", a.Outcome, a.Err, connected)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %s, want about the 300ms timeout", d)
+	}
+}
+
+type connectorFunc func() Attempt
+
+func (f connectorFunc) Connect(context.Context, *probe.Probe) Attempt { return f() }
+func (f connectorFunc) Close()                                        {}
