@@ -197,6 +197,7 @@ func (s *Set) direction(src, dst Host, port int32, protocol string, egress bool)
 	for i, p := range isolating {
 		names[i] = p.Key()
 	}
+	sort.Strings(names)
 	return Verdict{Admit: admit, Policies: names, Reason: reason(admit, names, egress, src, dst, port, protocol, why)}
 }
 
