@@ -42,7 +42,7 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@command -v shellcheck >/dev/null || { echo "lint: shellcheck not installed (apt-get install shellcheck)"; exit 1; }
-	shellcheck lab/*.sh .ci/* kubectl_complete-svccheck
+	shellcheck lab/*.sh lab/addons/*.sh .ci/* kubectl_complete-svccheck
 
 unit:
 	$(GO) test -race -count=1 ./...

@@ -523,10 +523,25 @@ status() {
   return 1
 }
 
+# ---------------------------------------------------------------- optional add-ons
+# NetworkPolicy (kube-network-policies, lab/addons/policy.sh) and
+# LoadBalancer (MetalLB in L2 mode, lab/addons/metallb.sh), both off by
+# default: LAB_POLICY=kube-network-policies and LAB_LB=metallb turn them on
+# at `up` (which turns them off without), or on a running lab:
+#   lab/lab.sh policy-on | policy-off | policy-stop NODE | policy-start NODE
+#   lab/lab.sh lb-on | lb-off | speaker-stop NODE | speaker-start NODE
+#   lab/lab.sh proxy-isolate NODE | proxy-rejoin NODE
+# shellcheck source=/dev/null # linted on its own (make lint)
+. "$here/addons/policy.sh"
+# shellcheck source=/dev/null # linted on its own (make lint)
+. "$here/addons/metallb.sh"
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
-  up) up ;;
+  up) up; addons_up ;;
+  policy-on | policy-off | policy-stop | policy-start | lb-on | lb-off | speaker-stop | speaker-start | proxy-isolate | proxy-rejoin)
+    addon_cmd "$cmd" "$@" ;;
   down) down ;;
   status) status ;;
   build) build ;;
