@@ -49,8 +49,8 @@ func TestAgentDeadlineCoversTheRun(t *testing.T) {
 		plan.Probes[i].Connections = 10
 	}
 	cfg := o.agentConfig(&plan, remote, probe.FromPod)
-	// 6400 attempts / 1024 sockets in flight * 2 s + 60 s start + 30 s margin
-	if cfg.Deadline != 104*time.Second || cfg.StartTimeout != time.Minute {
+	// 6400 attempts / 2048 sockets in flight * 2 s + 60 s start + 30 s margin
+	if cfg.Deadline != 98*time.Second || cfg.StartTimeout != time.Minute {
 		t.Errorf("deadline %s start %s", cfg.Deadline, cfg.StartTimeout)
 	}
 }

@@ -25,6 +25,7 @@ import (
 // *ExitError whose code is the process's exit code.
 func (o *Options) Run(ctx context.Context) error {
 	ctx = cluster.WithRetryPolicy(ctx, o.retryPolicy())
+	defer boundMemory()() // scale.go: a soft heap limit while the run works
 	start := o.now()
 	from, _ := o.vantagePoints()
 	sc := cluster.Scope{Namespace: o.namespace, Selector: o.Selector, Names: o.Names}

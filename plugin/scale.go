@@ -3,6 +3,8 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -23,9 +25,10 @@ import (
 // towards its destination (28,000 by default, per destination address and
 // port, and no destination gets more than a few hundred) and a conntrack
 // entry on the node it goes through (kube-proxy sizes the table at 32,768
-// per core, at least 131,072). A thousand in flight proves a thousand dead
-// paths per timeout and stays far below all three.
-const defaultMaxConnections = 1024
+// per core, at least 131,072). Two thousand in flight prove two thousand
+// dead paths per timeout (the reachability pass of a thousand nodes, two
+// connections each, in one) and stay far below all three.
+const defaultMaxConnections = 2048
 
 // scaleOptions are the flags that keep a run's cost growing with what can
 // fail rather than with Services × nodes (scale.go), and what the run
@@ -236,4 +239,21 @@ func (o *Options) pickAgentNodes(ctx context.Context, inv probe.Inventory, from 
 	}
 	o.agentNodes = plan.PickAgentNodes(candidates, o.AgentNodes)
 	return nil
+}
+
+// memoryLimit is the Go heap's soft limit while a run works, unless
+// GOMEMLIMIT says otherwise: a plan of 200,000 probes, their results and the
+// report's rows are about 250 MiB live at the peak, and the collector's
+// default pace would let the heap grow to twice that; with the limit it
+// collects more often only near it.
+const memoryLimit = 400 << 20
+
+// boundMemory sets memoryLimit for the run and returns what restores the
+// previous limit.
+func boundMemory() func() {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	prev := debug.SetMemoryLimit(memoryLimit)
+	return func() { debug.SetMemoryLimit(prev) }
 }
