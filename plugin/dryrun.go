@@ -77,17 +77,19 @@ func (o *Options) planCosts(pl *probe.Plan) []*planCost {
 	return costs
 }
 
-// reachCost is the worst case of the reachability pass: two connections per
-// node address, twice when nobody answers the first two NodePorts.
+// reachCost is the worst case of the reachability pass (reach.go): two
+// connections per node address; when nobody answered, every other
+// Service's NodePort on knockSample addresses; then one more connection on
+// the addresses without evidence either way.
 func (o *Options) reachCost(pl *probe.Plan, idx []int) time.Duration {
-	ports := plan.ReachPorts(pl.Probes, idx, 4)
+	ports := len(plan.ReachPorts(pl.Probes, idx, maxKnock))
 	addrs := len(plan.NodeAddresses(pl.Probes, idx))
-	if len(ports) == 0 || addrs == 0 {
+	if ports == 0 || addrs == 0 {
 		return 0
 	}
-	d := o.worstCase(addrs*min(len(ports), 2), 1)
-	if len(ports) > 2 {
-		d += o.worstCase(addrs*(len(ports)-2), 1)
+	d := o.worstCase(addrs*min(ports, 2), 1)
+	if ports > 2 {
+		d += o.worstCase(min(addrs, knockSample)*(ports-2), 1) + o.worstCase(addrs, 1)
 	}
 	return d
 }
@@ -100,9 +102,14 @@ func (o *Options) printSchedule(pl *probe.Plan, costs []*planCost) {
 			continue
 		}
 		if ports := plan.ReachPorts(pl.Probes, c.idx, 2); len(ports) > 0 {
-			rp := reachPass{ports: ports}
-			fmt.Fprintf(o.Out, "Reachability pass first: one connection per node address (%d) to NodePort %s; an address that answers on none has its NodePort probes not run.\n",
-				len(plan.NodeAddresses(pl.Probes, c.idx)), rp.portsText())
+			rp := reachPass{services: map[int32]string{}}
+			var knock []int32
+			for _, p := range ports {
+				rp.services[p.Port] = p.Service
+				knock = append(knock, p.Port)
+			}
+			fmt.Fprintf(o.Out, "Reachability pass first: one connection per node address (%d) to NodePort %s; an address that answers on none where other nodes do has its NodePort probes not run.\n",
+				len(plan.NodeAddresses(pl.Probes, c.idx)), rp.portsText(knock))
 		}
 	}
 	nodePorts, covering := 0, 0

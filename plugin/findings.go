@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/diagnose"
@@ -38,20 +39,26 @@ func (o *Options) runFindings(pl *probe.Plan, results []probe.Result) []diagnose
 }
 
 func (o *Options) unreachableFindings(rp *reachPass, pl *probe.Plan, results []probe.Result) []diagnose.Finding {
-	if rp.all() {
+	if rp.all {
 		skipped := 0
+		var ports []int32
 		for _, d := range rp.down {
 			skipped += d.probes
+			for _, p := range d.ports {
+				if !slices.Contains(ports, p) {
+					ports = append(ports, p)
+				}
+			}
 		}
 		return []diagnose.Finding{{Severity: diagnose.SevError, Code: CodeNodeUnreachable, Message: fmt.Sprintf(
 			"no node answers from here: none of %d node addresses answered on NodePort %s within %s (%s); %d NodePort probes not run: check the route and firewalls between this machine and the nodes, or probe from inside with --from cluster",
-			rp.addrs, rp.portsText(), rp.timeout, rp.down[0].outcome, skipped)}}
+			rp.addrs, rp.portsText(ports), rp.timeout, rp.down[0].outcome, skipped)}}
 	}
 	inside := insideAnswers(pl, results)
 	out := make([]diagnose.Finding, 0, len(rp.down))
 	for _, d := range rp.down {
-		msg := fmt.Sprintf("node %s unreachable from here: %s (%s) answered on no NodePort (%s within %s, %s); its %d NodePort probes were not run",
-			d.Node, d.Host, d.AddressType, rp.portsText(), rp.timeout, d.outcome, d.probes)
+		msg := fmt.Sprintf("node %s unreachable from here: %s (%s) answered on no NodePort (%s within %s, %s) where other nodes answer; its %d NodePort probes were not run",
+			d.Node, d.Host, d.AddressType, rp.portsText(d.ports), rp.timeout, d.outcome, d.probes)
 		if inside[d.Node] {
 			msg += "; it answers from inside the cluster: check firewalls and security groups between here and " + d.Node
 		}

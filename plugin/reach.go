@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,70 +17,161 @@ type reacher interface {
 	Reach(ctx context.Context, targets []prober.ReachTarget) []prober.Reach
 }
 
+// maxKnock bounds the Services whose NodePorts the pass may knock on.
+const maxKnock = 64
+
+// knockSample is how many node addresses try every other Service when no
+// node answered the first two.
+const knockSample = 3
+
 // reachPass is what the reachability pass found: the node addresses that
-// answered on none of the NodePorts knocked on.
+// answered on no NodePort it knocked on, where some node did answer (or
+// every one when none did).
 type reachPass struct {
-	ports   []plan.ReachPort // knocked on: the first two, then the others if nobody answered
-	addrs   int              // node addresses knocked on
-	down    []downNode
-	timeout time.Duration
+	services map[int32]string // NodePort -> Service, of every port knocked on
+	addrs    int              // node addresses knocked on
+	down     []downNode
+	all      bool // no node answered on any NodePort knocked on
+	timeout  time.Duration
 }
 
 // downNode is a node address that did not answer from here.
 type downNode struct {
 	plan.NodeAddress
+	ports   []int32 // the NodePorts it was knocked on
 	outcome probe.Outcome
 	probes  int // its probes not run because of it
 }
 
-// all reports whether no node address answered.
-func (rp *reachPass) all() bool { return len(rp.down) == rp.addrs && rp.addrs > 1 }
-
-// portsText names the NodePorts knocked on: "30080 (default/web) or 31000 (shop/api)".
-func (rp *reachPass) portsText() string {
-	parts := make([]string, len(rp.ports))
-	for i, p := range rp.ports {
-		parts[i] = fmt.Sprintf("%d (%s)", p.Port, p.Service)
+// portsText names NodePorts: "30080 (default/web) or 31000 (shop/api)".
+func (rp *reachPass) portsText(ports []int32) string {
+	parts := make([]string, 0, len(ports))
+	for _, p := range ports[:min(len(ports), 4)] {
+		parts = append(parts, fmt.Sprintf("%d (%s)", p, rp.services[p]))
+	}
+	if len(ports) > 4 {
+		parts = append(parts, fmt.Sprintf("%d more", len(ports)-4))
 	}
 	return strings.Join(parts, " or ")
 }
 
 // detail is why a probe of an unreachable node did not run.
 func (rp *reachPass) detail(d downNode) string {
-	return fmt.Sprintf("node %s unreachable from here: no answer on NodePort %s within %s (%s)", d.Node, rp.portsText(), rp.timeout, d.outcome)
+	return fmt.Sprintf("node %s unreachable from here: no answer on NodePort %s within %s (%s)", d.Node, rp.portsText(d.ports), rp.timeout, d.outcome)
 }
 
-// reachNodes is the reachability pass of the local probes idx: one TCP
-// connection per node address to each of two Services' NodePorts (two more
-// when no node answered either), all at once. The NodePort and
-// health-check probes of an address that answered none are set NotRun in
-// results, and evaluated; it returns which were.
-func (o *Options) reachNodes(ctx context.Context, pl *probe.Plan, idx []int, results []probe.Result) map[int]bool {
-	r := o.reacherFor()
-	ports := plan.ReachPorts(pl.Probes, idx, 4)
-	addrs := plan.NodeAddresses(pl.Probes, idx)
-	if r == nil || len(ports) == 0 || len(addrs) == 0 {
-		return nil
-	}
-	rp := &reachPass{addrs: len(addrs), timeout: o.Timeout}
-	got := knock(ctx, r, addrs, ports[:min(2, len(ports))])
-	rp.ports = ports[:min(2, len(ports))]
-	if noneAnswered(got) && len(ports) > 2 {
-		got = knock(ctx, r, addrs, ports[2:])
-		rp.ports = ports
-	}
-	down := map[plan.NodeAddress]int{}
-	for k, g := range got {
-		if !g.Reachable {
-			down[addrs[k]] = len(rp.down)
-			rp.down = append(rp.down, downNode{NodeAddress: addrs[k], outcome: g.Outcome})
+// knocks is the pass's evidence so far, per node address.
+type knocks struct {
+	addrs    []plan.NodeAddress
+	answered []bool
+	silent   [][]int32 // NodePorts that timed out (or had no route) there
+	outcome  []probe.Outcome
+	alive    map[int32]bool // NodePorts that answered somewhere
+}
+
+// round knocks on the addresses at (indexes into k.addrs) on ports.
+func (k *knocks) round(ctx context.Context, r reacher, at []int, ports []plan.ReachPort) {
+	targets := make([]prober.ReachTarget, len(at))
+	for j, a := range at {
+		targets[j] = prober.ReachTarget{Host: k.addrs[a].Host}
+		for _, p := range ports {
+			targets[j].Ports = append(targets[j].Ports, p.Port)
 		}
 	}
+	for j, got := range r.Reach(ctx, targets) {
+		a := at[j]
+		for q, o := range got.Ports {
+			switch o {
+			case probe.OK, probe.Refused, probe.Reset:
+				k.answered[a] = true
+				k.alive[ports[q].Port] = true
+			case probe.Timeout, probe.NoRoute:
+				k.silent[a] = append(k.silent[a], ports[q].Port)
+				k.outcome[a] = o
+			}
+		}
+	}
+}
+
+// evidence reports whether address a timed out on a NodePort that answered
+// elsewhere: then it, not the Service, is what does not answer.
+func (k *knocks) evidence(a int) bool {
+	return slices.ContainsFunc(k.silent[a], func(p int32) bool { return k.alive[p] })
+}
+
+// reachNodes is the reachability pass of the local probes idx. Every node
+// address is knocked on at the NodePorts of two Services at once. When no
+// node answers either, up to knockSample addresses are knocked on at every
+// other Service's NodePort: a Service that answers there proves the nodes
+// answer (the first two were dead Services, not dead nodes). A node address
+// is then unreachable when it timed out on a NodePort that answered on
+// another node (addresses without such evidence are knocked on once more at
+// a NodePort that answered); when nothing answered anywhere, every address
+// is. The NodePort and health-check probes of an unreachable address are
+// set NotRun in results, and evaluated; it returns which.
+func (o *Options) reachNodes(ctx context.Context, pl *probe.Plan, idx []int, results []probe.Result) map[int]bool {
+	r := o.reacherFor()
+	cands := plan.ReachPorts(pl.Probes, idx, maxKnock)
+	addrs := plan.NodeAddresses(pl.Probes, idx)
+	if r == nil || len(cands) == 0 || len(addrs) == 0 {
+		return nil
+	}
+	k := &knocks{addrs: addrs, answered: make([]bool, len(addrs)), silent: make([][]int32, len(addrs)),
+		outcome: make([]probe.Outcome, len(addrs)), alive: map[int32]bool{}}
+	all := make([]int, len(addrs))
+	for a := range all {
+		all[a] = a
+	}
+	k.round(ctx, r, all, cands[:min(2, len(cands))])
+	if len(k.alive) == 0 && len(cands) > 2 {
+		k.round(ctx, r, all[:min(knockSample, len(all))], cands[2:])
+	}
+	var pending []int
+	for a := range addrs {
+		if !k.answered[a] && len(k.alive) > 0 && !k.evidence(a) {
+			pending = append(pending, a)
+		}
+	}
+	if len(pending) > 0 {
+		for _, c := range cands {
+			if k.alive[c.Port] {
+				k.round(ctx, r, pending, []plan.ReachPort{c})
+				break
+			}
+		}
+	}
+	rp := o.concludeReach(k, cands)
+	return rp.skip(pl, idx, results)
+}
+
+// concludeReach turns the evidence into the pass's findings.
+func (o *Options) concludeReach(k *knocks, cands []plan.ReachPort) *reachPass {
+	rp := &reachPass{services: map[int32]string{}, addrs: len(k.addrs), timeout: o.Timeout, all: len(k.alive) == 0}
+	for _, c := range cands {
+		rp.services[c.Port] = c.Service
+	}
+	for a, addr := range k.addrs {
+		down := !k.answered[a] && len(k.silent[a]) > 0 && (rp.all || k.evidence(a))
+		if down {
+			rp.down = append(rp.down, downNode{NodeAddress: addr, ports: k.silent[a], outcome: k.outcome[a]})
+		}
+	}
+	rp.all = rp.all && len(rp.down) == len(k.addrs)
 	o.reach = rp
+	return rp
+}
+
+// skip sets the NodePort and health-check probes of the unreachable
+// addresses NotRun, and returns them.
+func (rp *reachPass) skip(pl *probe.Plan, idx []int, results []probe.Result) map[int]bool {
+	down := map[plan.NodeAddress]int{}
+	for d, n := range rp.down {
+		down[n.NodeAddress] = d
+	}
 	skipped := map[int]bool{}
 	for _, i := range idx {
 		p := &pl.Probes[i]
-		if p.From != probe.FromLocal || p.Via != probe.ViaNodePort && p.Via != probe.ViaHealthCheck {
+		if !nodePath(p) {
 			continue
 		}
 		d, ok := down[plan.NodeAddress{Node: p.Node, AddressType: p.AddressType, Host: p.Host}]
@@ -94,25 +186,9 @@ func (o *Options) reachNodes(ctx context.Context, pl *probe.Plan, idx []int, res
 	return skipped
 }
 
-// knock knocks on every address at ports; results by address.
-func knock(ctx context.Context, r reacher, addrs []plan.NodeAddress, ports []plan.ReachPort) []prober.Reach {
-	targets := make([]prober.ReachTarget, len(addrs))
-	for k, a := range addrs {
-		targets[k] = prober.ReachTarget{Host: a.Host}
-		for _, p := range ports {
-			targets[k].Ports = append(targets[k].Ports, p.Port)
-		}
-	}
-	return r.Reach(ctx, targets)
-}
-
-func noneAnswered(got []prober.Reach) bool {
-	for _, g := range got {
-		if g.Reachable {
-			return false
-		}
-	}
-	return true
+// nodePath: a local probe through a node address (NodePort, health check).
+func nodePath(p *probe.Probe) bool {
+	return p.From == probe.FromLocal && (p.Via == probe.ViaNodePort || p.Via == probe.ViaHealthCheck)
 }
 
 // reacherFor is what knocks on nodes: the test's, or the real sockets when

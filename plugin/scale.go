@@ -150,24 +150,36 @@ func (o *Options) worstCase(conns, chain int) time.Duration {
 	return time.Duration(max((conns+l-1)/l, chain)) * o.Timeout
 }
 
-// runLocal runs the local probes idx, results[i] for pl.Probes[i]: first
-// the reachability pass (reach.go), then every probe it did not rule out,
-// as schedule says, without copying the plan.
+// runLocal runs the local probes idx, results[i] for pl.Probes[i], without
+// copying the plan: the reachability pass (reach.go) while the probes that
+// do not go through a node address run, then the node paths it did not
+// rule out, all as schedule says.
 func (o *Options) runLocal(ctx context.Context, pl *probe.Plan, idx []int, results []probe.Result, prog *progress) {
-	skipped := o.reachNodes(ctx, pl, idx, results)
-	todo := idx
-	if len(skipped) > 0 {
-		todo = make([]int, 0, len(idx)-len(skipped))
-		for _, i := range idx {
-			if skipped[i] {
-				prog.done(i, results[i])
-				continue
-			}
-			todo = append(todo, i)
+	var nodeIdx, other []int
+	for _, i := range idx {
+		if nodePath(&pl.Probes[i]) {
+			nodeIdx = append(nodeIdx, i)
+		} else {
+			other = append(other, i)
 		}
 	}
 	probers := map[probe.From]probe.Prober{probe.FromLocal: o.localProber()}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		probe.RunSubset(ctx, pl.Probes, other, probers, o.schedule(), results, prog.done)
+	}()
+	skipped := o.reachNodes(ctx, pl, nodeIdx, results)
+	todo := nodeIdx[:0:0]
+	for _, i := range nodeIdx {
+		if skipped[i] {
+			prog.done(i, results[i])
+			continue
+		}
+		todo = append(todo, i)
+	}
 	probe.RunSubset(ctx, pl.Probes, todo, probers, o.schedule(), results, prog.done)
+	<-done
 }
 
 // deadConnections is how many connections the probes idx make when every

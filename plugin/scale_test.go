@@ -10,13 +10,16 @@ import (
 
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/diagnose"
+	"github.com/svccheck/svccheck/probe/plan"
 	"github.com/svccheck/svccheck/probe/prober"
 	"github.com/svccheck/svccheck/report"
 )
 
-// fakeReacher answers the reachability pass: hosts in down never answer.
+// fakeReacher answers the reachability pass: hosts in down never answer,
+// nor does anyone on a port in dead.
 type fakeReacher struct {
 	down  map[string]bool
+	dead  map[int32]bool
 	mu    sync.Mutex
 	calls [][]prober.ReachTarget
 }
@@ -27,9 +30,13 @@ func (f *fakeReacher) Reach(_ context.Context, ts []prober.ReachTarget) []prober
 	f.mu.Unlock()
 	out := make([]prober.Reach, len(ts))
 	for i, t := range ts {
-		out[i] = prober.Reach{Reachable: !f.down[t.Host]}
-		if f.down[t.Host] {
-			out[i].Outcome, out[i].Detail = probe.Timeout, "i/o timeout"
+		for _, p := range t.Ports {
+			o := probe.OK
+			if f.down[t.Host] || f.dead[p] {
+				o = probe.Timeout
+				out[i].Detail = "i/o timeout"
+			}
+			out[i].Ports = append(out[i].Ports, o)
 		}
 	}
 	return out
@@ -65,7 +72,7 @@ func TestUnreachableNode(t *testing.T) {
 	}
 	fs := findings(rep, CodeNodeUnreachable)
 	if len(fs) != 1 || fs[0].Node != "worker1" || fs[0].Service != "" ||
-		!strings.Contains(fs[0].Message, "node worker1 unreachable from here: 10.10.0.11 (InternalIP) answered on no NodePort (30080 (default/hostname-nodeport) within 2s, timeout); its 1 NodePort probes were not run") {
+		!strings.Contains(fs[0].Message, "node worker1 unreachable from here: 10.10.0.11 (InternalIP) answered on no NodePort (30080 (default/hostname-nodeport) within 2s, timeout) where other nodes answer; its 1 NodePort probes were not run") {
 		t.Errorf("findings %+v", fs)
 	}
 	notRun := 0
@@ -156,5 +163,25 @@ func TestAgentNodesBounded(t *testing.T) {
 	}
 	if len(from) != 1 {
 		t.Errorf("vantage points %v, want one node agent", from)
+	}
+}
+
+// TestDeadServiceIsNotADeadNode: when the NodePort knocked on answers on no
+// node, the Service is dead, not the nodes: nothing is skipped.
+func TestDeadServiceIsNotADeadNode(t *testing.T) {
+	r := &fakeReacher{dead: map[int32]bool{30080: true}}
+	rep, _ := runJSON(t, r, "hostname-nodeport")
+	if fs := findings(rep, CodeNodeUnreachable); len(fs) != 1 || fs[0].Node != "" {
+		// Only one Service in scope: nothing tells dead nodes from a dead Service.
+		t.Errorf("one candidate, nothing answered: want the one cluster finding, got %+v", fs)
+	}
+	knocks := &knocks{addrs: make([]plan.NodeAddress, 2), answered: []bool{false, true}, silent: [][]int32{{30080, 31000}, {30080}},
+		outcome: []probe.Outcome{probe.Timeout, probe.Timeout}, alive: map[int32]bool{}}
+	if knocks.evidence(0) {
+		t.Errorf("timing out on ports that answered nowhere is no evidence against a node")
+	}
+	knocks.alive[31000] = true
+	if !knocks.evidence(0) {
+		t.Errorf("timing out on a port that answered elsewhere is")
 	}
 }

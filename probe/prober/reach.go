@@ -19,20 +19,42 @@ type ReachTarget struct {
 
 // Reach is what a target's connections observed.
 type Reach struct {
-	// Reachable is set when some connection was answered: accepted, refused
-	// or reset, the address is there. It is also set when nothing can be
-	// concluded (a local error, or the run was stopped).
-	Reachable bool
-	// Outcome and Detail, when not reachable, are the last failure: a timeout
-	// or no route.
-	Outcome probe.Outcome
-	Detail  string
+	// Ports holds, per port of the target, what its connection observed: an
+	// answer (OK, Refused, Reset: the address is there), a failure that says
+	// it is not (Timeout, NoRoute), or "" when nothing can be concluded (the
+	// connection was abandoned once another port answered, the run was
+	// stopped, or a local error).
+	Ports []probe.Outcome
+	// Detail is the last failure's error text.
+	Detail string
 }
 
+// Answered reports whether some port answered.
+func (r Reach) Answered() bool {
+	for _, o := range r.Ports {
+		if answered(o) {
+			return true
+		}
+	}
+	return false
+}
+
+// Silent reports whether every port failed in a way that says "not there";
+// a target with an inconclusive port is not silent.
+func (r Reach) Silent() bool {
+	for _, o := range r.Ports {
+		if o != probe.Timeout && o != probe.NoRoute {
+			return false
+		}
+	}
+	return len(r.Ports) > 0
+}
+
+func answered(o probe.Outcome) bool { return o == probe.OK || o == probe.Refused || o == probe.Reset }
+
 // Reach makes one TCP connection to each port of each target, all at once
-// as far as the Limiter allows, and says which targets answered. A target
-// is reachable as soon as one of its connections is answered; its other
-// connections are then abandoned. It never takes much more than one
+// as far as the Limiter allows. A target's other connections are abandoned
+// as soon as one of them is answered. It never takes much more than one
 // Timeout per Limit.Size() connections.
 func (s *Sockets) Reach(ctx context.Context, targets []ReachTarget) []Reach {
 	out := make([]Reach, len(targets))
@@ -51,55 +73,43 @@ func (s *Sockets) Reach(ctx context.Context, targets []ReachTarget) []Reach {
 func (s *Sockets) reachOne(ctx context.Context, t ReachTarget) Reach {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type seen struct {
-		o   probe.Outcome
-		err error
-	}
-	ch := make(chan seen, len(t.Ports))
-	for _, port := range t.Ports {
+	res := Reach{Ports: make([]probe.Outcome, len(t.Ports))}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for k, port := range t.Ports {
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			o, err := s.knock(ctx, net.JoinHostPort(t.Host, strconv.Itoa(int(port))))
-			ch <- seen{o, err}
+			mu.Lock()
+			defer mu.Unlock()
+			res.Ports[k] = o
+			if answered(o) {
+				cancel() // one answer is enough
+			} else if o != "" {
+				res.Detail = err.Error()
+			}
 		}()
 	}
-	res := Reach{}
-	for range t.Ports {
-		got := <-ch
-		switch got.o {
-		case probe.Timeout, probe.NoRoute:
-			if ctx.Err() == nil {
-				res.Outcome, res.Detail = got.o, got.err.Error()
-			}
-		default:
-			if !res.Reachable {
-				res.Reachable = true
-				cancel() // one answer is enough
-			}
-		}
-	}
-	if res.Outcome == "" {
-		res.Reachable = true // nothing failed in a way that says "gone"
-	}
-	if res.Reachable {
-		res.Outcome, res.Detail = "", ""
-	}
+	wg.Wait()
 	return res
 }
 
-// knock makes one TCP connection and classifies it; a connection the run
-// stopped is an Error (it proves nothing).
+// knock makes one TCP connection and classifies it: an answer, a timeout or
+// no route, or "" when it proves nothing.
 func (s *Sockets) knock(ctx context.Context, addr string) (probe.Outcome, error) {
 	if _, err := s.Limit.acquire(ctx, 1); err != nil {
-		return probe.Error, err
+		return "", err
 	}
 	defer s.Limit.release(1)
 	d := net.Dialer{Timeout: s.timeout()}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		if ctx.Err() != nil {
-			return probe.Error, err
+		o := probe.Classify(err)
+		if ctx.Err() != nil || !answered(o) && o != probe.Timeout && o != probe.NoRoute {
+			return "", err
 		}
-		return probe.Classify(err), err
+		return o, err
 	}
 	_ = c.Close()
 	return probe.OK, nil

@@ -54,10 +54,13 @@ func TestReach(t *testing.T) {
 		{Host: "127.0.0.1", Ports: []int32{drop1, drop2}},  // nothing answers
 	})
 	took := time.Since(start)
-	if !got[0].Reachable || !got[1].Reachable {
-		t.Errorf("answering targets: %+v", got[:2])
+	if !got[0].Answered() || got[0].Ports[1] != probe.OK || got[0].Ports[0] != "" || got[0].Silent() {
+		t.Errorf("answering target: %+v", got[0])
 	}
-	if got[2].Reachable || got[2].Outcome != probe.Timeout || got[2].Detail == "" {
+	if !got[1].Answered() || got[1].Ports[0] != probe.Refused {
+		t.Errorf("refusing target: %+v", got[1])
+	}
+	if got[2].Answered() || !got[2].Silent() || got[2].Ports[0] != probe.Timeout || got[2].Detail == "" {
 		t.Errorf("silent target: %+v", got[2])
 	}
 	if took > 950*time.Millisecond { // two timeouts in a row would be 1s
@@ -65,7 +68,7 @@ func TestReach(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if r := s.Reach(ctx, []ReachTarget{{Host: "127.0.0.1", Ports: []int32{drop1}}}); !r[0].Reachable {
+	if r := s.Reach(ctx, []ReachTarget{{Host: "127.0.0.1", Ports: []int32{drop1}}}); r[0].Silent() || r[0].Answered() {
 		t.Errorf("a stopped run concludes nothing: %+v", r[0])
 	}
 }
