@@ -96,9 +96,9 @@ type Agent struct {
 	inspect func(context.Context) health
 }
 
-// StartAgent creates the agent Job and waits until its pod runs. On error the
-// agent's Jobs and pods are already deleted (and the run's cleanup looks
-// again).
+// StartAgent creates the agent Job and waits until its pod runs. On error
+// the agent's Jobs and pods are deleted: by the run's cleanup when the agent
+// belongs to a run (cfg.Run), else before StartAgent returns.
 func StartAgent(ctx context.Context, cs kubernetes.Interface, config *rest.Config, cfg AgentConfig) (*Agent, error) {
 	id := make([]byte, 5)
 	_, _ = rand.Read(id)
@@ -109,16 +109,17 @@ func StartAgent(ctx context.Context, cs kubernetes.Interface, config *rest.Confi
 	a := &Agent{client: cs, config: config, cfg: cfg, run: run, id: hex.EncodeToString(id)}
 	started := time.Now()
 	job, err := a.createJob(ctx)
+	if err == nil {
+		a.job = job.Name
+		if cfg.Deadline > 0 {
+			a.expires = started.Add(cfg.Deadline)
+		}
+		err = a.waitRunning(ctx)
+	}
 	if err != nil {
-		a.Delete()
-		return nil, err
-	}
-	a.job = job.Name
-	if cfg.Deadline > 0 {
-		a.expires = started.Add(cfg.Deadline)
-	}
-	if err := a.waitRunning(ctx); err != nil {
-		a.Delete()
+		if cfg.Run == nil {
+			a.Delete()
+		}
 		return nil, err
 	}
 	return a, nil
@@ -202,12 +203,37 @@ func (a *Agent) waitRunning(parent context.Context) error {
 		select {
 		case <-ctx.Done():
 			if parent.Err() == nil {
+				if running, err := a.lastLook(parent, &last); running || err != nil {
+					return err
+				}
 				return &exitcode.Error{Code: exitcode.Agent, Err: fmt.Errorf("agent pod not running after %s (image %s): %s", a.cfg.StartTimeout, a.cfg.Image, last)}
 			}
 			return &exitcode.Error{Code: exitcode.Interrupted, Err: errors.New("interrupted while starting the agent")}
 		case <-time.After(time.Second): // the watch broke: list and watch again
 		}
 	}
+}
+
+// lastLook reads the agent's pods once more when the start timeout is up,
+// riding out an API server that does not answer (RetryAPI): the timeout
+// judges the pod, and a pause of the API server while it started says
+// nothing about it.
+func (a *Agent) lastLook(ctx context.Context, last *string) (bool, error) {
+	var list *corev1.PodList
+	err := RetryAPI(ctx, func(ctx context.Context) (err error) {
+		list, err = a.client.CoreV1().Pods(a.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: a.selector()})
+		return err
+	})
+	if err != nil {
+		*last += " (and the API server did not answer: " + err.Error() + ")"
+		return false, nil
+	}
+	for i := range list.Items {
+		if running, err := a.observe(&list.Items[i], last); running || err != nil {
+			return running, err
+		}
+	}
+	return false, nil
 }
 
 // watchPod lists the agent's pod and watches it until it runs (true), cannot
@@ -258,7 +284,13 @@ func (a *Agent) watchPod(ctx context.Context, last *string) (bool, error) {
 				*last = apierrors.FromObject(ev.Object).Error()
 				return false, nil
 			}
-			if p, isPod := ev.Object.(*corev1.Pod); isPod && ev.Type != watch.Deleted {
+			p, isPod := ev.Object.(*corev1.Pod)
+			switch {
+			case !isPod:
+			case ev.Type == watch.Deleted && p.Labels[LabelAgent] == a.id:
+				// The Job (backoffLimit 0) counts it failed and makes no other.
+				return false, &exitcode.Error{Code: exitcode.Agent, Err: fmt.Errorf("agent pod %s/%s deleted before it ran", p.Namespace, p.Name)}
+			case ev.Type != watch.Deleted:
 				if running, err := a.observe(p, last); running || err != nil {
 					return running, err
 				}

@@ -7,13 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 )
@@ -188,6 +191,25 @@ func (l *Ledger) Cleanup(cs kubernetes.Interface, p CleanupPolicy) error {
 	}
 }
 
+// jobTracking is the finalizer the Job controller puts on a Job's pods until
+// it has counted them.
+const jobTracking = "batch.kubernetes.io/job-tracking"
+
+// releaseFromJob removes the Job controller's finalizer from an agent pod
+// that is being deleted and whose Job the sweep deleted: there is nothing
+// left to count, and a controller still catching up (after an API server
+// restart its watches back off for many seconds) would keep the pod in the
+// API long after its container was killed. It needs patch on pods; without
+// it the pod goes when the controller gets to it.
+func releaseFromJob(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod) {
+	i := slices.Index(p.Finalizers, jobTracking)
+	if i < 0 {
+		return
+	}
+	patch := fmt.Sprintf(`[{"op":"test","path":"/metadata/finalizers/%d","value":%q},{"op":"remove","path":"/metadata/finalizers/%d"}]`, i, jobTracking, i)
+	_, _ = cs.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.JSONPatchType, []byte(patch), metav1.PatchOptions{})
+}
+
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -222,9 +244,11 @@ func sweep(ctx context.Context, cs kubernetes.Interface, ns, selector string) ([
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range pods.Items {
+	for i := range pods.Items {
+		p := &pods.Items[i]
 		if p.DeletionTimestamp != nil && p.DeletionGracePeriodSeconds != nil && *p.DeletionGracePeriodSeconds == 0 {
-			continue // deleted already; a finalizer holds it for a moment
+			releaseFromJob(ctx, cs, p) // deleted already; only the Job controller's finalizer holds it
+			continue
 		}
 		if err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, opts); err != nil && !apierrors.IsNotFound(err) {
 			return nil, err

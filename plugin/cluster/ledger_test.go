@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -265,4 +266,37 @@ func TestLedgerCleanup(t *testing.T) {
 			t.Errorf("%d objects left: the late create was missed", n)
 		}
 	})
+}
+
+// TestLedgerCleanupReleasesJobPods: a pod deleted already but held by the
+// Job controller's finalizer (the controller is catching up after an API
+// server restart) is released, so nothing of the run is left.
+func TestLedgerCleanupReleasesJobPods(t *testing.T) {
+	run := NewLedger("ns")
+	run.Creating(time.Minute)
+	now := metav1.Now()
+	held := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "agent-p", Namespace: "ns", DeletionTimestamp: &now, DeletionGracePeriodSeconds: new(int64),
+		Finalizers: []string{"example.com/other", jobTracking},
+		Labels:     map[string]string{LabelName: "svccheck", LabelComponent: "agent", LabelRun: run.ID}}}
+	cs := fake.NewClientset(held)
+	// The API server's part: an object being deleted goes with its last finalizer.
+	cs.PrependReactor("patch", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		obj, err := cs.Tracker().Get(a.GetResource(), a.GetNamespace(), a.(k8stesting.PatchAction).GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		p := obj.(*corev1.Pod)
+		if got := string(a.(k8stesting.PatchAction).GetPatch()); !strings.Contains(got, `"op":"test","path":"/metadata/finalizers/1"`) {
+			t.Errorf("patch %s", got)
+		}
+		p.Finalizers = []string{"example.com/other"}
+		return true, p, cs.Tracker().Update(a.GetResource(), p, a.GetNamespace())
+	})
+	p := fastCleanup()
+	p.Budget = 300 * time.Millisecond
+	_ = run.Cleanup(cs, p)
+	got, err := cs.CoreV1().Pods("ns").Get(context.Background(), "agent-p", metav1.GetOptions{})
+	if err != nil || slices.Contains(got.Finalizers, jobTracking) || len(got.Finalizers) != 1 {
+		t.Errorf("pod %v (%v): want the job-tracking finalizer gone and the other kept", got, err)
+	}
 }
