@@ -115,6 +115,7 @@ func svccheck(t *testing.T, args ...string) (*report.Report, string, int) {
 		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
 	}
 	t.Logf("svccheck %s: exit %d, %s", strings.Join(args, " "), code, report.SummaryLine(&r))
+	checkReport(t, &r) // diagnosis_test.go: no finding contradicted by the report's own probes
 	return &r, errOut.String(), code
 }
 

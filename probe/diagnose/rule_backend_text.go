@@ -21,14 +21,18 @@ func (c *svcContext) backendMessage(js []*judgement, dead []int) string {
 		claimed = append(claimed, jj.claimed...)
 		answered = append(answered, jj.answered...)
 	}
+	for _, i := range dead {
+		p, r := c.probe(i)
+		claimed = append(claimed, sighting{i: i, place: c.placeOf(p), kinds: failureKinds(r), failed: r.Failures})
+	}
 	who, addr := j.b.pod, c.backendAddrs(js)
 	ev := c.placesText(claimed)
-	if len(dead) > 0 {
-		ev += "; " + c.deadText(dead)
-	}
 	guess := ""
 	if j.inferred {
-		guess = "; inferred from the paths that failed and never reached it: --from cluster or --from nodes probes it directly"
+		guess = "; inferred from the paths that failed and never reached it"
+		if !slices.ContainsFunc(append(claimed, answered...), func(s sighting) bool { return s.place.direct }) {
+			guess += ": --from cluster or --from nodes probes it directly"
+		}
 	}
 	switch j.code {
 	case VerdictBackendUnreachableFrom:
@@ -158,23 +162,6 @@ func (c *svcContext) forwardedText(at []sighting, kinds string) string {
 		return fmt.Sprintf("%d of %d connections failed: %s, %d known to have gone to it", failed, conns, kinds, known)
 	}
 	return fmt.Sprintf("%d of %d connections failed: %s, and it never answered there", failed, conns, kinds)
-}
-
-// deadText sums up forwarded paths that reached nothing: "through master,
-// worker1 (4 of 4 connections failed: timeout)".
-func (c *svcContext) deadText(idx []int) string {
-	var where []string
-	var kinds []probe.Outcome
-	failed, conns := 0, 0
-	for _, i := range idx {
-		p, r := c.probe(i)
-		if w := strings.TrimPrefix(c.placeOf(p).String(), "through "); !slices.Contains(where, w) {
-			where = append(where, w)
-		}
-		kinds = unionKinds(kinds, failureKinds(r))
-		failed, conns = failed+r.Failures, conns+r.Connections
-	}
-	return fmt.Sprintf("through %s (%d of %d connections failed: %s, and nothing else answered there)", strings.Join(where, ", "), failed, conns, kindsText(kinds))
 }
 
 func sightingsAt(ss []sighting, pl place) []sighting {

@@ -132,7 +132,7 @@ func (c *svcContext) nodeVerdict(n string) {
 func (c *svcContext) forwardsText(n string, ownOK, outsideOK []int) string {
 	var parts []string
 	if len(ownOK) > 0 {
-		parts = append(parts, fmt.Sprintf("%s forwards its own paths (%s answers there)", n, c.hops(ownOK)))
+		parts = append(parts, fmt.Sprintf("%s forwards its own paths (%s answer%s there)", n, c.hops(ownOK), plural(len(c.hopsList(ownOK)), "", "s")))
 	}
 	if len(outsideOK) > 0 {
 		parts = append(parts, "it answers from outside the cluster")

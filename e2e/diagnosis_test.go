@@ -1,0 +1,433 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/probe/diagnose"
+	"github.com/svccheck/svccheck/report"
+)
+
+// The diagnosis scenarios: faults outside the verdict scenarios of
+// e2e_test.go, each diagnosed from outside (--from local), with the agent pod
+// (--from all) and with node agents too (--from everywhere). Each must give
+// exactly the verdict its vantage points can see, naming the right node, pod
+// and port; every report any test parses is checked against its own probes
+// (checkReport).
+
+// reportsChecked and findingsChecked count what checkReport saw.
+var reportsChecked, findingsChecked atomic.Int64
+
+// checkReport fails the test when a probe of the report contradicts one of
+// its findings, or a finding has nothing to support it
+// (diagnose.Contradictions).
+func checkReport(t *testing.T, r *report.Report) {
+	t.Helper()
+	var obs []diagnose.Observation
+	for _, s := range r.Services {
+		for _, p := range s.Probes {
+			obs = append(obs, observe(s, p))
+		}
+	}
+	for _, c := range diagnose.Contradictions(r.Findings, obs) {
+		t.Errorf("a finding the report contradicts: %s", c)
+	}
+	reportsChecked.Add(1)
+	findingsChecked.Add(int64(len(r.Findings)))
+}
+
+// observe states a report's probe row as a diagnose.Observation.
+func observe(s report.Service, p report.ProbeRow) diagnose.Observation {
+	o := diagnose.Observation{ID: p.ID, Namespace: s.Namespace, Service: s.Name, Port: p.Port, Protocol: p.Protocol,
+		From: p.From, Via: p.Via, Node: p.Node, Want: p.Expect, Outcome: p.Outcome, Pass: p.Pass,
+		Failures: p.Failures, Observed: p.Observed}
+	host, port, err := net.SplitHostPort(p.Target)
+	if err == nil {
+		n, _ := strconv.Atoi(port)
+		o.TargetPort = int32(n)
+	}
+	if p.Via == probe.ViaEndpoint {
+		o.Pod = p.Pod
+		if o.Pod == "" {
+			o.Pod = host
+		}
+	}
+	switch {
+	case p.Coverage != nil:
+		o.Seen = p.Coverage.Seen
+	case p.Backend != "":
+		o.Seen = []string{p.Backend}
+	}
+	return o
+}
+
+// diagnosisOnce applies lab/manifests/diagnosis.yaml once, with the lab's
+// images imported into the nodes (the hostname server's fault flags).
+var diagnosisOnce sync.Once
+
+func diagnosisLab(t *testing.T) {
+	t.Helper()
+	diagnosisOnce.Do(func() {
+		lab(t, "images")
+		lab(t, "kubectl", "apply", "-f", "../lab/manifests/diagnosis.yaml")
+		for _, w := range []string{"statefulset/hung", "statefulset/app5xx", "statefulset/loopback", "deployment/stale"} {
+			lab(t, "kubectl", "-n", "default", "rollout", "status", w, "--timeout=120s")
+		}
+	})
+	eventually(t, "diagnosis Services healthy from every node", 60*time.Second, func() error {
+		for _, svc := range []string{"stale"} {
+			if r, _, code := svccheck(t, "-n", "default", "--http", "--timeout", "1s", svc); code != 0 {
+				return fmt.Errorf("%s: exit %d: %v", svc, code, r.Findings)
+			}
+		}
+		return nil
+	})
+}
+
+// vantage is how a scenario runs svccheck: --from and the agent pod's node.
+type vantage struct {
+	name string
+	args []string
+}
+
+var (
+	fromLocal      = vantage{"local", []string{"--from", "local"}}
+	fromAll        = vantage{"all", []string{"--from", "all", "--node", "lab-cp"}}
+	fromEverywhere = vantage{"everywhere", []string{"--from", "everywhere", "--node", "lab-cp"}}
+)
+
+// witness is a healthy NodePort Service run beside each faulty one: the
+// run's reachability pass knocks on the NodePorts of two Services before it
+// probes a node's, so that one broken Service cannot make a node look gone.
+const witness = "tcp-silent"
+
+// diagnoseFrom runs svccheck on one Service (and the witness) from v and
+// returns the report and the Service's error and warning findings.
+func diagnoseFrom(t *testing.T, v vantage, svc string) (*report.Report, []diagnose.Finding) {
+	t.Helper()
+	args := append([]string{"-n", "default", "--http", "--timeout", "1s"}, v.args...)
+	r, stderr, code := svccheck(t, append(args, svc, witness)...)
+	if r == nil {
+		t.Fatalf("--from %s: exit %d, no report: %s", v.name, code, stderr)
+	}
+	var fs []diagnose.Finding
+	for _, f := range r.Findings {
+		switch {
+		case f.Service == svc && f.Severity != diagnose.SevInfo:
+			fs = append(fs, f)
+		case f.Service == "" && f.Severity == diagnose.SevError:
+			t.Errorf("--from %s: a cluster finding: %s %s@%s: %s", v.name, f.Code, f.Node, f.Pod, f.Message)
+		}
+	}
+	if code != 1 {
+		t.Errorf("--from %s: exit %d, want 1", v.name, code)
+	}
+	for _, f := range fs {
+		t.Logf("--from %s: %s %s@%s/%s: %s", v.name, f.Severity, f.Code, f.Node, f.Pod, f.Message)
+	}
+	return r, fs
+}
+
+// want checks that fs is exactly one error finding with code, node and pod,
+// whose message contains each of parts.
+func want(t *testing.T, v vantage, fs []diagnose.Finding, code diagnose.Code, node, pod string, parts ...string) {
+	t.Helper()
+	if len(fs) != 1 || fs[0].Severity != diagnose.SevError || fs[0].Code != code || fs[0].Node != node || fs[0].Pod != pod {
+		var got []string
+		for _, f := range fs {
+			got = append(got, fmt.Sprintf("%s %s@%s/%s", f.Severity, f.Code, f.Node, f.Pod))
+		}
+		t.Errorf("--from %s: findings %v, want exactly error %s@%s/%s", v.name, got, code, node, pod)
+		return
+	}
+	for _, p := range parts {
+		if !strings.Contains(fs[0].Message, p) {
+			t.Errorf("--from %s: message %q does not say %q", v.name, fs[0].Message, p)
+		}
+	}
+}
+
+// podsOf lists the pods of a label selector with their nodes and IPs.
+func podsOf(t *testing.T, selector string) (names, nodes, ips []string) {
+	out := lab(t, "kubectl", "-n", "default", "get", "pods", "-l", selector, "--field-selector=status.phase=Running",
+		"-o", `jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.podIP}{"\n"}{end}`)
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(line); len(f) == 3 {
+			names, nodes, ips = append(names, f[0]), append(nodes, f[1]), append(ips, f[2])
+		}
+	}
+	return names, nodes, ips
+}
+
+// podOn returns a pod of selector on a worker node, its node and IP, and the
+// other worker: the node that will be cut from it.
+func podOnWorker(t *testing.T, selector string) (pod, podNode, ip, other string) {
+	names, nodes, ips := podsOf(t, selector)
+	for i := range names {
+		if nodes[i] == "lab-w1" || nodes[i] == "lab-w2" {
+			other = map[string]string{"lab-w1": "lab-w2", "lab-w2": "lab-w1"}[nodes[i]]
+			return names[i], nodes[i], ips[i], other
+		}
+	}
+	t.Fatalf("no pod of %s on a worker: %v on %v", selector, names, nodes)
+	return
+}
+
+// iptables runs one iptables command in a node's network namespace and
+// returns the command that undoes it ("-I" becomes "-D").
+func iptables(t *testing.T, node string, rule ...string) func() {
+	t.Helper()
+	lab(t, append([]string{"node", node, "--", "iptables"}, rule...)...)
+	undo := slices.Clone(rule)
+	for i, a := range undo {
+		if a == "-I" || a == "-A" {
+			undo[i] = "-D"
+		}
+	}
+	return func() { lab(t, append([]string{"node", node, "--", "iptables"}, undo...)...) }
+}
+
+// reachedThrough reports whether a probe through node's NodePort, or a
+// ClusterIP probed from node, reached some backend: the path was not given
+// up before it could tell one backend from another.
+func reachedThrough(r *report.Report, svc, node string) bool {
+	for _, s := range r.Services {
+		for _, p := range s.Probes {
+			through := p.Via == "nodePort" && p.Node == node || p.Via == "clusterIP" && p.From == probe.FromNode(node)
+			if s.Name == svc && through && p.Coverage != nil && len(p.Coverage.Seen) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// cutOrNodePath checks the verdict on a pod a node cannot reach (or does not
+// forward to) from vantage points that only see it through the node's paths:
+// the pod, when a path through the node reached another backend; the node,
+// when every path through it was given up before it reached any.
+func cutOrNodePath(t *testing.T, v vantage, r *report.Report, fs []diagnose.Finding, node, pod string) {
+	t.Helper()
+	if reachedThrough(r, "hostname-nodeport", node) {
+		want(t, v, fs, diagnose.VerdictBackendUnreachableFrom, node, pod, "through "+node, "never answered there")
+		return
+	}
+	t.Logf("--from %s: every path through %s was given up before it reached a backend", v.name, node)
+	want(t, v, fs, diagnose.VerdictNodePathFailed, node, "")
+}
+
+// One node cannot reach one pod: the pod's node drops what comes from the
+// other worker (its host and its pods), so every path through that worker
+// misses the pod, and the worker's own host cannot reach it directly.
+func TestDiagPodCutFromNode(t *testing.T) {
+	pod, podNode, ip, cut := podOnWorker(t, "app=hostname")
+	undoHost := iptables(t, podNode, "-t", "raw", "-I", "PREROUTING", "-s", topo.ip[cut], "-d", ip, "-j", "DROP")
+	defer undoHost()
+	undoPods := iptables(t, podNode, "-t", "raw", "-I", "PREROUTING", "-s", podSubnet(t, cut), "-d", ip, "-j", "DROP")
+	defer undoPods()
+	for _, v := range []vantage{fromLocal, fromAll} {
+		r, fs := diagnoseFrom(t, v, "hostname-nodeport")
+		cutOrNodePath(t, v, r, fs, cut, pod)
+	}
+	r, fs := diagnoseFrom(t, fromEverywhere, "hostname-nodeport")
+	want(t, fromEverywhere, fs, diagnose.VerdictBackendUnreachableFrom, cut, pod,
+		"does not answer directly from node/"+cut+" (timeout)", "through "+cut, "check the network between "+cut+" and "+podNode)
+	// The node agent on the cut node learned from its conntrack table where
+	// its failed connections went.
+	for _, s := range r.Services {
+		for _, p := range s.Probes {
+			if s.Name == "hostname-nodeport" && p.Via == "clusterIP" && p.From == probe.FromNode(cut) && p.FailedBackends[pod] == 0 {
+				t.Errorf("%s: failed connections %v, want some known to have gone to %s", p.ID, p.FailedBackends, pod)
+			}
+		}
+	}
+}
+
+// One node does not forward to one pod, although its host reaches the pod:
+// the node drops forwarded traffic to the pod and its own connections that
+// a Service rule translated to it.
+func TestDiagNodeDoesNotForwardToPod(t *testing.T) {
+	pod, _, ip, node := podOnWorker(t, "app=hostname")
+	undoFwd := iptables(t, node, "-I", "FORWARD", "-d", ip, "-j", "DROP")
+	defer undoFwd()
+	undoOut := iptables(t, node, "-I", "OUTPUT", "-d", ip, "-m", "conntrack", "--ctstate", "DNAT", "-j", "DROP")
+	defer undoOut()
+	for _, v := range []vantage{fromLocal, fromAll} {
+		r, fs := diagnoseFrom(t, v, "hostname-nodeport")
+		cutOrNodePath(t, v, r, fs, node, pod)
+	}
+	_, fs := diagnoseFrom(t, fromEverywhere, "hostname-nodeport")
+	want(t, fromEverywhere, fs, diagnose.VerdictBackendUnreachableFrom, node, pod,
+		"through "+node, "it answers directly from ", "node/"+node, node+" reaches it directly but does not forward to it")
+}
+
+// A backend that accepts connections and never answers.
+func TestDiagHungBackend(t *testing.T) {
+	diagnosisLab(t)
+	node := nodeOf(t, "hung-1")
+	for _, v := range []vantage{fromLocal, fromAll, fromEverywhere} {
+		r, fs := diagnoseFrom(t, v, "hung")
+		if v.name == fromLocal.name && !reachedAny(r, "hung") {
+			t.Logf("--from local: every NodePort was given up before it reached a backend")
+			want(t, v, fs, diagnose.VerdictPathFailed, "", "")
+			continue
+		}
+		want(t, v, fs, diagnose.VerdictBackendHung, node, "hung-1", "hung-1 accepts connections on ", ":80 but never answers")
+	}
+}
+
+// A backend whose application fails with HTTP 500, named by its own page.
+func TestDiagApplicationError(t *testing.T) {
+	diagnosisLab(t)
+	node := nodeOf(t, "app5xx-1")
+	for _, v := range []vantage{fromLocal, fromAll, fromEverywhere} {
+		_, fs := diagnoseFrom(t, v, "app5xx")
+		want(t, v, fs, diagnose.VerdictApplicationError, node, "app5xx-1", "app5xx-1 answers HTTP 5", "went to it")
+	}
+}
+
+// A backend listening on 127.0.0.1 only: its pod IP refuses.
+func TestDiagListeningOnLoopbackOnly(t *testing.T) {
+	diagnosisLab(t)
+	node := nodeOf(t, "loopback-1")
+	_, fs := diagnoseFrom(t, fromLocal, "loopback")
+	want(t, fromLocal, fs, diagnose.VerdictBackendNotListening, node, "loopback-1", "never answered there", "inferred")
+	for _, v := range []vantage{fromAll, fromEverywhere} {
+		_, fs := diagnoseFrom(t, v, "loopback")
+		want(t, v, fs, diagnose.VerdictBackendNotListening, node, "loopback-1", "directly from pod", "(refused)", "not listening on that port")
+	}
+}
+
+// An endpoint address with no host behind it: from outside, every NodePort
+// times out (the Service, not a node); from inside, the address itself.
+func TestDiagDeadEndpointAddress(t *testing.T) {
+	diagnosisLab(t)
+	_, fs := diagnoseFrom(t, fromLocal, "deadaddr")
+	want(t, fromLocal, fs, diagnose.VerdictPathFailed, "", "", "the Service, not one node")
+	for _, v := range []vantage{fromAll, fromEverywhere} {
+		_, fs := diagnoseFrom(t, v, "deadaddr")
+		want(t, v, fs, diagnose.VerdictEndpointUnreachable, "", "10.251.3.250", "nothing answers at 10.251.3.250:80", "directly from pod")
+	}
+}
+
+// Stale proxy rules: lab-w1's kube-proxy is frozen while the Deployment is
+// rolled, so lab-w1 keeps forwarding to the addresses of pods that are gone.
+func TestDiagStaleProxyRules(t *testing.T) {
+	diagnosisLab(t)
+	thaw := freezeProxy(t, "lab-w1")
+	defer thaw()
+	before, _, _ := podsOf(t, "app=stale")
+	lab(t, "kubectl", "-n", "default", "rollout", "restart", "deployment/stale")
+	lab(t, "kubectl", "-n", "default", "rollout", "status", "deployment/stale", "--timeout=120s")
+	eventually(t, "the old stale pods gone", 60*time.Second, func() error {
+		if now, _, _ := podsOf(t, "app=stale"); len(now) != 2 || slices.ContainsFunc(now, func(n string) bool { return slices.Contains(before, n) }) {
+			return fmt.Errorf("pods %v (before %v)", now, before)
+		}
+		return nil
+	})
+	_, fs := diagnoseFrom(t, fromLocal, "stale")
+	want(t, fromLocal, fs, diagnose.VerdictNodePathFailed, "lab-w1", "", "NodePort 30095 fails on node lab-w1 only (timeout from outside")
+	_, fs = diagnoseFrom(t, fromAll, "stale")
+	want(t, fromAll, fs, diagnose.VerdictNodePathFailed, "lab-w1", "", "fails on node lab-w1 from local, pod (timeout")
+	_, fs = diagnoseFrom(t, fromEverywhere, "stale")
+	want(t, fromEverywhere, fs, diagnose.VerdictDataplaneBroken, "lab-w1", "", "ClusterIP", "through lab-w1 fail", "pods answer directly from lab-w1")
+	thaw()
+	eventually(t, "stale healthy again after kube-proxy resumed", 60*time.Second, func() error {
+		r, _, code := svccheck(t, "-n", "default", "--http", "--timeout", "1s", "stale")
+		if code != 0 {
+			return fmt.Errorf("exit %d: %v", code, r.Findings)
+		}
+		return nil
+	})
+}
+
+// A firewall on one node for one port: lab-w2 drops what comes to its own
+// address on port 30080, from other hosts and from its pods, before
+// kube-proxy sees it; its host's own connections are not filtered.
+func TestDiagNodePortFirewalled(t *testing.T) {
+	undo := iptables(t, "lab-w2", "-t", "raw", "-I", "PREROUTING", "-d", topo.ip["lab-w2"], "-p", "tcp", "--dport", "30080", "-j", "DROP")
+	defer undo()
+	_, fs := diagnoseFrom(t, fromLocal, "hostname-nodeport")
+	want(t, fromLocal, fs, diagnose.VerdictNodePathFailed, "lab-w2", "", "NodePort 30080 fails on node lab-w2 only (timeout from outside")
+	_, fs = diagnoseFrom(t, fromAll, "hostname-nodeport")
+	want(t, fromAll, fs, diagnose.VerdictNodePathFailed, "lab-w2", "", "fails on node lab-w2 from local, pod (timeout")
+	onW2 := vantage{"all, agent on lab-w2", []string{"--from", "all", "--node", "lab-w2"}}
+	_, fs = diagnoseFrom(t, onW2, "hostname-nodeport")
+	want(t, onW2, fs, diagnose.VerdictNodePortBlocked, "lab-w2", "", "NodePort 30080 of node lab-w2 is blocked: it fails from local, pod (timeout) while lab-w2 forwards its own paths")
+	_, fs = diagnoseFrom(t, fromEverywhere, "hostname-nodeport")
+	want(t, fromEverywhere, fs, diagnose.VerdictNodePortBlocked, "lab-w2", "", "NodePort 30080 of node lab-w2 is blocked", "lab-w2 forwards its own paths")
+}
+
+// TestDiagReportsChecked runs last in this file and says how many reports
+// and findings checkReport saw.
+func TestDiagReportsChecked(t *testing.T) {
+	t.Logf("%d reports and %d findings checked against their own probes", reportsChecked.Load(), findingsChecked.Load())
+}
+
+// nodeOf is the node a pod runs on.
+func nodeOf(t *testing.T, pod string) string {
+	return strings.TrimSpace(lab(t, "kubectl", "-n", "default", "get", "pod", pod, "-o", "jsonpath={.spec.nodeName}"))
+}
+
+// reachedAny reports whether any forwarded path of svc reached a backend.
+func reachedAny(r *report.Report, svc string) bool {
+	for _, s := range r.Services {
+		for _, p := range s.Probes {
+			if s.Name == svc && p.Via != "endpoint" && p.Coverage != nil && len(p.Coverage.Seen) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// podSubnet is a node's pod subnet, from lab/topology.
+func podSubnet(t *testing.T, node string) string {
+	b, err := os.ReadFile(filepath.Join("..", "lab", "topology"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 4 && f[0] == "node" && f[1] == node {
+			return f[3]
+		}
+	}
+	t.Fatalf("lab/topology declares no pod subnet for %s", node)
+	return ""
+}
+
+// freezeProxy stops a node's kube-proxy without removing its rules
+// (SIGSTOP), so they go stale; the returned func resumes it (SIGCONT, which
+// may be sent more than once).
+func freezeProxy(t *testing.T, node string) func() {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(labDir(), "pids", "kube-proxy-"+node+".pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			t.Errorf("resume kube-proxy on %s: %v", node, err)
+		}
+	}
+}
