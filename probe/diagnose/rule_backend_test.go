@@ -33,7 +33,7 @@ func TestBackendFaults(t *testing.T) {
 			sim:    &sim{bad: map[string]probe.Outcome{"10.244.1.7": probe.Timeout}, unnamed: []string{"10.244.1.7"}},
 			codes:  "error:endpointUnreachable", node: "worker1", pod: "10.244.1.7", cites: everyFailed,
 			msgs: []string{"nothing answers at 10.244.1.7:80 (directly from node/master, node/worker1, node/worker2 (timeout); through master, worker1, worker2 (" +
-				"15 of 15 connections failed: timeout, and nothing else answered there)): no host behind that address, or all traffic to it dropped"}},
+				"15 of 15 connections failed: timeout, and it never answered there)): no host behind that address, or all traffic to it dropped"}},
 		{name: "HTTP 500 from one pod, named by its page, from outside only", from: local, mutate: withPods, sim: badPod("web-a", probe.ServerError),
 			codes: "error:applicationError", node: "master", pod: "web-a", cites: everyFailed,
 			msgs: []string{"web-a answers HTTP 500 on 10.244.0.5:80 (through master, worker1, worker2 (33 of 63 connections went to it: HTTP 5xx)): the application fails"}},
