@@ -26,6 +26,10 @@ const (
 	NoteException Code = "exception"
 	// NoteAsClient: the in-cluster agent ran with a client's labels (info).
 	NoteAsClient Code = "asClient"
+	// NoteLocalIngress: a LoadBalancer ingress of an
+	// externalTrafficPolicy=Local Service answered from the pods of some
+	// nodes only, as that policy makes it (info).
+	NoteLocalIngress Code = "localIngress"
 )
 
 // networkPolicy judges the paths whose expectation NetworkPolicy decided
@@ -33,7 +37,10 @@ const (
 // policyNotEnforced, a warning placed on the node of the pods that answered
 // when they share one (policy is enforced where the pod runs), one finding
 // per set of deciding policies; paths blocked as policy says, and paths it
-// leaves undecided, are noted (info). It explains the paths it cites.
+// leaves undecided, are noted (info). It also judges the other policy that
+// decides who answers: a LoadBalancer ingress under
+// externalTrafficPolicy=Local (localIngress). It explains the paths it
+// cites.
 type networkPolicy struct{}
 
 func (networkPolicy) apply(c *svcContext) bool {
@@ -63,7 +70,40 @@ func (networkPolicy) apply(c *svcContext) bool {
 		c.add(SevInfo, NotePolicyUndecided, "", "", undecided, "%s not judged: %s (%s)",
 			countOf(len(undecided), "path"), hops(c, undecided), p.Expect.Reason)
 	}
+	c.localIngress()
 	return false
+}
+
+// localIngress notes a LoadBalancer ingress of an externalTrafficPolicy=Local
+// Service that answered from the pods of some nodes only: the load balancer
+// delivers to nodes with a local endpoint, each answers with its own pods,
+// and one that announces from a single node (an L2 announcer such as
+// MetalLB) reaches that node's pods alone. That is the policy, not partial
+// coverage; the answers still come from ready endpoints only.
+func (c *svcContext) localIngress() {
+	if c.svc.ExternalTrafficPolicy != probe.PolicyLocal {
+		return
+	}
+	for _, i := range c.passed(func(p *probe.Probe) bool { return p.Via == probe.ViaLoadBalancer && len(p.Backends) > 1 }) {
+		p, r := c.probe(i)
+		miss := missing(p.Backends, r.Seen)
+		if len(r.Seen) == 0 || len(miss) == 0 {
+			continue
+		}
+		var nodes []string
+		for _, pod := range c.pods {
+			if pod.Namespace == p.Namespace && slices.Contains(r.Seen, pod.Name) && !slices.Contains(nodes, pod.NodeName) {
+				nodes = append(nodes, pod.NodeName)
+			}
+		}
+		sort.Strings(nodes)
+		node := ""
+		if len(nodes) == 1 {
+			node = nodes[0]
+		}
+		c.add(SevInfo, NoteLocalIngress, node, "", []int{i}, "LoadBalancer %s reached %s only (on %s), not %s: with externalTrafficPolicy=Local the ingress reaches the pods of the nodes it delivers to",
+			p.Address(), strings.Join(r.Seen, ", "), strings.Join(nodes, ", "), strings.Join(miss, ", "))
+	}
 }
 
 // blockedByPolicy: a probe NetworkPolicy must block.
@@ -91,12 +131,12 @@ func (c *svcContext) notEnforced(k string, idx []int) {
 	default:
 		where = "nodes " + strings.Join(nodes, ", ")
 	}
-	what := "NetworkPolicy " + k + " is"
+	what, blocks := "NetworkPolicy "+k+" is", "it blocks"
 	if strings.Contains(k, ",") {
-		what = "NetworkPolicies " + k + " are"
+		what, blocks = "NetworkPolicies "+k+" are", "they block"
 	}
-	c.add(SevWarning, VerdictPolicyNotEnforced, node, "", idx, "%s not enforced on %s: %s it blocks answered (%s); check the NetworkPolicy implementation there",
-		what, where, countOf(len(idx), "path"), hops(c, idx))
+	c.add(SevWarning, VerdictPolicyNotEnforced, node, "", idx, "%s not enforced on %s: %s %s answered (%s); check the NetworkPolicy implementation there",
+		what, where, countOf(len(idx), "path"), blocks, hops(c, idx))
 }
 
 // answeringNodes are the nodes of the pods that answered probe i: the
