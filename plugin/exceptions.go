@@ -30,7 +30,7 @@ type expectations struct {
 // addExpectFlags adds the flags of declared exceptions and --as-client.
 func (o *Options) addExpectFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.ConfigFile, "config", "", "declared exceptions: a YAML file of apiVersion "+expect.APIVersion+", kind "+expect.Kind+
-		" (routablePods, internal, skip, overrides); `config schema` prints its JSON Schema, `config check FILE` checks it")
+		" (routablePods, internal, skip, overrides); the config schema subcommand prints its JSON Schema, config check FILE checks it")
 	f.BoolVar(&o.ExpectRoutablePods, "expect-routable-pods", false, "declare that the pod network answers from outside by design: pod IPs probed from outside expect reach instead of being an exposure")
 	f.StringArrayVar(&o.ExpectInternal, "expect-internal", nil, "declare a Service that must stay internal, as NAMESPACE/NAME (* and ? match within a part; repeatable): none of its paths from outside may answer")
 	addAsClientFlag(f, o)

@@ -61,7 +61,8 @@ func TestParseErrors(t *testing.T) {
 		{"syntax", head + "skip: [\n", []string{"f.yaml:3:1: did not find expected node content"}},
 		{"wrong kind", "apiVersion: svccheck.dev/v1alpha1\nkind: Report\n", []string{"f.yaml:2:7: kind: value must be 'Config'"}},
 		{"missing apiVersion", "kind: Config\n", []string{"f.yaml:1:1: missing property 'apiVersion'"}},
-		{"unknown field", head + "routablePod: true\n", []string{"f.yaml:1:1: additional properties 'routablePod' not allowed"}},
+		{"unknown field", head + "routablePod: true\nskip:\n- {service: a/b, reason: why not, vai: dns}\n", []string{
+			`f.yaml:3:1: routablePod: unknown field "routablePod"`, `f.yaml:5:35: skip[0].vai: unknown field "vai"`}},
 		{"wrong type", head + "routablePods: yes please\n", []string{"f.yaml:3:15: routablePods: got string, want boolean"}},
 		{"bad enum and missing reason", head + "overrides:\n- service: a/b\n  expect: reachable\n", []string{
 			"f.yaml:4:3: overrides[0]: missing property 'reason'",

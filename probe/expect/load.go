@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	yaml "go.yaml.in/yaml/v3"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -213,6 +214,14 @@ func schemaProblems(v any, pos map[string]*yaml.Node) []Problem {
 		ptr := ""
 		for _, t := range e.InstanceLocation {
 			ptr += "/" + escape(t)
+		}
+		if ap, ok := e.ErrorKind.(*kind.AdditionalProperties); ok {
+			for _, name := range ap.Properties { // at the unknown key itself
+				n := nearest(pos, ptr+"/"+escape(name)+"#key")
+				problems = append(problems, Problem{Line: n.Line, Column: n.Column, Path: pathOf(ptr + "/" + escape(name)),
+					Message: fmt.Sprintf("unknown field %q", name)})
+			}
+			return
 		}
 		n := nearest(pos, ptr)
 		problems = append(problems, Problem{Line: n.Line, Column: n.Column, Path: pathOf(ptr), Message: e.ErrorKind.LocalizedString(printer)})
