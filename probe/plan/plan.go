@@ -6,6 +6,7 @@ package plan
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -198,7 +199,7 @@ func (b *planner) local(pc *portCtx) {
 	if pc.port.NodePort != 0 {
 		for _, n := range b.nodes {
 			for _, at := range b.addrTypes {
-				for _, host := range uniqueAddrs(n.Addresses[at]) {
+				for _, host := range nodePortAddrs(svc, n.Addresses[at]) {
 					exp, backends := b.nodePortExpectation(pc, n.Name)
 					backends = b.covering(pc, n.Name, "", backends)
 					b.add(pc, probe.FromLocal, probe.ViaNodePort, n.Name, at, "", host, pc.port.NodePort, backends, exp)
@@ -228,7 +229,7 @@ func (b *planner) local(pc *portCtx) {
 	}
 	if hc := svc.HealthCheckNodePort; hc != 0 && pc.port == svc.Ports[0] {
 		for _, n := range b.nodes {
-			for _, host := range uniqueAddrs(n.Addresses["InternalIP"]) {
+			for _, host := range nodePortAddrs(svc, n.Addresses["InternalIP"]) {
 				exp := probe.Expectation{Want: probe.Reach, Status: 503, Reason: "healthCheckNodePort answers 503 on a node without a ready local endpoint"}
 				if len(pc.byNode[n.Name]) > 0 {
 					exp = probe.Expectation{Want: probe.Reach, Status: 200, Reason: "healthCheckNodePort answers 200 on a node with a ready local endpoint"}
@@ -292,7 +293,7 @@ func (b *planner) inCluster(pc *portCtx, from probe.From) {
 			if !b.agents.probes(self, n.Name) {
 				continue
 			}
-			for _, host := range uniqueAddrs(n.Addresses["InternalIP"]) {
+			for _, host := range nodePortAddrs(svc, n.Addresses["InternalIP"]) {
 				exp, backends := probe.Expectation{Want: probe.Reach, Reason: "a NodePort answers on every node"}, pc.backends
 				switch {
 				case svc.ExternalTrafficPolicy != probe.PolicyLocal:
@@ -492,6 +493,32 @@ func (b *planner) endpointKeys(svc *probe.Service) map[string]string {
 		keys[ep.Address] = k
 	}
 	return keys
+}
+
+// nodePortAddrs lists the addresses of a node that a Service's NodePort
+// answers on: each once, and of a dual-stack node only those of the
+// Service's families (kube-proxy serves a single-stack IPv4 Service's
+// NodePort on the node's IPv4 addresses alone). Names are kept.
+func nodePortAddrs(svc *probe.Service, addrs []string) []string {
+	addrs = uniqueAddrs(addrs)
+	var has4, has6 bool
+	for _, ip := range svc.ClusterIPs {
+		if strings.Contains(ip, ":") {
+			has6 = true
+		} else {
+			has4 = true
+		}
+	}
+	if has4 == has6 { // dual-stack, or no ClusterIP to tell
+		return addrs
+	}
+	out := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		if ip, err := netip.ParseAddr(a); err != nil || ip.Unmap().Is4() == has4 {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func uniqueAddrs(addrs []string) []string {

@@ -394,3 +394,46 @@ func TestUDPThroughVIPSpendsTheBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestNodePortsOfTheServiceFamilies: on dual-stack nodes a single-stack
+// Service's NodePort is probed on the node addresses of its family only
+// (kube-proxy serves it there alone); a dual-stack Service's on both.
+func TestNodePortsOfTheServiceFamilies(t *testing.T) {
+	nodes := []probe.Node{
+		{Name: "n1", Ready: true, Addresses: map[string][]string{"InternalIP": {"10.10.0.1", "fd00:10::1"}, "Hostname": {"n1"}}},
+		{Name: "n2", Ready: true, Addresses: map[string][]string{"InternalIP": {"10.10.0.2", "fd00:10::2"}, "Hostname": {"n2"}}},
+	}
+	eps := []probe.Endpoint{{Address: "10.244.0.5", PodName: "web-a", NodeName: "n1", Ready: true, Ports: map[string]int32{"http": 80}}}
+	for _, tc := range []struct {
+		name       string
+		clusterIPs []string
+		want       []string
+	}{
+		{"IPv4", []string{"10.96.0.9"}, []string{"10.10.0.1", "10.10.0.2"}},
+		{"IPv6", []string{"fd00:96::9"}, []string{"fd00:10::1", "fd00:10::2"}},
+		{"dual-stack", []string{"10.96.0.9", "fd00:96::9"}, []string{"10.10.0.1", "fd00:10::1", "10.10.0.2", "fd00:10::2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := probe.Service{Namespace: "default", Name: "web", Type: probe.TypeNodePort, ClusterIPs: tc.clusterIPs, Endpoints: eps,
+				Ports: []probe.ServicePort{{Name: "http", Protocol: "TCP", Port: 8080, TargetPort: "80", NodePort: 30080}}}
+			inv := probe.Inventory{Services: []probe.Service{svc}, Nodes: nodes}
+			pl := Build(inv, Options{From: []probe.From{probe.FromLocal, probe.FromPod, probe.FromNodes}, AddressTypes: []string{"InternalIP", "Hostname"}})
+			got := map[probe.From][]string{}
+			for _, p := range probesWhere(pl, func(p probe.Probe) bool { return p.Via == probe.ViaNodePort }) {
+				if p.AddressType == "InternalIP" {
+					got[p.From] = append(got[p.From], p.Host)
+				} else if p.Host != p.Node {
+					t.Errorf("%s: host %s", p.ID, p.Host)
+				}
+			}
+			for _, from := range []probe.From{probe.FromLocal, probe.FromPod, probe.FromNode("n1")} {
+				if !reflect.DeepEqual(got[from], tc.want) {
+					t.Errorf("from %s: NodePorts on %v, want %v", from, got[from], tc.want)
+				}
+			}
+			if n := len(probesWhere(pl, func(p probe.Probe) bool { return p.AddressType == "Hostname" })); n != 2 {
+				t.Errorf("%d NodePort probes by node name, want 2 (names are kept)", n)
+			}
+		})
+	}
+}
