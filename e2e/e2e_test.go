@@ -29,12 +29,13 @@ var labSh = filepath.Join("..", "lab", "lab.sh")
 // addresses from here.
 var topo topology
 
-// topology is what the tests use of lab/topology: the IP of every node and
-// host by name, and the lab's networks (lab, gateway, cluster, service).
-type topology struct{ ip, net map[string]string }
+// topology is what the tests use of lab/topology: the IP (and IPv6 address,
+// used by a dual-stack lab) of every node and host by name, and the lab's
+// networks (lab, gateway, cluster, service, dns, and their IPv6 twins).
+type topology struct{ ip, ip6, net map[string]string }
 
 func readTopology(path string) (topology, error) {
-	tp := topology{ip: map[string]string{}, net: map[string]string{}}
+	tp := topology{ip: map[string]string{}, ip6: map[string]string{}, net: map[string]string{}}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return tp, err
@@ -43,8 +44,13 @@ func readTopology(path string) (topology, error) {
 		line, _, _ = strings.Cut(line, "#")
 		switch f := strings.Fields(line); {
 		case len(f) == 0:
-		case f[0] == "node" && len(f) == 4, f[0] == "host" && len(f) == 3:
+		case f[0] == "node" && (len(f) == 4 || len(f) == 6), f[0] == "host" && (len(f) == 3 || len(f) == 4):
 			tp.ip[f[1]] = f[2]
+			if len(f) == 6 {
+				tp.ip6[f[1]] = f[4]
+			} else if f[0] == "host" && len(f) == 4 {
+				tp.ip6[f[1]] = f[3]
+			}
 		case f[0] == "net" && len(f) == 3:
 			tp.net[f[1]] = f[2]
 		default:
@@ -83,7 +89,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e: the lab is not up; run `make e2e` (or lab/lab.sh up first)")
 		os.Exit(1)
 	}
-	for _, args := range [][]string{{"build"}, {"seed"}, {"kubectl", "apply", "-f", "../lab/manifests/scenarios.yaml"}} {
+	for _, args := range [][]string{{"build"}, {"seed"}, {"kubectl", "apply", "-f", "../lab/manifests/scenarios.yaml"},
+		{"kubectl", "apply", "-f", "../lab/manifests/dataplane.yaml"}} {
 		if out, err := exec.Command(labSh, args...).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: lab.sh %v: %v\n%s", args, err, out)
 			os.Exit(1)

@@ -2,9 +2,11 @@
 # The svccheck lab: a real multi-node Kubernetes in network namespaces on this
 # machine, plus an "operator" host outside the cluster on the same lab network.
 #
-#   lab/lab.sh up          start (idempotent; cleans up a crashed run first)
+#   lab/lab.sh up [--dns coredns|none] [--proxy iptables|nftables] [--cni bridge|flannel] [--stack ipv4|dual]
+#                          start (idempotent; cleans up a crashed run first, and
+#                          restarts a lab running another dataplane)
 #   lab/lab.sh down        remove every process, namespace, mount and cgroup it made
-#   lab/lab.sh status      exit 0 when the cluster answers and every node is Ready
+#   lab/lab.sh status      exit 0 when the cluster answers and every node is Ready; prints the dataplane
 #   lab/lab.sh exec -- CMD run CMD as the operator host (KUBECONFIG set, bin/ on PATH)
 #   lab/lab.sh kubectl ARGS...   kubectl as the operator host
 #   lab/lab.sh node NAME -- CMD  run CMD in a node's network namespace
@@ -12,10 +14,16 @@
 #   lab/lab.sh proxy-stop NODE / proxy-start NODE   break / mend a node's kube-proxy
 #   lab/lab.sh images      (re)build the lab images and import them into every node
 #
+# Dataplane, per run: flags of `up` or the environment (LAB_DNS, LAB_PROXY,
+# LAB_CNI, LAB_STACK); the first value is the default. CoreDNS serves
+# kube-system/kube-dns; kube-proxy runs in iptables or nftables mode; pods are
+# networked by a bridge per node with static routes, or by flannel (VXLAN);
+# ipv4 or dual-stack (IPv6 too). The running lab's choice is in $LAB/dataplane.
+#
 # Network: every address lives only inside the lab's namespaces. Hosts sit on a
-# bridge in the "lab" namespace; the only default route points at an address
-# on that bridge that nobody owns, so nothing leaves the lab. Names, addresses
-# and CIDRs come from lab/topology.
+# bridge in the "lab" namespace; the only default route (one per family)
+# points at an address on that bridge that nobody owns, so nothing leaves the
+# lab. Names, addresses and CIDRs come from lab/topology.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +40,10 @@ TRACK=/sys/fs/cgroup/pids/$CG
 PAUSE_IMAGE=svccheck.local/pause:1
 HOSTNAME_IMAGE=svccheck.local/hostname:1
 AGENT_IMAGE=svccheck.local/svccheck:lab
+COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
+COREDNS_IMAGE=svccheck.local/coredns:$COREDNS_VERSION
+FLANNEL_VERSION=${FLANNEL_VERSION:-v0.28.10}
+export COREDNS_VERSION FLANNEL_VERSION
 
 log() { printf '[lab %5ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -43,11 +55,11 @@ need_root() { [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces,
 TOPOLOGY=$here/topology
 NODES=()                        # NODES[0] also runs the control plane
 HOSTS=()                        # hosts outside the cluster, "operator" among them
-declare -A IP=() PODNET=() NET=()
-while read -r kind name addr subnet; do
+declare -A IP=() PODNET=() IP6=() PODNET6=() NET=()
+while read -r kind name addr subnet addr6 subnet6; do
   case $kind in
-    node) NODES+=("$name"); IP[$name]=$addr; PODNET[$name]=$subnet ;;
-    host) HOSTS+=("$name"); IP[$name]=$addr ;;
+    node) NODES+=("$name"); IP[$name]=$addr; PODNET[$name]=$subnet; IP6[$name]=$addr6; PODNET6[$name]=$subnet6 ;;
+    host) HOSTS+=("$name"); IP[$name]=$addr; IP6[$name]=$subnet ;;
     net) NET[$name]=$addr ;;
     *) die "$TOPOLOGY: unknown record: $kind $name" ;;
   esac
@@ -60,6 +72,59 @@ API=https://${IP[$CP]}:6443
 SERVICE_NET=${NET[service]%/*}
 KUBERNETES_SERVICE_IP=${SERVICE_NET%.*}.$((${SERVICE_NET##*.} + 1))   # first address of the service CIDR
 
+# ---------------------------------------------------------------- dataplane
+LAB_DNS=${LAB_DNS:-coredns}
+LAB_PROXY=${LAB_PROXY:-iptables}
+LAB_CNI=${LAB_CNI:-bridge}
+LAB_STACK=${LAB_STACK:-ipv4}
+
+# dataplane_flags parses up's flags over the environment's choice.
+dataplane_flags() {
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --dns) LAB_DNS=${2:?--dns needs a value} ;;
+      --proxy) LAB_PROXY=${2:?--proxy needs a value} ;;
+      --cni) LAB_CNI=${2:?--cni needs a value} ;;
+      --stack) LAB_STACK=${2:?--stack needs a value} ;;
+      *) die "unknown option $1 (up takes --dns, --proxy, --cni, --stack)" ;;
+    esac
+    shift 2
+  done
+  [[ $LAB_DNS =~ ^(coredns|none)$ ]] || die "--dns / LAB_DNS: coredns or none, not $LAB_DNS"
+  [[ $LAB_PROXY =~ ^(iptables|nftables)$ ]] || die "--proxy / LAB_PROXY: iptables or nftables, not $LAB_PROXY (ipvs: this kernel has no IPVS)"
+  [[ $LAB_CNI =~ ^(bridge|flannel)$ ]] || die "--cni / LAB_CNI: bridge or flannel, not $LAB_CNI"
+  [[ $LAB_STACK =~ ^(ipv4|dual)$ ]] || die "--stack / LAB_STACK: ipv4 or dual, not $LAB_STACK"
+  if [ "$LAB_STACK" = dual ]; then
+    local v
+    for v in lab6 gateway6 cluster6 service6; do [ -n "${NET[$v]:-}" ] || die "$TOPOLOGY declares no net $v (needed by --stack dual)"; done
+    for v in "${NODES[@]}" "${HOSTS[@]}"; do [ -n "${IP6[$v]:-}" ] || die "$TOPOLOGY declares no IPv6 address of $v (needed by --stack dual)"; done
+    for v in "${NODES[@]}"; do [ -n "${PODNET6[$v]:-}" ] || die "$TOPOLOGY declares no IPv6 pod subnet of $v (needed by --stack dual)"; done
+  fi
+  [ "$LAB_DNS" = none ] || [ -n "${NET[dns]:-}" ] || die "$TOPOLOGY declares no net dns (the kube-dns ClusterIP)"
+}
+
+# dataplane prints the chosen dataplane as $LAB/dataplane holds it.
+dataplane() { printf 'dns=%s\nproxy=%s\ncni=%s\nstack=%s\n' "$LAB_DNS" "$LAB_PROXY" "$LAB_CNI" "$LAB_STACK"; }
+
+# load_dataplane takes the running lab's dataplane (commands other than up
+# act on the lab as it runs); without one, the defaults.
+load_dataplane() {
+  local k v
+  [ -f "$LAB/dataplane" ] || return 0
+  while IFS='=' read -r k v; do
+    case $k in
+      dns) LAB_DNS=$v ;; proxy) LAB_PROXY=$v ;; cni) LAB_CNI=$v ;; stack) LAB_STACK=$v ;;
+    esac
+  done < "$LAB/dataplane"
+}
+
+dual() { [ "$LAB_STACK" = dual ]; }
+# The CIDRs of the cluster, one per family.
+service_cidrs() { if dual; then echo "${NET[service]},${NET[service6]}"; else echo "${NET[service]}"; fi; }
+cluster_cidrs() { if dual; then echo "${NET[cluster]},${NET[cluster6]}"; else echo "${NET[cluster]}"; fi; }
+node_ips() { if dual; then echo "${IP[$1]},${IP6[$1]}"; else echo "${IP[$1]}"; fi; }
+pod_cidrs_json() { if dual; then echo "[\"${PODNET[$1]}\", \"${PODNET6[$1]}\"]"; else echo "[\"${PODNET[$1]}\"]"; fi; }
+
 ensure_packages() {
   local missing=()
   command -v etcd >/dev/null || missing+=(etcd-server)
@@ -71,6 +136,7 @@ ensure_packages() {
   command -v openssl >/dev/null || missing+=(openssl)
   command -v ip >/dev/null || missing+=(iproute2)
   command -v nsenter >/dev/null || missing+=(util-linux)
+  [ "$LAB_PROXY" != nftables ] || command -v nft >/dev/null || missing+=(nftables)
   [ ${#missing[@]} -gt 0 ] || return 0
   log "installing ${missing[*]}"
   # Debian's maintainer scripts start the packaged daemons (etcd, containerd)
@@ -131,22 +197,39 @@ net_up() {
     ip -n "$P-lab" link set "v-$h" master br0 up
     ip -n "$P-$h" link set lo up
     ip -n "$P-$h" addr add "${IP[$h]}/${NET[lab]#*/}" dev eth0
+    if dual; then # no duplicate address detection: the lab assigns every address once
+      ip -n "$P-$h" addr add "${IP6[$h]}/${NET[lab6]#*/}" dev eth0 nodad
+    fi
     ip -n "$P-$h" link set eth0 up
     ip -n "$P-$h" route add default via "${NET[gateway]}"
+    if dual; then ip -n "$P-$h" -6 route add default via "${NET[gateway6]}"; fi
   done
   local n m
   for n in "${NODES[@]}"; do
-    for m in "${NODES[@]}"; do
-      [ "$n" = "$m" ] || ip -n "$P-$n" route add "${PODNET[$m]}" via "${IP[$m]}"
-    done
+    # Pod subnets are routed node to node over the bridge (host-gw style);
+    # flannel routes them through its VXLAN device instead.
+    if [ "$LAB_CNI" = bridge ]; then
+      for m in "${NODES[@]}"; do
+        [ "$n" = "$m" ] && continue
+        ip -n "$P-$n" route add "${PODNET[$m]}" via "${IP[$m]}"
+        if dual; then ip -n "$P-$n" -6 route add "${PODNET6[$m]}" via "${IP6[$m]}"; fi
+      done
+    fi
     in_ns "$n" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward; echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || true'
+    if dual; then
+      in_ns "$n" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/forwarding; echo 1 > /proc/sys/net/bridge/bridge-nf-call-ip6tables 2>/dev/null || true'
+    fi
   done
 }
 
 # ---------------------------------------------------------------- pki
 pki() {
   local d=$LAB/pki
-  [ -f "$d/tokens.csv" ] && return
+  if [ -f "$d/tokens.csv" ]; then
+    # Users added since the certificates were made.
+    grep -q ',system:flannel,' "$d/tokens.csv" || echo "$(openssl rand -hex 16),system:flannel,flannel," >> "$d/tokens.csv"
+    return
+  fi
   log "creating certificates and tokens"
   mkdir -p "$d"
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.crt" -days 3650 -subj /CN=svccheck-lab-ca 2>/dev/null
@@ -163,6 +246,7 @@ pki() {
     echo "$(tok),system:kube-controller-manager,kcm,system:masters"
     echo "$(tok),system:kube-scheduler,ksched,system:masters"
     echo "$(tok),system:kube-proxy,kproxy,"
+    echo "$(tok),system:flannel,flannel,"
     echo "$(tok),svccheck-viewer,viewer,"
     local n
     for n in "${NODES[@]}"; do echo "$(tok),system:node:$n,node-$n,system:nodes"; done
@@ -201,6 +285,13 @@ start() { # NAME NETNS CMD...
   # the recorded pid is the daemon's own.
   (
     echo "$BASHPID" > "$TRACK/daemons/cgroup.procs"
+    # Keep only stdio: a daemon must not hold what its caller had open for
+    # as long as it runs, such as the lock of `flock LOCK lab/lab.sh ...`.
+    local fd
+    for fd in /proc/"$BASHPID"/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+    done
     exec nsenter --net="/run/netns/$P-$ns" setsid "$@" > "$LAB/logs/$name.log" 2>&1 < /dev/null
   ) &
   echo $! > "$LAB/pids/$name.pid"
@@ -228,7 +319,7 @@ control_plane() {
     --bind-address=0.0.0.0 --secure-port=6443 --advertise-address="${IP[$CP]}" \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" --client-ca-file="$pki/ca.crt" \
     --token-auth-file="$pki/tokens.csv" --authorization-mode=Node,RBAC \
-    --service-cluster-ip-range="${NET[service]}" --service-node-port-range=30000-32767 \
+    --service-cluster-ip-range="$(service_cidrs)" --service-node-port-range=30000-32767 \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
     --kubelet-preferred-address-types=InternalIP --allow-privileged=true --profiling=false
@@ -237,11 +328,12 @@ control_plane() {
   kubeconfig "$LAB/kcm.kubeconfig" system:kube-controller-manager kube-system
   kubeconfig "$LAB/sched.kubeconfig" system:kube-scheduler kube-system
   kubeconfig "$LAB/proxy.kubeconfig" system:kube-proxy kube-system
+  kubeconfig "$LAB/flannel.kubeconfig" system:flannel kube-system
   wait_for "kube-apiserver /readyz" 60 in_ns operator "$LAB/bin/kubectl" --kubeconfig "$LAB/admin.kubeconfig" get --raw /readyz
   log "starting kube-controller-manager and kube-scheduler"
   start kube-controller-manager "$CP" "$k/kube-controller-manager" --kubeconfig="$LAB/kcm.kubeconfig" \
     --leader-elect=false --use-service-account-credentials=false --service-account-private-key-file="$pki/sa.key" \
-    --root-ca-file="$pki/ca.crt" --cluster-cidr="${NET[cluster]}" --allocate-node-cidrs=false \
+    --root-ca-file="$pki/ca.crt" --cluster-cidr="$(cluster_cidrs)" --allocate-node-cidrs=false \
     --bind-address=127.0.0.1 --secure-port=10257 --controllers='*,-cloud-node-lifecycle'
   start kube-scheduler "$CP" "$k/kube-scheduler" --kubeconfig="$LAB/sched.kubeconfig" --leader-elect=false \
     --bind-address=127.0.0.1 --secure-port=10259
@@ -292,14 +384,8 @@ state = "$d/containerd/state"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
     runtime_type = "io.containerd.runc.v2"
 EOF
-  cat > "$d/cni/net.d/10-lab.conflist" <<EOF
-{"cniVersion": "0.4.0", "name": "lab", "plugins": [
-  {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-   "ipam": {"type": "host-local", "dataDir": "$d/cni/ipam", "ranges": [[{"subnet": "${PODNET[$n]}"}]],
-            "routes": [{"dst": "0.0.0.0/0"}]}},
-  {"type": "portmap", "capabilities": {"portMappings": true}}
-]}
-EOF
+  # With flannel, the CNI config waits for flanneld's subnet (flannel_up).
+  [ "$LAB_CNI" = flannel ] || bridge_conflist "$n" 1500
   printf 'nameserver %s\n' "${NET[gateway]}" > "$d/etc/resolv.conf"
   start "containerd-$n" "$n" containerd --config "$d/containerd.toml"
   kubeconfig "$d/kubelet.kubeconfig" "system:node:$n"
@@ -318,6 +404,7 @@ failCgroupV1: false
 containerRuntimeEndpoint: unix://$d/containerd.sock
 resolvConf: $d/etc/resolv.conf
 clusterDomain: cluster.local
+$([ "$LAB_DNS" = none ] || echo "clusterDNS: [${NET[dns]}]")
 imageGCHighThresholdPercent: 100
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
 serializeImagePulls: false
@@ -327,21 +414,45 @@ EOF
   for img in "$LAB"/images/*.tar; do
     ctr --address "$d/containerd.sock" -n k8s.io images import "$img" >/dev/null
   done
+  if [ "$LAB_DNS" = coredns ]; then
+    ctr --address "$d/containerd.sock" -n k8s.io images import "$LAB/coredns/image.tar" >/dev/null
+  fi
   start "kubelet-$n" "$n" "$KBIN/kubelet" --config="$d/kubelet.yaml" --kubeconfig="$d/kubelet.kubeconfig" \
-    --root-dir="$d/kubelet" --cert-dir="$d/kubelet/pki" --node-ip="${IP[$n]}" --hostname-override="$n" --v=1
+    --root-dir="$d/kubelet" --cert-dir="$d/kubelet/pki" --node-ip="$(node_ips "$n")" --hostname-override="$n" --v=1
   cat > "$d/proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $LAB/proxy.kubeconfig}
-mode: iptables
+mode: $LAB_PROXY
 hostnameOverride: $n
-clusterCIDR: ${NET[cluster]}
+clusterCIDR: $(cluster_cidrs)
 bindAddress: ${IP[$n]}
 metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 0.0.0.0:10256
 conntrack: {maxPerCore: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 EOF
   start_proxy "$n"
+}
+
+# bridge_conflist NODE MTU writes the node's CNI config: a bridge with a
+# host-local range per family of the node's pod subnets.
+bridge_conflist() {
+  local n=$1 mtu=$2 d=$LAB/nodes/$1 ranges routes
+  ranges="[{\"subnet\": \"${PODNET[$n]}\"}]"
+  routes='{"dst": "0.0.0.0/0"}'
+  if dual; then
+    ranges+=", [{\"subnet\": \"${PODNET6[$n]}\"}]"
+    routes+=', {"dst": "::/0"}'
+  fi
+  cat > "$d/cni/net.d/10-lab.conflist.tmp" <<EOF
+{"cniVersion": "0.4.0", "name": "lab", "plugins": [
+  {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true, "mtu": $mtu,
+   "ipam": {"type": "host-local", "dataDir": "$d/cni/ipam", "ranges": [$ranges],
+            "routes": [$routes]}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}
+]}
+EOF
+  mv "$d/cni/net.d/10-lab.conflist.tmp" "$d/cni/net.d/10-lab.conflist"
 }
 
 start_proxy() { start "kube-proxy-$1" "$1" "$KBIN/kube-proxy" --config="$LAB/nodes/$1/proxy.yaml"; }
@@ -360,6 +471,75 @@ stop_proxy() {
 
 kc() { in_ns operator "$LAB/bin/kubectl" --kubeconfig "$LAB/admin.kubeconfig" "$@"; }
 
+# ---------------------------------------------------------------- dataplane add-ons
+# build_dataplane builds what the chosen dataplane runs besides Kubernetes, from
+# Go modules cached by version (lab/build-dataplane.sh), and CoreDNS's image.
+build_dataplane() {
+  if [ "$LAB_DNS" = coredns ]; then
+    local bin img=$LAB/coredns/coredns-$COREDNS_VERSION.tar
+    log "building CoreDNS $COREDNS_VERSION (cached in $CACHE)"
+    bin=$("$here/build-dataplane.sh" coredns)
+    mkdir -p "$LAB/coredns"
+    if [ ! -s "$img" ] || [ "$bin" -nt "$img" ]; then
+      "$LAB/bin/mkimage" -binary "$bin" -tag "$COREDNS_IMAGE" -o "$img.tmp"
+      mv "$img.tmp" "$img"
+    fi
+    ln -sf "${img##*/}" "$LAB/coredns/image.tar"
+  fi
+  if [ "$LAB_CNI" = flannel ]; then
+    log "building flannel $FLANNEL_VERSION (cached in $CACHE)"
+    FLANNEL_BIN=$("$here/build-dataplane.sh" flannel)
+  fi
+}
+
+# coredns_apply deploys CoreDNS as kube-system/kube-dns at the topology's
+# ClusterIP; pods resolve through it (kubelet's clusterDNS).
+coredns_apply() {
+  sed -e "s|@DNS_IP@|${NET[dns]}|" -e "s|@DOMAIN@|cluster.local|" -e "s|@IMAGE@|$COREDNS_IMAGE|" \
+    "$here/manifests/coredns.yaml" | kc apply -f - >/dev/null
+}
+
+# ipv4_net A.B.C.D/N prints the network of an address: 10.251.1.1/24 -> 10.251.1.0/24.
+ipv4_net() {
+  local a b c d len=${1#*/} n
+  IFS=. read -r a b c d <<< "${1%/*}"
+  n=$(( (a << 24 | b << 16 | c << 8 | d) & (0xffffffff << (32 - len)) & 0xffffffff ))
+  echo "$((n >> 24 & 255)).$((n >> 16 & 255)).$((n >> 8 & 255)).$((n & 255))/$len"
+}
+
+# flannel_up runs flanneld (VXLAN, --kube-subnet-mgr) on every node as a host
+# process in its network namespace. Each Node gets the topology's pod subnet
+# as its podCIDR; flanneld leases it, writes its subnet file (one path per
+# node) and builds flannel.1; the node's bridge CNI config is then written
+# from that file, as flannel's own CNI plugin (not in Debian's CNI plugins)
+# would delegate to the bridge plugin.
+flannel_up() {
+  kc apply -f "$here/manifests/flannel.yaml" >/dev/null
+  local n d net6=
+  for n in "${NODES[@]}"; do
+    wait_for "node $n to register" 60 kc get node "$n"
+    kc patch node "$n" --type merge -p "{\"spec\": {\"podCIDR\": \"${PODNET[$n]}\", \"podCIDRs\": $(pod_cidrs_json "$n")}}" >/dev/null
+  done
+  if dual; then net6=", \"EnableIPv6\": true, \"IPv6Network\": \"${NET[cluster6]}\""; fi
+  for n in "${NODES[@]}"; do
+    d=$LAB/nodes/$n/flannel
+    mkdir -p "$d"
+    printf '{"Network": "%s"%s, "Backend": {"Type": "vxlan"}}\n' "${NET[cluster]}" "$net6" > "$d/net-conf.json"
+    start "flanneld-$n" "$n" env NODE_NAME="$n" "$FLANNEL_BIN" --kube-subnet-mgr \
+      --kubeconfig-file="$LAB/flannel.kubeconfig" --iface=eth0 --ip-masq=false \
+      --subnet-file="$d/subnet.env" --net-config-path="$d/net-conf.json"
+  done
+  for n in "${NODES[@]}"; do
+    d=$LAB/nodes/$n/flannel
+    wait_for "flanneld's subnet file on $n" 60 test -s "$d/subnet.env"
+    local subnet mtu
+    subnet=$(sed -n 's/^FLANNEL_SUBNET=//p' "$d/subnet.env")
+    mtu=$(sed -n 's/^FLANNEL_MTU=//p' "$d/subnet.env")
+    [ "$(ipv4_net "$subnet")" = "${PODNET[$n]}" ] || die "flanneld on $n leased $subnet, not its podCIDR ${PODNET[$n]}"
+    bridge_conflist "$n" "${mtu:-1450}"
+  done
+}
+
 healthy() {
   [ -e "/run/netns/$P-operator" ] || return 1
   local ready
@@ -370,28 +550,39 @@ healthy() {
 
 up() {
   need_root
+  dataplane_flags "$@"
   ensure_packages
   build
-  if healthy; then
-    log "lab already up: $API (${#NODES[@]} nodes Ready)"
+  build_dataplane
+  if healthy && [ "$(dataplane)" = "$(cat "$LAB/dataplane" 2>/dev/null)" ]; then
+    log "lab already up: $API (${#NODES[@]} nodes Ready), dataplane: $(dataplane | paste -sd ' ')"
     return
   fi
   down quiet
   SECONDS=0
   mkdir -p "$LAB"
+  dataplane > "$LAB/dataplane"
   net_up
   lab_cgroups
   pki
   control_plane
+  if [ "$LAB_DNS" = coredns ]; then coredns_apply; fi
   local n
   for n in "${NODES[@]}"; do
     log "starting containerd, kubelet and kube-proxy on $n"
     node_up "$n"
   done
+  if [ "$LAB_CNI" = flannel ]; then
+    log "starting flanneld (VXLAN) on every node"
+    flannel_up
+  fi
   wait_for "every node Ready" 90 healthy
   wait_for "the default ServiceAccount" 60 kc get serviceaccount default -n default
   kc apply -f "$here/rbac-viewer.yaml" >/dev/null
-  log "lab up in ${SECONDS}s: ${#NODES[@]} nodes Ready, API $API, operator ${IP[operator]}"
+  if [ "$LAB_DNS" = coredns ]; then
+    wait_for "CoreDNS to be ready (kube-system/kube-dns)" 90 has_ready_endpoints_in kube-system kube-dns 1
+  fi
+  log "lab up in ${SECONDS}s: ${#NODES[@]} nodes Ready, API $API, operator ${IP[operator]}, dataplane: $(dataplane | paste -sd ' ')"
   log "run commands as the operator host: lab/lab.sh exec -- kubectl get nodes"
 }
 
@@ -461,23 +652,39 @@ down() {
     sleep 0.3
   done
   # State of this run; the build cache, certificates and images stay.
-  rm -rf "$LAB/etcd" "$LAB/nodes" "$LAB/logs" "$LAB/pids"
+  rm -rf "$LAB/etcd" "$LAB/nodes" "$LAB/logs" "$LAB/pids" "$LAB/dataplane"
   [ "${1:-}" = quiet ] || log "lab down"
 }
 
-has_ready_endpoints() { # SERVICE N
+has_ready_endpoints() { has_ready_endpoints_in default "$@"; } # SERVICE N
+
+has_ready_endpoints_in() { # NAMESPACE SERVICE N
   local got
-  got=$(kc get endpointslices -n default -l "kubernetes.io/service-name=$1" \
+  got=$(kc get endpointslices -n "$1" -l "kubernetes.io/service-name=$2" \
     -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}x{end}')
-  [ "${#got}" -ge "$2" ]
+  [ "${#got}" -ge "$3" ]
 }
 
-proxied_everywhere() { # SERVICE_PORT N: every node's iptables forwards to N endpoints
+proxied_everywhere() { # SERVICE_PORT N: every node's kube-proxy forwards to N endpoints
   local n got
   for n in "${NODES[@]}"; do
-    got=$(in_ns "$n" iptables-save -t nat | grep -c -- "-A KUBE-SVC-.* --comment \"$1 -> ") || return 1
-    [ "$got" -ge "$2" ] || return 1
+    if [ "$LAB_PROXY" = nftables ]; then
+      got=$(nft_endpoints "$n" "$1") || return 1
+    else
+      got=$(in_ns "$n" iptables-save -t nat | grep -c -- "-A KUBE-SVC-.* --comment \"$1 -> ") || return 1
+    fi
+    [ "${got:-0}" -ge "$2" ] || return 1
   done
+}
+
+# nft_endpoints NODE NAMESPACE/NAME:PORT counts the endpoints of a TCP
+# Service port in kube-proxy's nftables table on NODE: the entries of the
+# numgen vmap in its service chain (service-HASH-NAMESPACE/NAME/tcp/PORT).
+nft_endpoints() {
+  local suffix="-${2%:*}/tcp/${2##*:}"
+  in_ns "$1" nft list table ip kube-proxy | awk -v s="$suffix" '
+    $1 == "chain" { here = $2 ~ /^service-/ && substr($2, length($2) - length(s) + 1) == s }
+    here && /vmap/ { print gsub(/goto endpoint-/, ""); exit }'
 }
 
 # answers_from IP PORT N: from the operator host, at most 40 HTTP connections
@@ -517,6 +724,7 @@ seed() {
 status() {
   if healthy; then
     kc get nodes -o wide
+    echo "dataplane: $(paste -sd ' ' "$LAB/dataplane" 2>/dev/null || echo unknown)"
     return 0
   fi
   echo "lab is not up" >&2
@@ -538,8 +746,9 @@ status() {
 
 cmd=${1:-}
 shift || true
+[ "$cmd" = up ] || load_dataplane
 case "$cmd" in
-  up) up; addons_up ;;
+  up) up "$@"; addons_up ;;
   policy-on | policy-off | policy-stop | policy-start | lb-on | lb-off | speaker-stop | speaker-start | proxy-isolate | proxy-rejoin)
     addon_cmd "$cmd" "$@" ;;
   down) down ;;
