@@ -53,11 +53,12 @@ if [ -z "$OPERATOR" ] || [ -z "$LABNET" ]; then die "lab/topology names no opera
 
 kc() { nsenter --net="/run/netns/$P-operator" "$LAB/bin/kubectl" --kubeconfig "$LAB/admin.kubeconfig" "$@"; }
 
-# sim_pid prints the simulation's pid when it runs.
+# sim_pid prints the simulation's pid when it runs: the recorded pid, if it
+# is still a process of the lab's (in its cgroup, not a pid reused since).
 sim_pid() {
   local pid
   pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
-  [[ $pid =~ ^[0-9]+$ ]] && [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$(stat -L -c 'net:[%i]' "/run/netns/$NS" 2>/dev/null)" ] || return 1
+  [[ $pid =~ ^[0-9]+$ ]] && grep -q "^[0-9]*:pids:/svccheck-lab/" "/proc/$pid/cgroup" 2>/dev/null || return 1
   echo "$pid"
 }
 
@@ -119,9 +120,11 @@ answers() {
 }
 
 wait_ready() {
-  local end=$((SECONDS + 900))
+  local end=$((SECONDS + 900)) started=$((SECONDS + 5))
   until [ -s "$STATE/status.json" ]; do
-    sim_pid >/dev/null || die "the simulation stopped: $(tail -n 5 "$LAB/logs/sim.log")"
+    if ! sim_pid >/dev/null && [ $SECONDS -gt $started ]; then
+      die "the simulation stopped: $(tail -n 5 "$LAB/logs/sim.log" 2>&1)"
+    fi
     [ $SECONDS -lt $end ] || die "the simulation is not ready after 15 minutes (log: $LAB/logs/sim.log)"
     sleep 1
   done

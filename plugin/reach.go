@@ -69,34 +69,73 @@ type knocks struct {
 	alive    map[int32]bool // NodePorts that answered somewhere
 }
 
-// round knocks on the addresses at (indexes into k.addrs) on ports.
-func (k *knocks) round(ctx context.Context, r reacher, at []int, ports []plan.ReachPort) {
-	targets := make([]prober.ReachTarget, len(at))
-	for j, a := range at {
-		targets[j] = prober.ReachTarget{Host: k.addrs[a].Host}
-		for _, p := range ports {
-			targets[j].Ports = append(targets[j].Ports, p.Port)
+// round knocks on each address at (indexes into k.addrs) at the NodePorts
+// portsFor gives it.
+func (k *knocks) round(ctx context.Context, r reacher, at []int, portsFor func(a int) []plan.ReachPort) {
+	var targets []prober.ReachTarget
+	var asked [][]plan.ReachPort
+	var who []int
+	for _, a := range at {
+		ports := portsFor(a)
+		if len(ports) == 0 {
+			continue
 		}
+		t := prober.ReachTarget{Host: k.addrs[a].Host}
+		for _, p := range ports {
+			t.Ports = append(t.Ports, p.Port)
+		}
+		targets, asked, who = append(targets, t), append(asked, ports), append(who, a)
+	}
+	if len(targets) == 0 {
+		return
 	}
 	for j, got := range r.Reach(ctx, targets) {
-		a := at[j]
+		a := who[j]
 		for q, o := range got.Ports {
 			switch o {
 			case probe.OK, probe.Refused, probe.Reset:
 				k.answered[a] = true
-				k.alive[ports[q].Port] = true
+				k.alive[asked[j][q].Port] = true
 			case probe.Timeout, probe.NoRoute:
-				k.silent[a] = append(k.silent[a], ports[q].Port)
+				k.silent[a] = append(k.silent[a], asked[j][q].Port)
 				k.outcome[a] = o
 			}
 		}
 	}
 }
 
-// evidence reports whether address a timed out on a NodePort that answered
-// elsewhere: then it, not the Service, is what does not answer.
-func (k *knocks) evidence(a int) bool {
-	return slices.ContainsFunc(k.silent[a], func(p int32) bool { return k.alive[p] })
+// evidence counts the NodePorts address a timed out on that answered on
+// another node: each a Service that answers, just not there.
+func (k *knocks) evidence(a int) int {
+	n := 0
+	for _, p := range k.silent[a] {
+		if k.alive[p] {
+			n++
+		}
+	}
+	return n
+}
+
+// unreachableEvidence is how many Services' NodePorts must time out on a
+// node address, each answering elsewhere, before the address is
+// unreachable: two, so that one Service blocked on one node (a firewall
+// rule for its port) is that Service failing there, not a dead node.
+const unreachableEvidence = 2
+
+// more are the NodePorts that answered elsewhere and that address a,
+// silent so far, was not knocked on yet: as many as it lacks evidence.
+func (k *knocks) more(a int, cands []plan.ReachPort) []plan.ReachPort {
+	need := unreachableEvidence - k.evidence(a)
+	if k.answered[a] || need <= 0 {
+		return nil
+	}
+	var out []plan.ReachPort
+	for _, c := range cands {
+		if k.alive[c.Port] && !slices.Contains(k.silent[a], c.Port) && len(out) < need {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // reachNodes is the reachability pass of the local probes idx. Every node
@@ -104,16 +143,17 @@ func (k *knocks) evidence(a int) bool {
 // node answers either, up to knockSample addresses are knocked on at every
 // other Service's NodePort: a Service that answers there proves the nodes
 // answer (the first two were dead Services, not dead nodes). A node address
-// is then unreachable when it timed out on a NodePort that answered on
-// another node (addresses without such evidence are knocked on once more at
-// a NodePort that answered); when nothing answered anywhere, every address
-// is. The NodePort and health-check probes of an unreachable address are
-// set NotRun in results, and evaluated; it returns which.
+// is then unreachable when it timed out on the NodePorts of two Services
+// that answered on other nodes (an address short of that is knocked on at
+// NodePorts that answered); when nothing answered anywhere, every address
+// that timed out on two is. With fewer than two Services to knock on there
+// is no pass. The NodePort and health-check probes of an unreachable
+// address are set NotRun in results, and evaluated; it returns which.
 func (o *Options) reachNodes(ctx context.Context, pl *probe.Plan, idx []int, results []probe.Result) map[int]bool {
 	r := o.reacherFor()
 	cands := plan.ReachPorts(pl.Probes, idx, maxKnock)
 	addrs := plan.NodeAddresses(pl.Probes, idx)
-	if r == nil || len(cands) == 0 || len(addrs) == 0 {
+	if r == nil || len(cands) < unreachableEvidence || len(addrs) == 0 {
 		return nil
 	}
 	k := &knocks{addrs: addrs, answered: make([]bool, len(addrs)), silent: make([][]int32, len(addrs)),
@@ -122,26 +162,14 @@ func (o *Options) reachNodes(ctx context.Context, pl *probe.Plan, idx []int, res
 	for a := range all {
 		all[a] = a
 	}
-	k.round(ctx, r, all, cands[:min(2, len(cands))])
+	k.round(ctx, r, all, func(int) []plan.ReachPort { return cands[:2] })
 	if len(k.alive) == 0 && len(cands) > 2 {
-		k.round(ctx, r, all[:min(knockSample, len(all))], cands[2:])
+		k.round(ctx, r, all[:min(knockSample, len(all))], func(int) []plan.ReachPort { return cands[2:] })
 	}
-	var pending []int
-	for a := range addrs {
-		if !k.answered[a] && len(k.alive) > 0 && !k.evidence(a) {
-			pending = append(pending, a)
-		}
+	if len(k.alive) > 0 {
+		k.round(ctx, r, all, func(a int) []plan.ReachPort { return k.more(a, cands) })
 	}
-	if len(pending) > 0 {
-		for _, c := range cands {
-			if k.alive[c.Port] {
-				k.round(ctx, r, pending, []plan.ReachPort{c})
-				break
-			}
-		}
-	}
-	rp := o.concludeReach(k, cands)
-	return rp.skip(pl, idx, results)
+	return o.concludeReach(k, cands).skip(pl, idx, results)
 }
 
 // concludeReach turns the evidence into the pass's findings.
@@ -151,7 +179,7 @@ func (o *Options) concludeReach(k *knocks, cands []plan.ReachPort) *reachPass {
 		rp.services[c.Port] = c.Service
 	}
 	for a, addr := range k.addrs {
-		down := !k.answered[a] && len(k.silent[a]) > 0 && (rp.all || k.evidence(a))
+		down := !k.answered[a] && (rp.all && len(k.silent[a]) >= unreachableEvidence || k.evidence(a) >= unreachableEvidence)
 		if down {
 			rp.down = append(rp.down, downNode{NodeAddress: addr, ports: k.silent[a], outcome: k.outcome[a]})
 		}

@@ -8,6 +8,11 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/diagnose"
 	"github.com/svccheck/svccheck/probe/plan"
@@ -44,12 +49,35 @@ func (f *fakeReacher) Reach(_ context.Context, ts []prober.ReachTarget) []prober
 
 func runJSON(t *testing.T, r reacher, args ...string) (*report.Report, int) {
 	t.Helper()
-	out, errOut, err := runOpts(t, fakeProber{}, func(o *Options) { o.reacher = r }, append([]string{"-o", "json", "--http"}, args...)...)
+	out, errOut, err := runOpts(t, fakeProber{}, func(o *Options) { o.reacher = r; addNodePort(t, o, "second", 30090) },
+		append([]string{"-o", "json", "--http"}, args...)...)
 	var rep report.Report
 	if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
 		t.Fatalf("no JSON report (%v, stderr %q): %s", err, errOut, out)
 	}
 	return &rep, ExitCode(err)
+}
+
+// addNodePort adds a second NodePort Service in front of the hostname
+// pods, so that the reachability pass has two Services to knock on.
+func addNodePort(t *testing.T, o *Options, name string, port int32) {
+	t.Helper()
+	ctx := context.Background()
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: corev1.ServiceSpec{
+		Type: corev1.ServiceTypeNodePort, ClusterIP: "10.96.0.190", ClusterIPs: []string{"10.96.0.190"}, Selector: map[string]string{"app": "hostname"},
+		Ports: []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 8080, TargetPort: intstr.FromInt32(80), NodePort: port}}}}
+	sl, err := o.client.DiscoveryV1().EndpointSlices("default").Get(ctx, "hostname-nodeport-y2", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl = sl.DeepCopy()
+	sl.ObjectMeta = metav1.ObjectMeta{Name: name + "-x", Namespace: "default", Labels: map[string]string{discoveryv1.LabelServiceName: name}}
+	if _, err := o.client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.client.DiscoveryV1().EndpointSlices("default").Create(ctx, sl, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func findings(rep *report.Report, code diagnose.Code) []diagnose.Finding {
@@ -66,13 +94,13 @@ func findings(rep *report.Report, code diagnose.Code) []diagnose.Finding {
 // and its NodePort probes are not run because of it.
 func TestUnreachableNode(t *testing.T) {
 	r := &fakeReacher{down: map[string]bool{"10.10.0.11": true}} // worker1
-	rep, code := runJSON(t, r, "hostname-nodeport")
+	rep, code := runJSON(t, r, "hostname-nodeport", "second")
 	if code != ExitFailed {
 		t.Errorf("exit %d, want %d", code, ExitFailed)
 	}
 	fs := findings(rep, CodeNodeUnreachable)
 	if len(fs) != 1 || fs[0].Node != "worker1" || fs[0].Service != "" ||
-		!strings.Contains(fs[0].Message, "node worker1 unreachable from here: 10.10.0.11 (InternalIP) answered on no NodePort (30080 (default/hostname-nodeport) within 2s, timeout) where other nodes answer; its 1 NodePort probes were not run") {
+		!strings.Contains(fs[0].Message, "node worker1 unreachable from here: 10.10.0.11 (InternalIP) answered on no NodePort (30080 (default/hostname-nodeport) or 30090 (default/second) within 2s, timeout) where other nodes answer; its 2 NodePort probes were not run") {
 		t.Errorf("findings %+v", fs)
 	}
 	notRun := 0
@@ -84,7 +112,7 @@ func TestUnreachableNode(t *testing.T) {
 			notRun++
 		}
 	}
-	if notRun != 1 || len(r.calls) != 1 || len(r.calls[0]) != 3 || len(r.calls[0][0].Ports) != 1 {
+	if notRun != 1 || len(r.calls) != 1 || len(r.calls[0]) != 3 || len(r.calls[0][0].Ports) != 2 {
 		t.Errorf("%d not run; reach calls %+v", notRun, r.calls)
 	}
 }
@@ -166,22 +194,49 @@ func TestAgentNodesBounded(t *testing.T) {
 	}
 }
 
-// TestDeadServiceIsNotADeadNode: when the NodePort knocked on answers on no
-// node, the Service is dead, not the nodes: nothing is skipped.
+// TestDeadServiceIsNotADeadNode: a NodePort that answers on no node is a
+// dead Service, not dead nodes: nothing is skipped.
 func TestDeadServiceIsNotADeadNode(t *testing.T) {
 	r := &fakeReacher{dead: map[int32]bool{30080: true}}
-	rep, _ := runJSON(t, r, "hostname-nodeport")
-	if fs := findings(rep, CodeNodeUnreachable); len(fs) != 1 || fs[0].Node != "" {
-		// Only one Service in scope: nothing tells dead nodes from a dead Service.
-		t.Errorf("one candidate, nothing answered: want the one cluster finding, got %+v", fs)
+	rep, _ := runJSON(t, r, "hostname-nodeport", "second")
+	if fs := findings(rep, CodeNodeUnreachable); len(fs) != 0 {
+		t.Errorf("findings %+v", fs)
 	}
-	knocks := &knocks{addrs: make([]plan.NodeAddress, 2), answered: []bool{false, true}, silent: [][]int32{{30080, 31000}, {30080}},
+	k := &knocks{addrs: make([]plan.NodeAddress, 2), answered: []bool{false, true}, silent: [][]int32{{30080, 31000}, {30080}},
 		outcome: []probe.Outcome{probe.Timeout, probe.Timeout}, alive: map[int32]bool{}}
-	if knocks.evidence(0) {
+	if k.evidence(0) != 0 {
 		t.Errorf("timing out on ports that answered nowhere is no evidence against a node")
 	}
-	knocks.alive[31000] = true
-	if !knocks.evidence(0) {
+	k.alive[31000] = true
+	if k.evidence(0) != 1 {
 		t.Errorf("timing out on a port that answered elsewhere is")
 	}
+}
+
+// TestOneServiceBlockedIsNotADeadNode: a node silent on one Service only
+// (a firewall rule for one port) runs its probes: they fail as that
+// Service's, on that node.
+func TestOneServiceBlockedIsNotADeadNode(t *testing.T) {
+	r := &perNodePort{silent: map[string]int32{"10.10.0.11": 30080}}
+	rep, _ := runJSON(t, r, "hostname-nodeport", "second")
+	if fs := findings(rep, CodeNodeUnreachable); len(fs) != 0 {
+		t.Errorf("findings %+v", fs)
+	}
+}
+
+// perNodePort: silent[host] never answers on that port; all else answers.
+type perNodePort struct{ silent map[string]int32 }
+
+func (f *perNodePort) Reach(_ context.Context, ts []prober.ReachTarget) []prober.Reach {
+	out := make([]prober.Reach, len(ts))
+	for i, t := range ts {
+		for _, p := range t.Ports {
+			o := probe.OK
+			if f.silent[t.Host] == p {
+				o = probe.Timeout
+			}
+			out[i].Ports = append(out[i].Ports, o)
+		}
+	}
+	return out
 }

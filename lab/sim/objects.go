@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
 
@@ -77,8 +78,19 @@ func createNode(ctx context.Context, cs kubernetes.Interface, c *config, i int) 
 	if err != nil {
 		return fmt.Errorf("node %s: %w", name, err)
 	}
-	got.Status = nodeStatus(name, c.nodeAddr(i))
-	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, got, metav1.UpdateOptions{}); err != nil {
+	// The node lifecycle controller taints a new node at once: set the status
+	// on the latest version.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		got.Status = nodeStatus(name, c.nodeAddr(i))
+		_, err := cs.CoreV1().Nodes().UpdateStatus(ctx, got, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if latest, gerr := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); gerr == nil {
+				got = latest
+			}
+		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("node %s status: %w", name, err)
 	}
 	lease := &coordinationv1.Lease{
@@ -174,8 +186,17 @@ func createPods(ctx context.Context, cs kubernetes.Interface, c *config, i int) 
 		if err != nil {
 			return fmt.Errorf("pod %s: %w", p.Name, err)
 		}
-		got.Status = podStatus(c.nodeAddr(c.podNode(i, j)), c.podAddr(i, j))
-		if _, err := cs.CoreV1().Pods(Namespace).UpdateStatus(ctx, got, metav1.UpdateOptions{}); err != nil {
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			got.Status = podStatus(c.nodeAddr(c.podNode(i, j)), c.podAddr(i, j))
+			_, err := cs.CoreV1().Pods(Namespace).UpdateStatus(ctx, got, metav1.UpdateOptions{})
+			if apierrors.IsConflict(err) {
+				if latest, gerr := cs.CoreV1().Pods(Namespace).Get(ctx, p.Name, metav1.GetOptions{}); gerr == nil {
+					got = latest
+				}
+			}
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("pod %s status: %w", p.Name, err)
 		}
 	}
