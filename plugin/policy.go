@@ -170,15 +170,21 @@ func (o *Options) asClientNote(inv *probe.Inventory) []diagnose.Finding {
 	if len(kept) > 0 {
 		msg += fmt.Sprintf(", except %s (svccheck finds its pods by that label; expectations use the agent's value)", strings.Join(kept, ", "))
 	}
-	var selecting []string
+	var selecting, publishing []string
 	for _, s := range inv.Services {
 		if s.Namespace == c.Namespace && len(s.Selector) > 0 && labels.SelectorFromSet(s.Selector).Matches(labels.Set(c.Labels)) {
 			selecting = append(selecting, s.Key())
+			if s.PublishNotReady {
+				publishing = append(publishing, s.Key())
+			}
 		}
 	}
 	msg += fmt.Sprintf("; it never became ready (readiness gate %s)", cluster.NeverReadyCondition)
 	if len(selecting) > 0 {
 		msg += ", so " + strings.Join(selecting, ", ") + " listed it only as a not-ready endpoint while it ran"
+	}
+	if len(publishing) > 0 {
+		msg += "; " + strings.Join(publishing, ", ") + " publish not-ready addresses: their DNS names included the agent's while it ran"
 	}
 	return []diagnose.Finding{{Severity: diagnose.SevInfo, Code: diagnose.NoteAsClient, Message: msg}}
 }
