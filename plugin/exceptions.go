@@ -151,8 +151,13 @@ func (o *Options) printExpectations(w io.Writer, inv *probe.Inventory, pl *probe
 	}
 	fmt.Fprintln(w, "\nEXPECTATIONS")
 	if o.expect != nil && o.expect.policies.Unread == "" {
-		fmt.Fprintf(w, "  %d NetworkPolicies apply: %d probes expect noReach, %d unknown, %d reach through a policy that admits them\n",
-			len(o.expect.policies.Set.Policies), counts[probe.NoReach], counts[probe.Unknown], counts[probe.Reach])
+		n := len(o.expect.policies.Set.Policies)
+		what := fmt.Sprintf("%d NetworkPolicies apply", n)
+		if n == 1 {
+			what = "1 NetworkPolicy applies"
+		}
+		fmt.Fprintf(w, "  %s: %d probes expect noReach, %d unknown, %d reach through a policy that admits them\n",
+			what, counts[probe.NoReach], counts[probe.Unknown], counts[probe.Reach])
 	}
 	for _, n := range notes {
 		fmt.Fprintf(w, "  %s\n", n.Message)

@@ -271,7 +271,7 @@ func TestDryRunShowsExpectations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"\nEXPECTATIONS\n", "1 NetworkPolicies apply: ", "declared exception internal[0] (--expect-internal): default/hostname must stay internal"} {
+	for _, want := range []string{"\nEXPECTATIONS\n", "1 NetworkPolicy applies: ", "declared exception internal[0] (--expect-internal): default/hostname must stay internal"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run lacks %q:\n%s", want, out)
 		}
