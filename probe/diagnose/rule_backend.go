@@ -25,7 +25,7 @@ import (
 // A failure at a place where the backend also answered is intermittent and
 // claims nothing. One finding per backend and verdict (a backend failing
 // alike on two ports is one finding), citing the probes of its claimed
-// failures and the forwarded paths it explains (see explains). It never
+// failures and the dead paths it explains (see explainDeadPaths). It never
 // stops: node and hop rules judge what it leaves.
 type backendFaults struct{}
 
