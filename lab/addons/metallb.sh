@@ -41,6 +41,29 @@ metallb_manifest() {
     END { flush() }' "$MLB_DIR/metallb-native.yaml"
 }
 
+# metallb_pods prints a pod per MetalLB process (controller, speaker-NODE),
+# each running the pause image on the process's node: MetalLB looks its own
+# pod up to own what it creates (ConfigurationState), so each host process
+# gets one to stand for it.
+metallb_pods() {
+  local name node
+  for name in controller "${NODES[@]/#/speaker-}"; do
+    node=${name#speaker-}
+    [ "$name" = controller ] && node=$CP
+    cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $name, namespace: $LB_NS, labels: {app.kubernetes.io/name: metallb-host-process}}
+spec:
+  nodeName: $node
+  terminationGracePeriodSeconds: 0
+  automountServiceAccountToken: false
+  containers: [{name: pause, image: $PAUSE_IMAGE, imagePullPolicy: Never}]
+---
+EOF
+  done
+}
+
 lb_running() { # [NAME]: a MetalLB process runs (that one, or any)
   local f pid
   local glob=${1:-*}
@@ -58,6 +81,7 @@ lb_on() {
   metallb_manifest | kc apply --server-side --force-conflicts -f - >/dev/null
   kc wait --for condition=established --timeout=60s crd/ipaddresspools.metallb.io crd/l2advertisements.metallb.io >/dev/null
   sed "s|@POOL@|$LB_POOL|" "$here/manifests/metallb-pool.yaml" | kc apply -f - >/dev/null
+  metallb_pods | kc apply -f - >/dev/null
   addon_kubeconfig "$LAB/metallb-controller.kubeconfig" controller "$LB_NS"
   addon_kubeconfig "$LAB/metallb-speaker.kubeconfig" speaker "$LB_NS"
   lb_running controller || start metallb-controller "$CP" env KUBECONFIG="$LAB/metallb-controller.kubeconfig" \
