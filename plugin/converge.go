@@ -321,7 +321,7 @@ func (o *Options) reprober(agents []Agent, order []probe.From) reprobeFunc {
 				go func() {
 					defer wg.Done()
 					req := agent.Request{Timeout: o.Timeout, Concurrency: o.Concurrency, Tries: o.Tries}
-					agents[k].Run(ctx, subset(pl, ids), req, record)
+					o.agentFailed(f, agents[k].Run(ctx, subset(pl, ids), req, record))
 				}()
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/svccheck/svccheck/plugin/cluster"
 	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/report"
 )
 
 // lifecycle is what one run leaves in the cluster and how its agents ended:
@@ -84,11 +85,13 @@ func (o *Options) agentFailed(from probe.From, err error) {
 	o.life.failed[from] = err.Error()
 }
 
-// agentExit turns a run whose report passed but some of whose agents stopped
-// short into exit code 4: the report (printed already) marks their probes not
-// run with the reason, and this names the agents. A failed or interrupted run
-// keeps its code (1, 130): what did run already decided it.
-func (o *Options) agentExit(err error) error {
+// agentExit turns a run whose report passed but in which an agent stopped
+// before answering every probe into exit code 4: the report (printed
+// already) marks those probes not run with the reason, and this names the
+// agents. A failed or interrupted run keeps its code (1, 130): what did run
+// already decided it. An agent that failed only in a re-probe whose probes
+// kept an earlier observation changes nothing.
+func (o *Options) agentExit(rep *report.Report, err error) error {
 	o.life.mu.Lock()
 	defer o.life.mu.Unlock()
 	if err != nil || len(o.life.failed) == 0 {
@@ -96,8 +99,26 @@ func (o *Options) agentExit(err error) error {
 	}
 	var parts []string
 	for f, why := range o.life.failed {
-		parts = append(parts, fmt.Sprintf("%s: %s", f, why))
+		if notRunFrom(rep, f, why) {
+			parts = append(parts, fmt.Sprintf("%s: %s", f, why))
+		}
+	}
+	if len(parts) == 0 {
+		return nil
 	}
 	sort.Strings(parts)
 	return &ExitError{Code: ExitAgent, Err: fmt.Errorf("agent stopped before every probe ran (its probes are reported not run): %s", strings.Join(parts, "; "))}
+}
+
+// notRunFrom reports whether the report has a probe from vantage point f not
+// run because of why.
+func notRunFrom(rep *report.Report, f probe.From, why string) bool {
+	for _, s := range rep.Services {
+		for _, p := range s.Probes {
+			if p.From == f && p.Outcome == probe.NotRun && p.Detail == why {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -75,7 +75,7 @@ func (o *Options) Run(ctx context.Context) error {
 		rep.ApplyBaseline(o.Baseline, o.baseline)
 	}
 	applyConvergence(&rep, conv)
-	return o.agentExit(o.write(&rep))
+	return o.agentExit(&rep, o.write(&rep))
 }
 
 func (o *Options) metadata(start time.Time) report.Metadata {
