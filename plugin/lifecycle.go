@@ -24,7 +24,7 @@ type lifecycle struct {
 	cleanup cluster.CleanupPolicy
 
 	mu     sync.Mutex
-	failed map[probe.From]string
+	failed map[probe.From][]string
 }
 
 // beginRun starts the run's ledger when the run may create agents; the
@@ -80,9 +80,9 @@ func (o *Options) agentFailed(from probe.From, err error) {
 	o.life.mu.Lock()
 	defer o.life.mu.Unlock()
 	if o.life.failed == nil {
-		o.life.failed = map[probe.From]string{}
+		o.life.failed = map[probe.From][]string{}
 	}
-	o.life.failed[from] = err.Error()
+	o.life.failed[from] = append(o.life.failed[from], err.Error())
 }
 
 // agentExit turns a run whose report passed but in which an agent stopped
@@ -98,9 +98,12 @@ func (o *Options) agentExit(rep *report.Report, err error) error {
 		return err
 	}
 	var parts []string
-	for f, why := range o.life.failed {
-		if notRunFrom(rep, f, why) {
-			parts = append(parts, fmt.Sprintf("%s: %s", f, why))
+	for f, whys := range o.life.failed {
+		for _, why := range whys {
+			if notRunFrom(rep, f, why) {
+				parts = append(parts, fmt.Sprintf("%s: %s", f, why))
+				break
+			}
 		}
 	}
 	if len(parts) == 0 {
