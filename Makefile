@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/svccheck/svccheck/plugin.Version=$(VERSION)
 # E2E=auto runs the e2e suite when root on Linux; yes: always; no: never.
 E2E ?= auto
 
-.PHONY: build image image-push test unit lint e2e bench bench-e2e release-check release-check-all lab-up lab-down demo clean
+.PHONY: build image image-push test unit lint e2e bench bench-e2e bench-scale e2e-scale release-check release-check-all lab-up lab-down demo clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-svccheck
@@ -59,6 +59,29 @@ bench:
 bench-e2e:
 	lab/lab.sh seed
 	$(GO) test -tags e2e -run '^$$' -bench FromAllSeed -benchtime 5x ./e2e/
+
+## bench-scale: the scale benchmarks (root on Linux): the whole --from local
+## check of 1,000 nodes x 200 NodePort Services on a loopback dataplane; on the
+## lab, the 30-Service firewall case and node agents, then on the scale lab of
+## SIM_NODES simulated nodes the healthy and the unreachable check, and on
+## SIM_NODES nodes with 10,000 Services discovery and plan (--dry-run -A)
+SIM_NODES ?= 1000
+bench-scale:
+	$(GO) test -run '^$$' -bench 'ScaleLoopback/(healthy|unreachable)$$' -benchtime 1x ./plugin/
+	lab/lab.sh up && lab/lab.sh seed
+	$(GO) test -tags e2e -run '^$$' -bench 'Firewall30|NodeAgents' -benchtime 3x -timeout 30m ./e2e/
+	@trap 'lab/lab.sh sim-down' EXIT; lab/lab.sh sim $(SIM_NODES) && \
+		$(GO) test -tags e2e -run '^$$' -bench 'ScaleHealthy|ScaleUnreachable' -benchtime 3x -timeout 60m ./e2e/
+	@trap 'lab/lab.sh sim-down' EXIT; lab/lab.sh sim $(SIM_NODES) --services 10000 --nodeport-every 50 --manual-slices && \
+		$(GO) test -tags e2e -run '^$$' -bench 'DiscoveryPlan' -benchtime 3x -timeout 60m ./e2e/
+
+## e2e-scale: the scale lab's end-to-end tests (every injected fault found on
+## the right node, nothing else flagged) on SIM_E2E_NODES simulated nodes,
+## started and removed by the tests, and the 30-Service firewall case
+SIM_E2E_NODES ?= 200
+e2e-scale:
+	lab/lab.sh up
+	$(GO) test -tags e2e -count=1 -timeout 40m -v -run 'TestScale|TestFirewall30' ./e2e/ -args -sim $(SIM_E2E_NODES)
 
 ## release-check: goreleaser check + snapshot build/archives, krew manifest validated and installed offline
 release-check:

@@ -13,6 +13,8 @@
 #   lab/lab.sh seed        apply the walkthrough's manifests and wait for its endpoints
 #   lab/lab.sh proxy-stop NODE / proxy-start NODE   break / mend a node's kube-proxy
 #   lab/lab.sh images      (re)build the lab images and import them into every node
+#   lab/lab.sh sim N [...] / sim-fault [...] / sim-status / sim-down
+#                          the scale lab: N simulated nodes added to this one (lab/sim.sh)
 #
 # Dataplane, per run: flags of `up` or the environment (LAB_DNS, LAB_PROXY,
 # LAB_CNI, LAB_STACK); the first value is the default. CoreDNS serves
@@ -774,5 +776,9 @@ case "$cmd" in
         ctr --address "$LAB/nodes/$n/containerd.sock" -n k8s.io images import "$img" >/dev/null
       done
     done ;;
+  sim) "$here/sim.sh" up "$@" ;;
+  sim-fault) "$here/sim.sh" fault "$@" ;;
+  sim-status) "$here/sim.sh" status ;;
+  sim-down) "$here/sim.sh" down ;;
   *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
