@@ -88,3 +88,36 @@ func TestPolicyBlockedPathThatFailsOtherwise(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalIngress: an externalTrafficPolicy=Local LoadBalancer that reached
+// one node's pod is noted, not partial coverage.
+func TestLocalIngress(t *testing.T) {
+	inv := testinv.Seed()
+	withPods(&inv)
+	svc := &inv.Services[0]
+	svc.Type, svc.LoadBalancerIngress, svc.ExternalTrafficPolicy, svc.HealthCheckNodePort = probe.TypeLoadBalancer, []string{"192.0.2.10"}, probe.PolicyLocal, 32000
+	pl := plan.Build(inv, plan.Options{From: local, HTTP: true})
+	res := scriptedResults(pl, func(p *probe.Probe) (probe.Outcome, []string) {
+		if p.Via == probe.ViaLoadBalancer {
+			return probe.OK, []string{"web-b"}
+		}
+		return healthy(p)
+	})
+	fs := Diagnose(inv, pl, res)
+	if got := codes(fs); got != "info:localIngress" || fs[0].Node != "worker1" ||
+		!strings.Contains(fs[0].Message, "LoadBalancer 192.0.2.10:8080 reached web-b only (on worker1), not web-a") {
+		t.Errorf("%s: %+v", got, fs)
+	}
+	svc.ExternalTrafficPolicy = probe.PolicyCluster
+	svc.HealthCheckNodePort = 0
+	pl = plan.Build(inv, plan.Options{From: local, HTTP: true})
+	res = scriptedResults(pl, func(p *probe.Probe) (probe.Outcome, []string) {
+		if p.Via == probe.ViaLoadBalancer {
+			return probe.OK, []string{"web-b"}
+		}
+		return healthy(p)
+	})
+	if got := codes(Diagnose(inv, pl, res)); got != "warning:partialCoverage" {
+		t.Errorf("externalTrafficPolicy=Cluster: %s", got)
+	}
+}
