@@ -189,7 +189,26 @@ func TestLocalProbe(t *testing.T) {
 				}
 			}},
 		{"http to a port that does not speak HTTP still reaches", func(t *testing.T) string {
-			l := acceptingListener(t)
+			// A server of another protocol: it greets, reads what it is
+			// sent and closes, so the client reads a malformed answer (a
+			// close right away races the request into a reset instead).
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = l.Close() })
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					_, _ = c.Write([]byte("SSH-2.0-raw\r\n"))
+					_ = c.SetReadDeadline(time.Now().Add(time.Second))
+					_, _ = c.Read(make([]byte, 4096))
+					_ = c.Close()
+				}
+			}()
 			return l.Addr().String()
 		}, probe.Probe{Connections: 1, HTTP: true, Via: probe.ViaEndpoint, Backends: []string{"raw-0"}},
 			func(t *testing.T, r probe.Result) {
