@@ -43,7 +43,7 @@ metadata: {name: converge, namespace: default}
 spec:
   type: NodePort
   selector: {app: converge}
-  ports: [{name: http, port: 8080, targetPort: 80, nodePort: 30091}]
+  ports: [{name: http, port: 8080, targetPort: 80, nodePort: 30099}]
 `
 
 // applyFresh deletes the converge Deployment and Service if they exist,
