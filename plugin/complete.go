@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -154,37 +156,31 @@ func (o *Options) completeFromKubeconfig(names func(*clientcmdapi.Config) []stri
 }
 
 func listNamespaces(ctx context.Context, cs kubernetes.Interface, _ string) ([]string, error) {
-	l, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, n := range l.Items {
-		names = append(names, n.Name)
-	}
-	return names, nil
+	return objectNames(cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}))
 }
 
 func listNodes(ctx context.Context, cs kubernetes.Interface, _ string) ([]string, error) {
-	l, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, n := range l.Items {
-		names = append(names, n.Name)
-	}
-	return names, nil
+	return objectNames(cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}))
 }
 
 func listServices(ctx context.Context, cs kubernetes.Interface, ns string) ([]string, error) {
-	l, err := cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+	return objectNames(cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{}))
+}
+
+// objectNames returns the names of a List's items, or the List's error.
+func objectNames(list runtime.Object, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, s := range l.Items {
-		names = append(names, s.Name)
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(items))
+	for _, it := range items {
+		if m, err := meta.Accessor(it); err == nil {
+			names = append(names, m.GetName())
+		}
 	}
 	return names, nil
 }
