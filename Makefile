@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/svccheck/svccheck/plugin.Version=$(VERSION)
 # E2E=auto runs the e2e suite when root on Linux; yes: always; no: never.
 E2E ?= auto
 
-.PHONY: build image image-push test unit lint e2e bench bench-e2e bench-scale e2e-scale release-check release-check-all lab-up lab-down demo clean
+.PHONY: build image image-push test unit lint e2e e2e-matrix bench bench-e2e bench-scale e2e-scale release-check release-check-all lab-up lab-down demo clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-svccheck
@@ -50,6 +50,21 @@ unit:
 ## e2e: start the lab, run the scenarios against it, always tear it down
 e2e:
 	@trap 'lab/lab.sh down' EXIT; lab/lab.sh up && $(GO) test -tags e2e -count=1 -timeout 20m -v ./e2e/ 2>&1 | tee e2e.out | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+e2e_test)' ; exit $${PIPESTATUS[0]}
+
+## e2e-matrix: the dataplane scenarios on each other dataplane the lab runs
+## (MATRIX: lab.sh up flags as option=value), one lab each, torn down after;
+## e2e-OPTION-VALUE.out keeps each run's log
+MATRIX ?= proxy=nftables cni=flannel stack=dual
+MATRIX_TESTS ?= TestDataplane|TestSeedHealthy|TestFromAllSeed|TestKubeProxyStopped|TestConntrackAttributesSilentTCP|TestExternalTrafficPolicyLocal|TestFirewallFromOperatorOnly|TestSelectorMatchesNoPod|TestTargetPortNotListening
+e2e-matrix:
+	@trap 'lab/lab.sh down' EXIT; rc=0; for dp in $(MATRIX); do \
+		start=$$SECONDS; echo "== e2e on a lab with $$dp"; \
+		if lab/lab.sh up --$${dp%%=*} $${dp#*=}; then \
+			$(GO) test -tags e2e -count=1 -timeout 20m -v -run '$(MATRIX_TESTS)' ./e2e/ 2>&1 | tee e2e-$${dp/=/-}.out | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\w+_test)'; \
+			[ "$${PIPESTATUS[0]}" = 0 ] || rc=1; \
+		else rc=1; fi; \
+		echo "== $$dp: $$((SECONDS - start))s"; \
+	done; exit $$rc
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./probe/
