@@ -43,6 +43,10 @@ type health struct {
 // the run was interrupted). The stream is bounded: by the agent's deadline,
 // and by its heartbeat, when the agent falls silent while the API server
 // answers (its pod deleted, its node lost, the stream stuck).
+//
+// It is one function on purpose, though long: the pipe, the stream's
+// goroutine, the watcher and the cancellation share one lifetime, and the
+// order in which they are closed on each way out is the point of the code.
 func (a *Agent) Run(parent context.Context, probes []probe.Probe, req agent.Request, onResult func(i int, r probe.Result)) error {
 	answered := make([]bool, len(probes))
 	fail := func(why string) error {
