@@ -77,9 +77,9 @@ func bindSource(network, address string, c syscall.RawConn) (*net.TCPAddr, error
 	if err != nil {
 		return nil, err
 	}
-	var sa syscall.Sockaddr = &syscall.SockaddrInet4{Addr: src.As4()}
-	if !src.Is4() {
-		sa = &syscall.SockaddrInet6{Addr: src.As16()}
+	var sa syscall.Sockaddr = &syscall.SockaddrInet6{Addr: src.As16()}
+	if src.Is4() {
+		sa = &syscall.SockaddrInet4{Addr: src.As4()}
 	}
 	var bound *net.TCPAddr
 	var opErr error
