@@ -45,12 +45,17 @@ func someNames(list []string) string {
 }
 
 // notRunReason is why p did not run, with its node left out, so that the
-// same reason on a thousand nodes groups as one.
+// same reason on a thousand nodes groups as one, and a long reason's
+// explanation after its first ": " left to the JSON.
 func notRunReason(p ProbeRow) string {
-	if p.Node == "" {
-		return p.Detail
+	r := p.Detail
+	if p.Node != "" {
+		r = strings.Replace(r, "node "+p.Node+" ", "node ", 1)
 	}
-	return strings.Replace(p.Detail, "node "+p.Node+" ", "node ", 1)
+	if head, _, ok := strings.Cut(r, ": "); ok && len(r) > 60 {
+		return head
+	}
+	return r
 }
 
 // capParts joins the parts of a result cell, cut after capNames.
