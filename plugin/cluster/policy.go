@@ -89,7 +89,11 @@ func reasonOf(err error) string {
 // without permission to list, of the namespaces given one Get each.
 func namespaceLabels(ctx context.Context, cs kubernetes.Interface, namespaces []string) (map[string]map[string]string, string, error) {
 	out := map[string]map[string]string{}
-	list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	var list *corev1.NamespaceList
+	err := RetryAPI(ctx, func(ctx context.Context) (err error) {
+		list, err = cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		return err
+	})
 	if err == nil {
 		for i := range list.Items {
 			out[list.Items[i].Name] = list.Items[i].Labels
@@ -104,7 +108,11 @@ func namespaceLabels(ctx context.Context, cs kubernetes.Interface, namespaces []
 		if ns == "" {
 			continue
 		}
-		n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		var n *corev1.Namespace
+		err := RetryAPI(ctx, func(ctx context.Context) (err error) {
+			n, err = cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+			return err
+		})
 		switch {
 		case err == nil:
 			out[ns] = n.Labels
@@ -245,7 +253,11 @@ func ClientLabels(ctx context.Context, cs kubernetes.Interface, ns, kind, name s
 	if !ok {
 		return nil, &exitcode.Error{Code: exitcode.Usage, Err: fmt.Errorf("--as-client: unknown kind %q", kind)}
 	}
-	labels, err := getter()
+	var labels map[string]string
+	err := RetryAPI(ctx, func(context.Context) (err error) {
+		labels, err = getter()
+		return err
+	})
 	if apierrors.IsNotFound(err) {
 		return nil, &exitcode.Error{Code: exitcode.Usage, Err: fmt.Errorf("--as-client: %s %q not found in namespace %q", kind, name, ns)}
 	}
