@@ -12,6 +12,9 @@
 #   lab/lab.sh node NAME -- CMD  run CMD in a node's network namespace
 #   lab/lab.sh seed        apply the walkthrough's manifests and wait for its endpoints
 #   lab/lab.sh proxy-stop NODE / proxy-start NODE   break / mend a node's kube-proxy
+#   lab/lab.sh node-readdress NODE [IP] / node-readdress NODE --restore
+#                          move a worker's InternalIP to IP (default: a free lab
+#                          address; printed) and back to the topology's
 #   lab/lab.sh images      (re)build the lab images and import them into every node
 #   lab/lab.sh sim N [...] / sim-fault [...] / sim-status / sim-down
 #                          the scale lab: N simulated nodes added to this one (lab/sim.sh)
@@ -419,8 +422,7 @@ EOF
   if [ "$LAB_DNS" = coredns ]; then
     ctr --address "$d/containerd.sock" -n k8s.io images import "$LAB/coredns/image.tar" >/dev/null
   fi
-  start "kubelet-$n" "$n" "$KBIN/kubelet" --config="$d/kubelet.yaml" --kubeconfig="$d/kubelet.kubeconfig" \
-    --root-dir="$d/kubelet" --cert-dir="$d/kubelet/pki" --node-ip="$(node_ips "$n")" --hostname-override="$n" --v=1
+  start_kubelet "$n"
   cat > "$d/proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
@@ -458,6 +460,106 @@ EOF
 }
 
 start_proxy() { start "kube-proxy-$1" "$1" "$KBIN/kube-proxy" --config="$LAB/nodes/$1/proxy.yaml"; }
+
+# start_kubelet NODE starts a node's kubelet at the node's current address:
+# the topology's, or the one node-readdress gave it.
+start_kubelet() {
+  local n=$1 d=$LAB/nodes/$1 ips
+  ips=$(node_ips "$n")
+  if [ -s "$d/readdressed" ]; then ips=$(cat "$d/readdressed")${ips#"${IP[$n]}"}; fi
+  start "kubelet-$n" "$n" "$KBIN/kubelet" --config="$d/kubelet.yaml" --kubeconfig="$d/kubelet.kubeconfig" \
+    --root-dir="$d/kubelet" --cert-dir="$d/kubelet/pki" --node-ip="$ips" --hostname-override="$n" --v=1
+}
+
+# stop_daemon NAME stops one lab daemon by its recorded pid (only if that pid
+# is still the lab's) and waits until it has exited.
+stop_daemon() {
+  local f=$LAB/pids/$1.pid pid
+  pid=$(cat "$f" 2>/dev/null) || pid=
+  lab_pid "$pid" || return 1
+  kill -TERM "$pid" 2>/dev/null || true
+  local end=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null; do
+    [ $SECONDS -lt $end ] || die "$1 (pid $pid) did not exit within 30s of SIGTERM"
+    sleep 0.1
+  done
+  rm -f "$f"
+}
+
+# internal_ip NODE prints the first InternalIP in the Node's status.
+internal_ip() {
+  kc get node "$1" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}' | awk '{print $1}'
+}
+
+# has_internal_ip NODE IP: the Node's status names IP as its InternalIP.
+has_internal_ip() { [ "$(internal_ip "$1")" = "$2" ]; }
+
+# used_lab_ips prints the lab network's addresses in use: the topology's nodes,
+# hosts and gateway, and the addresses node-readdress gave nodes.
+used_lab_ips() {
+  local h
+  echo "${NET[gateway]}"
+  for h in "${NODES[@]}" "${HOSTS[@]}"; do
+    echo "${IP[$h]}"
+    [ ! -s "$LAB/nodes/$h/readdressed" ] || cat "$LAB/nodes/$h/readdressed"
+  done
+}
+
+# free_lab_ip prints the highest address of the lab network below the gateway
+# that used_lab_ips does not list.
+free_lab_ip() {
+  local a b c d len=${NET[lab]#*/} net n ip h used
+  used=" $(used_lab_ips | paste -sd ' ') "
+  net=$(ipv4_net "${NET[lab]}")
+  IFS=. read -r a b c d <<< "${net%/*}"
+  n=$((a << 24 | b << 16 | c << 8 | d))
+  IFS=. read -r a b c d <<< "${NET[gateway]}"
+  for ((ip = (a << 24 | b << 16 | c << 8 | d) - 1; ip > n; ip--)); do
+    h="$((ip >> 24 & 255)).$((ip >> 16 & 255)).$((ip >> 8 & 255)).$((ip & 255))"
+    [ "$(ipv4_net "$h/$len")" = "$net" ] || break
+    if [[ $used != *" $h "* ]]; then echo "$h"; return; fi
+  done
+  die "no free address in ${NET[lab]}"
+}
+
+# node_readdress NODE [IP] moves a node's InternalIP for real: IP (default: a
+# free address of the lab network) is added to the node's eth0, then its
+# kubelet (--node-ip, serving address) and kube-proxy (bindAddress) restart on
+# it, so Node.status.addresses names IP alone; the topology's address stays on
+# eth0, since the other nodes route the node's pod subnet through it. Its pods
+# keep running. Prints IP. node_readdress NODE --restore undoes it exactly.
+node_readdress() {
+  local n=${1:?node name} to=${2:-} d=$LAB/nodes/${1:-} cur proxy=
+  [ -n "${PODNET[$n]:-}" ] || die "no node $n in $TOPOLOGY"
+  [ "$n" != "$CP" ] || die "$n runs the control plane at ${IP[$n]} (every kubeconfig names it): readdress a worker"
+  [ -f "$d/kubelet.yaml" ] || die "node $n is not up"
+  cur=$(cat "$d/readdressed" 2>/dev/null) || cur=
+  if [ "$to" = --restore ]; then
+    [ -n "$cur" ] || { log "$n is at its topology address ${IP[$n]}"; return; }
+    to=${IP[$n]}
+  else
+    [ -z "$cur" ] || die "$n is already at $cur (node-readdress $n --restore first)"
+    [ -n "$to" ] || to=$(free_lab_ip)
+    if ! [[ $to =~ ^[0-9]+(\.[0-9]+){3}$ ]] || [ "$(ipv4_net "$to/${NET[lab]#*/}")" != "$(ipv4_net "${NET[lab]}")" ]; then
+      die "$to is not an IPv4 address of the lab network ${NET[lab]}"
+    fi
+    [[ " $(used_lab_ips | paste -sd ' ') " != *" $to "* ]] || die "$to is taken"
+    in_ns "$n" ip addr add "$to/${NET[lab]#*/}" dev eth0
+  fi
+  log "moving $n's InternalIP from ${cur:-${IP[$n]}} to $to (kubelet and kube-proxy restart there)"
+  sed -i "s/^address: .*/address: $to/" "$d/kubelet.yaml"
+  sed -i "s/^bindAddress: .*/bindAddress: $to/" "$d/proxy.yaml"
+  if [ "$to" = "${IP[$n]}" ]; then rm -f "$d/readdressed"; else echo "$to" > "$d/readdressed"; fi
+  stop_daemon "kubelet-$n" || die "no kubelet running on $n"
+  start_kubelet "$n"
+  # A kube-proxy stopped on purpose (proxy-stop) stays stopped.
+  if stop_daemon "kube-proxy-$n"; then proxy=1; start_proxy "$n"; fi
+  wait_for "node $n to report InternalIP $to" 60 has_internal_ip "$n" "$to"
+  wait_for "node $n Ready" 60 healthy
+  if [ "$to" = "${IP[$n]}" ]; then in_ns "$n" ip addr del "$cur/${NET[lab]#*/}" dev eth0; fi
+  log "$n is at $to${proxy:+ (kube-proxy restarted)}"
+  echo "$to"
+}
 
 # stop_proxy kills a node's kube-proxy and removes its rules, as if it had
 # never run there: that node's NodePorts and ClusterIPs stop forwarding.
@@ -765,6 +867,7 @@ case "$cmd" in
   seed) seed ;;
   proxy-stop) KBIN=$CACHE/k8s/$K8S_VERSION/bin; stop_proxy "${1:?node name}" ;;
   proxy-start) KBIN=$CACHE/k8s/$K8S_VERSION/bin; start_proxy "${1:?node name}" ;;
+  node-readdress) need_root; KBIN=$CACHE/k8s/$K8S_VERSION/bin; node_readdress "$@" ;;
   node)
     n=${1:?node name}; shift
     [ "${1:-}" = -- ] && shift
@@ -780,5 +883,5 @@ case "$cmd" in
   sim-fault) "$here/sim.sh" fault "$@" ;;
   sim-status) "$here/sim.sh" status ;;
   sim-down) "$here/sim.sh" down ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,/^# Dataplane, per run/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2 ;;
 esac
