@@ -464,19 +464,41 @@ func v6(ip string) string {
 }
 
 // endpointKeys names a Service's endpoints by owner and position: the i-th
-// pod (by name) of Deployment/web is "Deployment/web#i", so the same
-// position keeps its name when a rollout replaces the pods. Pods without an
-// owner keep their own name; endpoints without a pod their address.
+// pod of Deployment/web is "Deployment/web#i", so the same position keeps
+// its name when a rollout replaces the pods. Positions go to ready pods
+// first, then not-ready ones, then terminating ones, each by name: old pods
+// still terminating after a rollout do not push the new ready ones to other
+// positions. Pods without an owner keep their own name; endpoints without a
+// pod their address.
 func (b *planner) endpointKeys(svc *probe.Service) map[string]string {
+	rank := map[string]int{} // pod -> 0 ready, 1 not ready, 2 terminating: its best endpoint
 	byOwner := map[string][]string{}
 	for _, ep := range svc.Endpoints {
 		if ep.PodName == "" {
 			continue
 		}
+		r := 1
+		switch {
+		case ep.Terminating:
+			r = 2
+		case ep.Ready:
+			r = 0
+		}
+		if old, ok := rank[ep.PodName]; !ok || r < old {
+			rank[ep.PodName] = r
+		}
 		o := b.owners[svc.Namespace+"/"+ep.PodName]
 		if !slices.Contains(byOwner[o], ep.PodName) {
 			byOwner[o] = append(byOwner[o], ep.PodName)
 		}
+	}
+	for _, pods := range byOwner {
+		sort.Slice(pods, func(i, j int) bool {
+			if rank[pods[i]] != rank[pods[j]] {
+				return rank[pods[i]] < rank[pods[j]]
+			}
+			return pods[i] < pods[j]
+		})
 	}
 	keys := make(map[string]string, len(svc.Endpoints))
 	for _, ep := range svc.Endpoints {
@@ -484,9 +506,7 @@ func (b *planner) endpointKeys(svc *probe.Service) map[string]string {
 		if ep.PodName != "" {
 			k = ep.PodName
 			if o := b.owners[svc.Namespace+"/"+ep.PodName]; o != "" {
-				pods := byOwner[o]
-				sort.Strings(pods)
-				k = fmt.Sprintf("%s#%d", o, slices.Index(pods, ep.PodName))
+				k = fmt.Sprintf("%s#%d", o, slices.Index(byOwner[o], ep.PodName))
 			}
 			k += v6(ep.Address)
 		}

@@ -329,6 +329,46 @@ func TestIDsSurviveRolloutAndNodeAddressChange(t *testing.T) {
 	}
 }
 
+// Right after a rollout the old pods may still be terminating in the
+// EndpointSlices: the ready pods keep the positions a baseline knows them by,
+// whatever the old pods' names, and the terminating ones come after them.
+func TestEndpointIDsOfReadyPodsBeforeTerminatingOnes(t *testing.T) {
+	before := testinv.Seed()
+	before.Pods = []probe.Pod{
+		{Namespace: "default", Name: "web-a", Owner: "Deployment/web"},
+		{Namespace: "default", Name: "web-b", Owner: "Deployment/web"},
+	}
+	mid := testinv.Seed()
+	mid.Pods = []probe.Pod{
+		{Namespace: "default", Name: "web-7f9c-x1", Owner: "Deployment/web"},
+		{Namespace: "default", Name: "web-7f9c-q2", Owner: "Deployment/web"},
+		{Namespace: "default", Name: "web-5b2a-old", Owner: "Deployment/web"}, // sorts first
+	}
+	svc := &mid.Services[0]
+	svc.Endpoints[0].PodName, svc.Endpoints[0].Address = "web-7f9c-x1", "10.244.2.9"
+	svc.Endpoints[1].PodName, svc.Endpoints[1].Address = "web-7f9c-q2", "10.244.0.3"
+	svc.Endpoints = append(svc.Endpoints, probe.Endpoint{Address: "10.244.1.7", PodName: "web-5b2a-old", NodeName: "worker1",
+		Terminating: true, Ports: map[string]int32{"http": 80}})
+	opts := Options{From: []probe.From{probe.FromPod}}
+	was := map[string]bool{}
+	for _, p := range Build(before, opts).Probes {
+		was[p.ID] = true
+	}
+	keys := map[string]string{}
+	for _, p := range Build(mid, opts).Probes {
+		if p.Via != probe.ViaEndpoint {
+			continue
+		}
+		keys[p.Pod] = p.Key
+		if p.Pod != "web-5b2a-old" && !was[p.ID] {
+			t.Errorf("ready pod %s: %s is not in the baseline", p.Pod, p.ID)
+		}
+	}
+	if keys["web-5b2a-old"] != "Deployment/web#2" || keys["web-7f9c-q2"] != "Deployment/web#0" || keys["web-7f9c-x1"] != "Deployment/web#1" {
+		t.Errorf("endpoint keys %v, want the ready pods at #0 and #1 and the terminating one after them", keys)
+	}
+}
+
 // TestDNSExpectation: the DNS name must resolve to the ClusterIPs (both
 // families), or for a headless Service to the endpoints DNS publishes; a
 // headless name is dialled on the pods' target port.
