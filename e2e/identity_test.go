@@ -89,6 +89,18 @@ func nodeInternalIP(t *testing.T, node string) string {
 	return strings.TrimSpace(lab(t, "kubectl", "get", "node", node, "-o", `jsonpath={.status.addresses[?(@.type=="InternalIP")].address}`))
 }
 
+// networkOf is what node-readdress changes for node: its eth0's IPv4
+// addresses, its routes, and every other node's route to its pod subnet.
+func networkOf(t *testing.T, node string) string {
+	out := lab(t, "node", node, "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0") + lab(t, "node", node, "--", "ip", "-4", "route")
+	for _, other := range []string{"lab-cp", "lab-w1", "lab-w2"} {
+		if other != node {
+			out += other + ": " + lab(t, "node", other, "--", "ip", "route", "show", podSubnet(t, node))
+		}
+	}
+	return out
+}
+
 func probeIDs(r *report.Report) []string {
 	var ids []string
 	for _, s := range r.Services {
@@ -217,6 +229,7 @@ func TestBaselineSurvivesRolloutAndNodeAddressChange(t *testing.T) {
 	if oldIP != topo.ip["lab-w1"] {
 		t.Fatalf("lab-w1 is at %s, not its topology address %s: a previous run left it readdressed", oldIP, topo.ip["lab-w1"])
 	}
+	network := networkOf(t, "lab-w1")
 	newIP := strings.TrimSpace(lab(t, "node-readdress", "lab-w1"))
 	readdressed, proxyStopped := true, false
 	defer func() {
@@ -235,6 +248,10 @@ func TestBaselineSurvivesRolloutAndNodeAddressChange(t *testing.T) {
 	}()
 	if got := nodeInternalIP(t, "lab-w1"); got != newIP || newIP == oldIP {
 		t.Fatalf("lab-w1's InternalIP is %s after node-readdress to %s (was %s)", got, newIP, oldIP)
+	}
+	now := networkOf(t, "lab-w1")
+	if strings.Contains(now, " "+oldIP+"/") || !strings.Contains(now, " "+newIP+"/") || strings.Count(now, "via "+newIP) != 2 {
+		t.Fatalf("lab-w1 did not move from %s to %s:\n%s", oldIP, newIP, now)
 	}
 	t.Logf("lab-w1's InternalIP moved from %s to %s", oldIP, newIP)
 	eventually(t, "seed healthy at lab-w1's new address", 60*time.Second, func() error {
@@ -315,6 +332,9 @@ func TestBaselineSurvivesRolloutAndNodeAddressChange(t *testing.T) {
 	readdressed = false
 	if got := nodeInternalIP(t, "lab-w1"); got != oldIP {
 		t.Errorf("lab-w1 restored to %s, want %s", got, oldIP)
+	}
+	if got := networkOf(t, "lab-w1"); got != network {
+		t.Errorf("lab-w1's network not restored exactly:\nnow\n%s\nbefore\n%s", got, network)
 	}
 	eventually(t, "seed healthy again at lab-w1's topology address", 60*time.Second, func() error {
 		r, _, code := svccheck(t, args...)

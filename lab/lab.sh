@@ -13,7 +13,7 @@
 #   lab/lab.sh seed        apply the walkthrough's manifests and wait for its endpoints
 #   lab/lab.sh proxy-stop NODE / proxy-start NODE   break / mend a node's kube-proxy
 #   lab/lab.sh node-readdress NODE [IP] / node-readdress NODE --restore
-#                          move a worker's InternalIP to IP (default: a free lab
+#                          move a worker to address IP (default: a free lab
 #                          address; printed) and back to the topology's
 #   lab/lab.sh images      (re)build the lab images and import them into every node
 #   lab/lab.sh sim N [...] / sim-fault [...] / sim-status / sim-down
@@ -522,41 +522,53 @@ free_lab_ip() {
   die "no free address in ${NET[lab]}"
 }
 
-# node_readdress NODE [IP] moves a node's InternalIP for real: IP (default: a
-# free address of the lab network) is added to the node's eth0, then its
-# kubelet (--node-ip, serving address) and kube-proxy (bindAddress) restart on
-# it, so Node.status.addresses names IP alone; the topology's address stays on
-# eth0, since the other nodes route the node's pod subnet through it. Its pods
-# keep running. Prints IP. node_readdress NODE --restore undoes it exactly.
+# node_readdress NODE [IP] moves a worker's address for real, to IP (default:
+# a free address of the lab network): IP joins the node's eth0, the other
+# nodes route its pod subnet through IP, the old address leaves eth0, and its
+# kubelet (--node-ip, serving address) and kube-proxy (bindAddress) restart
+# on IP, so Node.status.addresses names IP alone. Its pods keep running.
+# Prints IP. node_readdress NODE --restore moves it back the same way.
 node_readdress() {
-  local n=${1:?node name} to=${2:-} d=$LAB/nodes/${1:-} cur proxy=
+  local n=${1:?node name} to=${2:-} d=$LAB/nodes/${1:-} from len=${NET[lab]#*/} m ps proxy=
   [ -n "${PODNET[$n]:-}" ] || die "no node $n in $TOPOLOGY"
   [ "$n" != "$CP" ] || die "$n runs the control plane at ${IP[$n]} (every kubeconfig names it): readdress a worker"
+  [ "$LAB_CNI" = bridge ] || die "node-readdress needs --cni bridge (flannel's VXLAN endpoints are the nodes' addresses)"
   [ -f "$d/kubelet.yaml" ] || die "node $n is not up"
-  cur=$(cat "$d/readdressed" 2>/dev/null) || cur=
+  from=$(cat "$d/readdressed" 2>/dev/null) || from=${IP[$n]}
   if [ "$to" = --restore ]; then
-    [ -n "$cur" ] || { log "$n is at its topology address ${IP[$n]}"; return; }
+    [ "$from" != "${IP[$n]}" ] || { log "$n is at its topology address ${IP[$n]}"; echo "$from"; return; }
     to=${IP[$n]}
   else
-    [ -z "$cur" ] || die "$n is already at $cur (node-readdress $n --restore first)"
+    [ "$from" = "${IP[$n]}" ] || die "$n is already at $from (node-readdress $n --restore first)"
     [ -n "$to" ] || to=$(free_lab_ip)
-    if ! [[ $to =~ ^[0-9]+(\.[0-9]+){3}$ ]] || [ "$(ipv4_net "$to/${NET[lab]#*/}")" != "$(ipv4_net "${NET[lab]}")" ]; then
+    if ! [[ $to =~ ^[0-9]+(\.[0-9]+){3}$ ]] || [ "$(ipv4_net "$to/$len")" != "$(ipv4_net "${NET[lab]}")" ]; then
       die "$to is not an IPv4 address of the lab network ${NET[lab]}"
     fi
     [[ " $(used_lab_ips | paste -sd ' ') " != *" $to "* ]] || die "$to is taken"
-    in_ns "$n" ip addr add "$to/${NET[lab]#*/}" dev eth0
   fi
-  log "moving $n's InternalIP from ${cur:-${IP[$n]}} to $to (kubelet and kube-proxy restart there)"
+  log "moving $n from $from to $to (kubelet and kube-proxy restart there)"
+  # Recorded first and every step idempotent: after a failure half-way,
+  # --restore moves the node back from wherever it got.
+  if [ "$to" = "${IP[$n]}" ]; then rm -f "$d/readdressed"; else echo "$to" > "$d/readdressed"; fi
+  in_ns "$n" ip addr replace "$to/$len" dev eth0
+  for m in "${NODES[@]}"; do
+    [ "$m" = "$n" ] || in_ns "$m" ip route replace "${PODNET[$n]}" via "$to"
+  done
+  # The old address is eth0's primary one: deleting it would take the
+  # secondary (new) one along unless the kernel promotes it, for this delete.
+  ps=$(in_ns "$n" cat /proc/sys/net/ipv4/conf/eth0/promote_secondaries)
+  in_ns "$n" sh -c 'echo 1 > /proc/sys/net/ipv4/conf/eth0/promote_secondaries'
+  if [[ $(in_ns "$n" ip -4 -o addr show dev eth0) = *" $from/"* ]]; then in_ns "$n" ip addr del "$from/$len" dev eth0; fi
+  in_ns "$n" sh -c "echo $ps > /proc/sys/net/ipv4/conf/eth0/promote_secondaries"
+  in_ns "$n" ip route replace default via "${NET[gateway]}" # gone if it hung on the old address
   sed -i "s/^address: .*/address: $to/" "$d/kubelet.yaml"
   sed -i "s/^bindAddress: .*/bindAddress: $to/" "$d/proxy.yaml"
-  if [ "$to" = "${IP[$n]}" ]; then rm -f "$d/readdressed"; else echo "$to" > "$d/readdressed"; fi
-  stop_daemon "kubelet-$n" || die "no kubelet running on $n"
+  stop_daemon "kubelet-$n" || log "no kubelet was running on $n"
   start_kubelet "$n"
   # A kube-proxy stopped on purpose (proxy-stop) stays stopped.
   if stop_daemon "kube-proxy-$n"; then proxy=1; start_proxy "$n"; fi
   wait_for "node $n to report InternalIP $to" 60 has_internal_ip "$n" "$to"
   wait_for "node $n Ready" 60 healthy
-  if [ "$to" = "${IP[$n]}" ]; then in_ns "$n" ip addr del "$cur/${NET[lab]#*/}" dev eth0; fi
   log "$n is at $to${proxy:+ (kube-proxy restarted)}"
   echo "$to"
 }
