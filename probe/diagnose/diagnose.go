@@ -80,6 +80,10 @@ const (
 	// VerdictStaleForwarding: the Service has no ready endpoint, yet a path
 	// to it answered: forwarding has not caught up with the endpoints.
 	VerdictStaleForwarding Code = "staleForwarding"
+	// VerdictHealthCheckMismatch: a node's healthCheckNodePort answers 200
+	// without a ready local endpoint (kube-proxy's view is stale) or 503
+	// with one (load balancers skip the node).
+	VerdictHealthCheckMismatch Code = "healthCheckMismatch"
 )
 
 // Notes about the cluster or a Service that are not verdicts on a path.

@@ -35,16 +35,18 @@ type always struct{ rule }
 //     and the forwarded paths that failed because of them.
 //  9. undeclaredPortFromOutside: without failing direct probes, every
 //     NodePort is refused and a numeric targetPort no container declares.
-//  10. nodeFaults: failed connections through one node's NodePort or
+//  10. healthCheckMismatch: a node's healthCheckNodePort answering 200
+//     without a ready local endpoint (stale kube-proxy) or 503 with one.
+//  11. nodeFaults: failed connections through one node's NodePort or
 //     ClusterIP, placed on the node (dataplaneBroken, blockedFromOperator,
 //     nodePortBlocked, nodePathFailed).
-//  11. exposure (always): a ClusterIP or pod IP answers from outside; no
+//  12. exposure (always): a ClusterIP or pod IP answers from outside; no
 //     other rule cites these probes, so an exposure is reported whatever
 //     else is wrong with the Service.
-//  12. hopFailures: whatever failure is left, and partial coverage, one
+//  13. hopFailures: whatever failure is left, and partial coverage, one
 //     finding per kind of hop; it cites every failed probe no rule before it
 //     cited.
-//  13. udpSilence (always): UDP paths that got no reply, a note.
+//  14. udpSilence (always): UDP paths that got no reply, a note.
 //
 // The endpoint rules come first because a Service with nothing to reach
 // explains every path; the backend rules come before the node rule because a
@@ -60,6 +62,7 @@ var rules = []rule{
 	undeclaredPortRefused{},
 	backendFaults{},
 	undeclaredPortFromOutside{},
+	healthCheckMismatch{},
 	nodeFaults{},
 	always{exposure{}},
 	hopFailures{},
