@@ -312,6 +312,9 @@ func deadSpeaker(t *testing.T, args []string) {
 	if code != 1 || strings.Join(failed, ",") != "loadBalancer/" {
 		t.Errorf("exit %d, failing %v; want the LoadBalancer ingress only", code, failed)
 	}
+	if got := strings.Join(verdicts(r, "lb-local"), ","); got != "loadBalancerNotDelivering@" {
+		t.Errorf("verdicts %q, want loadBalancerNotDelivering", got)
+	}
 }
 
 // staleHealthCheck cuts lab-w2's kube-proxy from the API server and moves

@@ -84,6 +84,9 @@ const (
 	// without a ready local endpoint (kube-proxy's view is stale) or 503
 	// with one (load balancers skip the node).
 	VerdictHealthCheckMismatch Code = "healthCheckMismatch"
+	// VerdictLoadBalancerNotDelivering: a LoadBalancer ingress fails from
+	// here while the nodes behind it answer on the Service's NodePort.
+	VerdictLoadBalancerNotDelivering Code = "loadBalancerNotDelivering"
 )
 
 // Notes about the cluster or a Service that are not verdicts on a path.

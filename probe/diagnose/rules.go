@@ -40,13 +40,15 @@ type always struct{ rule }
 //  11. nodeFaults: failed connections through one node's NodePort or
 //     ClusterIP, placed on the node (dataplaneBroken, blockedFromOperator,
 //     nodePortBlocked, nodePathFailed).
-//  12. exposure (always): a ClusterIP or pod IP answers from outside; no
+//  12. loadBalancerNotDelivering: a LoadBalancer ingress failing from here
+//     while every node that should answers on the Service's NodePort.
+//  13. exposure (always): a ClusterIP or pod IP answers from outside; no
 //     other rule cites these probes, so an exposure is reported whatever
 //     else is wrong with the Service.
-//  13. hopFailures: whatever failure is left, and partial coverage, one
+//  14. hopFailures: whatever failure is left, and partial coverage, one
 //     finding per kind of hop; it cites every failed probe no rule before it
 //     cited.
-//  14. udpSilence (always): UDP paths that got no reply, a note.
+//  15. udpSilence (always): UDP paths that got no reply, a note.
 //
 // The endpoint rules come first because a Service with nothing to reach
 // explains every path; the backend rules come before the node rule because a
@@ -64,6 +66,7 @@ var rules = []rule{
 	undeclaredPortFromOutside{},
 	healthCheckMismatch{},
 	nodeFaults{},
+	loadBalancerNotDelivering{},
 	always{exposure{}},
 	hopFailures{},
 	always{udpSilence{}},
