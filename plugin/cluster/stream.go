@@ -113,7 +113,7 @@ func (a *Agent) Run(parent context.Context, probes []probe.Probe, req agent.Requ
 		if i, r, err = rr.Next(); err == nil {
 			if r.Interrupted && parent.Err() == nil {
 				stopped = true
-				r = probe.Result{ID: r.ID, Outcome: probe.NotRun, Detail: "agent process stopped in its pod (SIGTERM) before the probe finished"}
+				r = probe.Result{ID: r.ID, Outcome: probe.NotRun, Detail: stoppedInPod}
 			}
 			answered[i] = true
 			onResult(i, r)
@@ -127,7 +127,7 @@ func (a *Agent) Run(parent context.Context, probes []probe.Probe, req agent.Requ
 		case <-time.After(5 * time.Second):
 		}
 		if stopped {
-			return errors.New("agent process stopped in its pod (SIGTERM) before every probe finished")
+			return errors.New(stoppedInPod)
 		}
 		return nil
 	}
@@ -157,6 +157,11 @@ func (a *Agent) Run(parent context.Context, probes []probe.Probe, req agent.Requ
 }
 
 var errStopped = errors.New("exec stream stopped")
+
+// stoppedInPod is why the probes of an agent stopped by SIGTERM in its pod
+// did not run, and the error Run returns then: the run's exit code finds
+// those probes by this very text.
+const stoppedInPod = "agent process stopped in its pod (SIGTERM) before the probe finished"
 
 // watch stops the stream when the agent has sent nothing for stallAfter and
 // the API says why (its pod deleted or ended, its node lost), or, while the
