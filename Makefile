@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/svccheck/svccheck/plugin.Version=$(VERSION)
 # E2E=auto runs the e2e suite when root on Linux; yes: always; no: never.
 E2E ?= auto
 
-.PHONY: build image image-push test unit lint e2e e2e-matrix bench bench-e2e bench-scale e2e-scale release-check release-check-all lab-up lab-down demo clean
+.PHONY: build image image-push test unit lint e2e e2e-matrix bench bench-e2e bench-scale e2e-scale fault soak release-check release-check-all lab-up lab-down demo clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-svccheck
@@ -97,6 +97,19 @@ SIM_E2E_NODES ?= 200
 e2e-scale:
 	lab/lab.sh up
 	$(GO) test -tags e2e -count=1 -timeout 40m -v -run 'TestScale|TestFirewall30' ./e2e/ -args -sim $(SIM_E2E_NODES)
+
+## fault: the fault-injection suite on the lab (lab must be up; about 14 minutes on 2 cores): the
+## API server paused and restarted, etcd paused, the agent's pod deleted and its process killed,
+## its node's kubelet, kube-proxy and network lost, a node agent's node lost, svccheck itself
+## stopped, at every phase of a run where the fault means something
+fault:
+	FAULTS=1 $(GO) test -tags e2e -count=1 -timeout 60m -v -run '^TestFault' ./e2e/
+
+## soak: SOAK_RUNS back-to-back agent runs on the seed, faults at random moments (lab must be up);
+## hangs, leftovers and wrong exit codes must be zero (SOAK_SEED=N repeats a draw)
+SOAK_RUNS ?= 30
+soak:
+	SOAK_RUNS=$(SOAK_RUNS) SOAK_SEED=$(SOAK_SEED) $(GO) test -tags e2e -count=1 -timeout 120m -v -run '^TestSoak$$' ./e2e/
 
 ## release-check: goreleaser check + snapshot build/archives, krew manifest validated and installed offline
 release-check:

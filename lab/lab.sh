@@ -580,7 +580,7 @@ stop_proxy() {
   pid=$(cat "$f" 2>/dev/null) || pid=
   lab_pid "$pid" || die "no kube-proxy running on $1"
   kill -TERM "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  while running "$pid"; do sleep 0.1; done
   rm -f "$f"
   in_ns "$1" "$KBIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
 }
@@ -706,6 +706,11 @@ up() {
 # lab_pid PID: PID is a process of the lab's (in its cgroup), not one that
 # reused the number of a lab process that died with the machine.
 lab_pid() { [[ $1 =~ ^[0-9]+$ ]] && grep -q "^[0-9]*:pids:/$CG/" "/proc/$1/cgroup" 2>/dev/null; }
+
+# running PID: PID has not exited. A daemon the lab started is reparented to
+# this machine's init, which may reap it seconds after it exits: until then
+# kill -0 still finds it, as a zombie.
+running() { local st; st=$(cat "/proc/$1/stat" 2>/dev/null) && [ "$(awk '{print $1}' <<< "${st##*) }")" != Z ]; }
 
 # lab_pids prints every process of the lab's: all in its cgroups (daemons,
 # shims, containers) and any other in its network namespaces (e.g. a command
@@ -895,5 +900,8 @@ case "$cmd" in
   sim-fault) "$here/sim.sh" fault "$@" ;;
   sim-status) "$here/sim.sh" status ;;
   sim-down) "$here/sim.sh" down ;;
+  pid | remember | api-pause | api-resume | api-freeze | api-stop | api-start | api-restart | cp-restart | kubelet-stop | kubelet-start | node-lose | node-restore | agent-kill)
+    # shellcheck source=lab/faults.sh
+    . "$here/faults.sh"; fault "$cmd" "$@" ;; # fault injection: lab/faults.sh says what each does
   *) sed -n '2,/^# Dataplane, per run/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2 ;;
 esac
