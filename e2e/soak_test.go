@@ -27,11 +27,16 @@ type soakFault struct {
 	codes []int
 }
 
+// soakMoment is when a fault strikes after the run starts: within the
+// first 1.2 s, as the seed's agent run lasts about a second (faults drawn
+// up to 3 s in landed after most runs had ended).
+func soakMoment(r *rand.Rand) time.Duration { return time.Duration(r.IntN(1200)) * time.Millisecond }
+
 func soakFaults() []soakFault {
 	agent := func(f func(ref string, r *rand.Rand)) func(t *testing.T, r *rand.Rand) {
 		return func(t *testing.T, r *rand.Rand) {
 			if ref := agentPod(t, false, 8*time.Second); ref != "" {
-				time.Sleep(time.Duration(r.IntN(1500)) * time.Millisecond)
+				time.Sleep(time.Duration(r.IntN(400)) * time.Millisecond)
 				f(ref, r)
 			}
 		}
@@ -39,11 +44,11 @@ func soakFaults() []soakFault {
 	return []soakFault{
 		{name: "none", inject: func(*testing.T, *rand.Rand) {}, codes: []int{0}},
 		{name: "api-freeze", inject: func(t *testing.T, r *rand.Rand) {
-			time.Sleep(time.Duration(r.IntN(3000)) * time.Millisecond)
+			time.Sleep(soakMoment(r))
 			labErr(t, "api-freeze", strconv.Itoa(1+r.IntN(8)))
 		}, codes: []int{0, 4}},
 		{name: "api-restart", inject: func(t *testing.T, r *rand.Rand) {
-			time.Sleep(time.Duration(r.IntN(3000)) * time.Millisecond)
+			time.Sleep(soakMoment(r))
 			labErr(t, "api-restart")
 		}, undo: recoverFromAPIRestart, codes: []int{0, 4}},
 		{name: "pod-delete", inject: agent(func(ref string, _ *rand.Rand) {
@@ -54,19 +59,19 @@ func soakFaults() []soakFault {
 			_, _ = runLab("agent-kill", ref, []string{"KILL", "TERM"}[r.IntN(2)]) // no process yet, or done: a miss
 		}), codes: []int{0, 4}},
 		{name: "kubelet-restart", inject: func(t *testing.T, r *rand.Rand) {
-			time.Sleep(time.Duration(r.IntN(3000)) * time.Millisecond)
+			time.Sleep(soakMoment(r))
 			labErr(t, "kubelet-stop", "lab-w1")
-			time.Sleep(time.Duration(r.IntN(3000)) * time.Millisecond)
+			time.Sleep(soakMoment(r))
 			labErr(t, "kubelet-start", "lab-w1")
 		}, undo: func(t *testing.T) { _, _ = runLab("kubelet-start", "lab-w1") }, codes: []int{0, 4}},
 		{name: "node-blip", inject: func(t *testing.T, r *rand.Rand) {
-			time.Sleep(time.Duration(r.IntN(3000)) * time.Millisecond)
+			time.Sleep(soakMoment(r))
 			labErr(t, "node-lose", "lab-w1")
 			time.Sleep(time.Duration(1+r.IntN(8)) * time.Second)
 			labErr(t, "node-restore", "lab-w1")
 		}, undo: func(t *testing.T) { _, _ = runLab("node-restore", "lab-w1") }, codes: []int{0, 4}},
 		{name: "proxy-stop", inject: func(t *testing.T, r *rand.Rand) {
-			time.Sleep(time.Duration(r.IntN(3000)) * time.Millisecond)
+			time.Sleep(soakMoment(r))
 			labErr(t, "proxy-stop", "lab-w1")
 		}, undo: func(t *testing.T) { _, _ = runLab("proxy-start", "lab-w1") }, codes: []int{0, 1}},
 	}
