@@ -98,7 +98,7 @@ e2e-scale:
 	lab/lab.sh up
 	$(GO) test -tags e2e -count=1 -timeout 40m -v -run 'TestScale|TestFirewall30' ./e2e/ -args -sim $(SIM_E2E_NODES)
 
-## fault: the fault-injection suite on the lab (lab must be up; about 14 minutes on 2 cores): the
+## fault: the fault-injection suite on the lab (lab must be up; 9 min 41 s on 2 cores): the
 ## API server paused and restarted, etcd paused, the agent's pod deleted and its process killed,
 ## its node's kubelet, kube-proxy and network lost, a node agent's node lost, svccheck itself
 ## stopped, at every phase of a run where the fault means something
