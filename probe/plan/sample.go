@@ -37,10 +37,22 @@ func SampleNodes(namespace, service, port string, nodes []string, k int) []strin
 	return out
 }
 
+// hash64 is FNV-1a of s through the 64-bit finalizer of MurmurHash3.
+// FNV-1a alone barely moves the high bits for names that differ in their
+// last characters (lab-sim-0100, lab-sim-0101, …): ranked by the whole
+// value, the same runs of neighbouring nodes came first for most Services
+// (one node of 1,003 in a fifth of the samples). The finalizer spreads
+// every input bit over the whole word.
 func hash64(s string) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(s))
-	return h.Sum64()
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }
 
 // sample remembers the sampled nodes of the Service port being planned.

@@ -79,6 +79,34 @@ func TestSampleNodesStable(t *testing.T) {
 	}
 }
 
+// TestSampleNodesSpread: over many Services, the coverage loops land on
+// nodes about evenly, whatever the nodes' names look like (numbered names
+// that differ in their last characters, a few nodes named otherwise): 1,000
+// Services of one port, 3 nodes each, on 1,003 nodes is 3 loops per node on
+// average; rendezvous hashing makes that a Poisson count of mean 3, which
+// stays under 12 on every node and leaves at most a tenth of them unsampled.
+func TestSampleNodesSpread(t *testing.T) {
+	nodes := []string{"lab-cp", "lab-w1", "lab-w2"}
+	for i := 0; i < 1000; i++ {
+		nodes = append(nodes, fmt.Sprintf("lab-sim-%04d", i))
+	}
+	count := map[string]int{}
+	for s := 0; s < 1000; s++ {
+		for _, n := range SampleNodes("sim", fmt.Sprintf("sim-%05d", s), "http", nodes, CoverageSample) {
+			count[n]++
+		}
+	}
+	busiest := ""
+	for n, c := range count {
+		if busiest == "" || c > count[busiest] {
+			busiest = n
+		}
+	}
+	if count[busiest] >= 12 || len(count) < 900 {
+		t.Errorf("coverage loops on %d of %d nodes, %d on %s: not spread", len(count), len(nodes), count[busiest], busiest)
+	}
+}
+
 func reversed(s []string) []string {
 	out := slices.Clone(s)
 	slices.Reverse(out)
