@@ -79,24 +79,27 @@ bench-e2e:
 ## check of 1,000 nodes x 200 NodePort Services on a loopback dataplane; on the
 ## lab, the 30-Service firewall case and node agents, then on the scale lab of
 ## SIM_NODES simulated nodes the healthy and the unreachable check, and on
-## SIM_NODES nodes with 10,000 Services discovery and plan (--dry-run -A)
+## SIM_NODES nodes with 10,000 Services discovery and plan (--dry-run -A); each
+## simulation is removed on any exit
 SIM_NODES ?= 1000
 bench-scale:
 	$(GO) test -run '^$$' -bench 'ScaleLoopback/(healthy|unreachable)$$' -benchtime 1x ./plugin/
 	lab/lab.sh up && lab/lab.sh seed
 	$(GO) test -tags e2e -run '^$$' -bench 'Firewall30|NodeAgents' -benchtime 3x -timeout 30m ./e2e/
-	@trap 'lab/lab.sh sim-down' EXIT; lab/lab.sh sim $(SIM_NODES) && \
+	@trap 'lab/lab.sh sim-down' EXIT; trap 'exit 130' INT TERM; lab/lab.sh sim $(SIM_NODES) && \
 		$(GO) test -tags e2e -run '^$$' -bench 'ScaleHealthy|ScaleUnreachable' -benchtime 3x -timeout 60m ./e2e/
-	@trap 'lab/lab.sh sim-down' EXIT; lab/lab.sh sim $(SIM_NODES) --services 10000 --nodeport-every 50 --manual-slices && \
+	@trap 'lab/lab.sh sim-down' EXIT; trap 'exit 130' INT TERM; lab/lab.sh sim $(SIM_NODES) --services 10000 --nodeport-every 50 --manual-slices && \
 		$(GO) test -tags e2e -run '^$$' -bench 'DiscoveryPlan' -benchtime 3x -timeout 60m ./e2e/
 
-## e2e-scale: the scale lab's end-to-end tests (every injected fault found on
-## the right node, nothing else flagged) on SIM_E2E_NODES simulated nodes,
-## started and removed by the tests, and the 30-Service firewall case
+## e2e-scale: the scale lab's end-to-end tests on the running lab (root): the
+## 30-Service firewall case on the real nodes, then SIM_E2E_NODES simulated
+## nodes brought up for TestScaleHealthy and TestScaleFaults (every injected
+## fault found on the right node, nothing else flagged), removed on any exit
 SIM_E2E_NODES ?= 200
 e2e-scale:
-	lab/lab.sh up
-	$(GO) test -tags e2e -count=1 -timeout 40m -v -run 'TestScale|TestFirewall30' ./e2e/ -args -sim $(SIM_E2E_NODES)
+	$(GO) test -tags e2e -count=1 -timeout 10m -v -run '^TestFirewall30$$' ./e2e/ -args -scale
+	@trap 'lab/lab.sh sim-down' EXIT; trap 'exit 130' INT TERM; lab/lab.sh sim $(SIM_E2E_NODES) && \
+		$(GO) test -tags e2e -count=1 -timeout 30m -v -run '^TestScale(Healthy|Faults)$$' ./e2e/
 
 ## fault: the fault-injection suite on the lab (lab must be up; 9 min 41 s on 2 cores): the
 ## API server paused and restarted, etcd paused, the agent's pod deleted and its process killed,

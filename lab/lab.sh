@@ -660,7 +660,7 @@ healthy() {
   [ -e "/run/netns/$P-operator" ] || return 1
   local ready
   ready=$(timeout 20 nsenter --net="/run/netns/$P-operator" "$LAB/bin/kubectl" --kubeconfig "$LAB/admin.kubeconfig" \
-    --request-timeout=10s get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null | grep -c True) || return 1
+    --request-timeout=10s get nodes -l '!svccheck.dev/sim' -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null | grep -c True) || return 1
   [ "$ready" = "${#NODES[@]}" ]
 }
 
@@ -844,7 +844,10 @@ seed() {
 
 status() {
   if healthy; then
-    kc get nodes -o wide
+    kc get nodes -l '!svccheck.dev/sim' -o wide
+    if "$here/sim.sh" status >/dev/null 2>&1; then
+      echo "scale lab: $(kc get nodes -l svccheck.dev/sim --no-headers | wc -l) simulated nodes (lab/lab.sh sim-status)"
+    fi
     echo "dataplane: $(paste -sd ' ' "$LAB/dataplane" 2>/dev/null || echo unknown)"
     return 0
   fi
