@@ -13,8 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -83,9 +83,16 @@ type run struct {
 	maxRSS int64 // bytes
 }
 
+// svccheckRun runs kubectl-svccheck under GNU time, whose fork()ed child
+// reports the plugin's own peak RSS. (The rusage of a command started from
+// this process is no measure: Go starts it with vfork semantics, so the
+// child's high-water mark starts at this test process's, which holds the
+// previous runs' reports.)
 func svccheckRun(t testing.TB, args ...string) run {
 	t.Helper()
-	cmd := exec.Command(labSh, append([]string{"exec", "--", "kubectl-svccheck"}, args...)...)
+	rss := filepath.Join(os.TempDir(), fmt.Sprintf("svccheck-maxrss-%d", time.Now().UnixNano()))
+	defer os.Remove(rss)
+	cmd := exec.Command(labSh, append([]string{"exec", "--", "/usr/bin/time", "-f", "%M", "-o", rss, "kubectl-svccheck"}, args...)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()
@@ -97,9 +104,21 @@ func svccheckRun(t testing.TB, args ...string) run {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.maxRSS = ru.Maxrss << 10
+	b, err := os.ReadFile(rss)
+	if err != nil {
+		t.Fatalf("peak RSS (GNU time, /usr/bin/time): %v", err)
 	}
+	// The last line: a failing command's is preceded by "Command exited
+	// with non-zero status N".
+	lines := strings.Fields(string(b))
+	if len(lines) == 0 {
+		t.Fatalf("peak RSS: empty %s", rss)
+	}
+	kib, err := strconv.ParseInt(lines[len(lines)-1], 10, 64)
+	if err != nil {
+		t.Fatalf("peak RSS: %q: %v", b, err)
+	}
+	r.maxRSS = kib << 10
 	if errOut.Len() > 0 {
 		t.Logf("stderr: %s", errOut.String())
 	}
