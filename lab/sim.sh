@@ -211,7 +211,7 @@ down() {
   fi
   rm -f "$PIDFILE"
   if [ -x "$LAB/bin/svccheck-sim" ] && [ -e "/run/netns/$P-operator" ]; then
-    nsenter --net="/run/netns/$P-operator" timeout 180 "$LAB/bin/svccheck-sim" down -kubeconfig "$LAB/admin.kubeconfig" ||
+    nsenter --net="/run/netns/$P-operator" timeout 660 "$LAB/bin/svccheck-sim" down -kubeconfig "$LAB/admin.kubeconfig" ||
       log "warning: simulated objects may be left (svccheck-sim down failed)"
   fi
   net_down

@@ -14,7 +14,9 @@
 // EndpointSlice controller builds the slices. With -manual-slices the
 // ClusterIP Services have no selector and the simulation writes their
 // EndpointSlices itself (a cluster of ten thousand Services without fifty
-// thousand Pods).
+// thousand Pods), and they name another proxy (service-proxy-name) so that
+// the real nodes' kube-proxy does not program them: they are discovered and
+// planned, not probed.
 //
 // The dataplane owns every simulated node address and every simulated pod
 // address in the simulation's network namespace and answers as kube-proxy
@@ -45,6 +47,9 @@ const (
 	LabelSim  = "svccheck.dev/sim"
 	Namespace = "sim"
 	PodPort   = 8080
+	// ServiceProxyNameLabel hands a Service to another proxy than
+	// kube-proxy, which then ignores it.
+	ServiceProxyNameLabel = "service.kubernetes.io/service-proxy-name"
 )
 
 func main() {

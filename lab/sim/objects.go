@@ -137,7 +137,13 @@ func createService(ctx context.Context, cs kubernetes.Interface, c *config, i in
 		svc.Spec.Type = corev1.ServiceTypeNodePort
 		svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
 	} else if c.manualSlices {
+		// No selector, and no kube-proxy: the label keeps the lab's real
+		// nodes from programming ten thousand ClusterIPs (each proxy resync
+		// an iptables-restore of every rule), which made creating them take
+		// eight minutes instead of one. They are there to be discovered and
+		// planned, not probed.
 		svc.Spec.Selector = nil
+		svc.Labels = map[string]string{LabelSim: "true", ServiceProxyNameLabel: "svccheck-sim"}
 	}
 	_, err := cs.CoreV1().Services(Namespace).Create(ctx, svc, metav1.CreateOptions{})
 	if err = create(err); err != nil || svc.Spec.Selector != nil {
@@ -246,6 +252,15 @@ func down(ctx context.Context, cs kubernetes.Interface) error {
 	if err := cs.CoreV1().Pods(Namespace).DeleteCollection(ctx, now, metav1.ListOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete pods: %w", err)
 	}
+	// The namespace controller deletes Services one at a time at the
+	// controller manager's 20 QPS (ten thousand: eight minutes): delete them
+	// here, in parallel, and the slices with them.
+	if err := deleteServices(ctx, cs); err != nil {
+		return err
+	}
+	if err := cs.DiscoveryV1().EndpointSlices(Namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete endpoint slices: %w", err)
+	}
 	if err := cs.CoreV1().Namespaces().Delete(ctx, Namespace, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete namespace %s: %w", Namespace, err)
 	}
@@ -258,11 +273,30 @@ func down(ctx context.Context, cs kubernetes.Interface) error {
 	return waitGone(ctx, cs)
 }
 
-// waitGone waits (at most two minutes) until the namespace and the nodes
+// deleteServices deletes the namespace's Services, 24 requests in flight.
+func deleteServices(ctx context.Context, cs kubernetes.Interface) error {
+	list, err := cs.CoreV1().Services(Namespace).List(ctx, metav1.ListOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list services: %w", err)
+	}
+	return parallel(ctx, len(list.Items), 24, func(ctx context.Context, i int) error {
+		err := cs.CoreV1().Services(Namespace).Delete(ctx, list.Items[i].Name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete service %s: %w", list.Items[i].Name, err)
+		}
+		return nil
+	})
+}
+
+// waitGone waits (at most ten minutes: a namespace of ten thousand
+// Services takes minutes to go) until the namespace and the nodes
 // are gone, deleting pods stuck in it (other controllers' pods on
 // simulated nodes) on the way.
 func waitGone(ctx context.Context, cs kubernetes.Interface) error {
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
 		_, err := cs.CoreV1().Namespaces().Get(ctx, Namespace, metav1.GetOptions{})
 		nodes, nerr := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: LabelSim + "=true"})
@@ -276,5 +310,5 @@ func waitGone(ctx context.Context, cs kubernetes.Interface) error {
 		case <-time.After(time.Second):
 		}
 	}
-	return fmt.Errorf("namespace %s or simulated nodes still there after 2 minutes", Namespace)
+	return fmt.Errorf("namespace %s or simulated nodes still there after 10 minutes", Namespace)
 }
