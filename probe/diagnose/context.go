@@ -179,3 +179,23 @@ func connFailed(p *probe.Probe, r *probe.Result) bool {
 	kinds := failureKinds(r)
 	return !(p.Protocol == "UDP" && len(kinds) == 1 && kinds[0] == probe.NoAnswer)
 }
+
+// openGroups lists the Service's open failed probes that match f and keep
+// accepts, grouped by key: the keys in plan order, and each key's probes.
+func (c *svcContext) openGroups(f func(p *probe.Probe) bool, keep func(p *probe.Probe, r *probe.Result) bool,
+	key func(p *probe.Probe) string) ([]string, map[string][]int) {
+	var keys []string
+	groups := map[string][]int{}
+	for _, i := range c.open(f) {
+		p, r := c.probe(i)
+		if !keep(p, r) {
+			continue
+		}
+		k := key(p)
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	return keys, groups
+}

@@ -21,18 +21,11 @@ import (
 type healthCheckMismatch struct{}
 
 func (healthCheckMismatch) apply(c *svcContext) bool {
-	byNode := map[string][]int{}
-	var nodes []string
-	for _, i := range c.open(func(p *probe.Probe) bool { return p.Via == probe.ViaHealthCheck }) {
-		p, r := c.probe(i)
-		if r.Outcome != probe.OK || p.Expect.Status == 0 || r.HTTPStatus == p.Expect.Status {
-			continue
-		}
-		if _, ok := byNode[p.Node]; !ok {
-			nodes = append(nodes, p.Node)
-		}
-		byNode[p.Node] = append(byNode[p.Node], i)
-	}
+	nodes, byNode := c.openGroups(func(p *probe.Probe) bool { return p.Via == probe.ViaHealthCheck },
+		func(p *probe.Probe, r *probe.Result) bool {
+			return r.Outcome == probe.OK && p.Expect.Status != 0 && r.HTTPStatus != p.Expect.Status
+		},
+		func(p *probe.Probe) string { return p.Node })
 	for _, node := range nodes {
 		idx := byNode[node]
 		p, r := c.probe(idx[0])

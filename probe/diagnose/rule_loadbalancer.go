@@ -18,22 +18,12 @@ import (
 type loadBalancerNotDelivering struct{}
 
 func (loadBalancerNotDelivering) apply(c *svcContext) bool {
-	lb := c.open(func(p *probe.Probe) bool { return p.From == probe.FromLocal && p.Via == probe.ViaLoadBalancer })
-	if len(lb) == 0 {
-		return false
-	}
-	byPort := map[string][]int{}
-	var ports []string
-	for _, i := range lb {
-		p, r := c.probe(i)
-		if r.Outcome == probe.OK || r.Failures < r.Connections { // an answer, or a partial failure: not "does not deliver"
-			continue
-		}
-		if _, ok := byPort[p.Port]; !ok {
-			ports = append(ports, p.Port)
-		}
-		byPort[p.Port] = append(byPort[p.Port], i)
-	}
+	// An answer, or a partial failure, is not "does not deliver".
+	ports, byPort := c.openGroups(func(p *probe.Probe) bool { return p.From == probe.FromLocal && p.Via == probe.ViaLoadBalancer },
+		func(_ *probe.Probe, r *probe.Result) bool {
+			return r.Outcome != probe.OK && r.Failures >= r.Connections
+		},
+		func(p *probe.Probe) string { return p.Port })
 	for _, port := range ports {
 		idx := byPort[port]
 		behind := func(p *probe.Probe) bool {
