@@ -169,6 +169,13 @@ func (c *svcContext) explainDeadPaths(js []judgement) map[int]*judgement {
 		}
 		pl, kinds := c.placeOf(p), failureKinds(r)
 		j, share, all := c.badCandidates(js, p, pl, kinds)
+		if unanswered := withoutConnected(kinds); j == nil && r.Connections <= 2 && slowOnly(kinds) &&
+			len(unanswered) > 0 && len(unanswered) < len(kinds) && c.forwards(pl) {
+			// A connection with no answer besides the bad backend's
+			// failure, at a place that forwards: most likely a slow answer
+			// of a good backend, not another fault of the place.
+			j, share, all = c.badCandidates(js, p, pl, unanswered)
+		}
 		switch {
 		case j == nil:
 		case all:
@@ -289,4 +296,16 @@ func (c *svcContext) endpointNode(pod string) string {
 		}
 	}
 	return ""
+}
+
+// withoutConnected drops the kinds of failure that connected (no answer, a
+// 5xx): what is left failed before any listener took the connection.
+func withoutConnected(kinds []probe.Outcome) []probe.Outcome {
+	var out []probe.Outcome
+	for _, k := range kinds {
+		if !k.Connected() {
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -79,5 +79,12 @@ func TestBackendFaultsDeadPath(t *testing.T) {
 				}
 			},
 			codes: "error:backendUnreachableFrom", node: "worker2", pod: "web-b", cites: everyFailed},
+		{name: "a slow answer besides the timeout, at a node that forwards", from: []probe.From{probe.FromLocal, probe.FromNodes}, mutate: withPods, sim: s,
+			tweak: func(p *probe.Probe, r *probe.Result) {
+				if p.Via == probe.ViaNodePort && p.Node == "worker2" && p.From == probe.FromLocal {
+					*r = probe.Result{ID: p.ID, Outcome: probe.Timeout, Connections: 2, Failures: 2, Observed: map[probe.Outcome]int{probe.Timeout: 1, probe.NoAnswer: 1}}
+				}
+			},
+			codes: "error:backendUnreachableFrom", node: "worker2", pod: "web-b", cites: everyFailed},
 	})
 }
