@@ -23,6 +23,7 @@ import (
 // pol-shop's web and policies applied and ready.
 func withPolicyEngine(t *testing.T) {
 	t.Helper()
+	namespaceGone(t, "pol-shop") // an earlier scenario's, deleted without waiting
 	lab(t, "policy-on")
 	t.Cleanup(func() {
 		lab(t, "kubectl", "delete", "namespace", "pol-shop", "--ignore-not-found", "--wait=false")
@@ -35,6 +36,18 @@ func withPolicyEngine(t *testing.T) {
 			"-o", "jsonpath={range .items[*].endpoints[?(@.conditions.ready==true)]}x{end}")
 		if len(out) < 3 {
 			return fmt.Errorf("%d ready", len(out))
+		}
+		return nil
+	})
+}
+
+// namespaceGone waits until namespace ns no longer exists: a namespace still
+// terminating refuses new objects.
+func namespaceGone(t *testing.T, ns string) {
+	t.Helper()
+	eventually(t, "namespace "+ns+" gone", 120*time.Second, func() error {
+		if out := strings.TrimSpace(lab(t, "kubectl", "get", "namespace", ns, "--ignore-not-found", "-o", "name")); out != "" {
+			return fmt.Errorf("%s still there", out)
 		}
 		return nil
 	})
@@ -222,6 +235,7 @@ func TestRoutablePodsDeclared(t *testing.T) {
 // given their addresses.
 func withMetalLB(t *testing.T) {
 	t.Helper()
+	namespaceGone(t, "lb")
 	lab(t, "lb-on")
 	t.Cleanup(func() {
 		lab(t, "kubectl", "delete", "namespace", "lb", "--ignore-not-found", "--wait=false")
