@@ -141,6 +141,7 @@ ensure_packages() {
   command -v openssl >/dev/null || missing+=(openssl)
   command -v ip >/dev/null || missing+=(iproute2)
   command -v nsenter >/dev/null || missing+=(util-linux)
+  [ -x /usr/bin/time ] || missing+=(time) # GNU time: the scale e2e's peak RSS of the plugin
   [ "$LAB_PROXY" != nftables ] || command -v nft >/dev/null || missing+=(nftables)
   [ ${#missing[@]} -gt 0 ] || return 0
   log "installing ${missing[*]}"
