@@ -2,7 +2,6 @@ package diagnose
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/svccheck/svccheck/probe"
@@ -55,9 +54,7 @@ func (c *svcContext) readyOn(node string) []string {
 		if name == "" {
 			name = ep.Address
 		}
-		if !slices.Contains(out, name) {
-			out = append(out, name)
-		}
+		out = append(out, name)
 	}
-	return out
+	return dedupe(out)
 }

@@ -40,14 +40,12 @@ func (loadBalancerNotDelivering) apply(c *svcContext) bool {
 			outcomes = append(outcomes, string(r.Outcome))
 		}
 		for _, i := range ok {
-			if n := c.plan.Probes[i].Node; !slices.Contains(nodes, n) {
-				nodes = append(nodes, n)
-			}
+			nodes = append(nodes, c.plan.Probes[i].Node)
 		}
 		p, _ := c.probe(ok[0])
 		c.add(SevError, VerdictLoadBalancerNotDelivering, "", "", idx,
 			"LoadBalancer %s fails from here (%s) while NodePort %d answers on %s: the nodes forward the Service; the load balancer does not deliver to them (MetalLB: the speaker announcing the address; a cloud load balancer: its listeners, health checks or security groups)",
-			strings.Join(addrs, ", "), strings.Join(dedupe(outcomes), ", "), p.TargetPort, strings.Join(nodes, ", "))
+			strings.Join(addrs, ", "), strings.Join(dedupe(outcomes), ", "), p.TargetPort, strings.Join(dedupe(nodes), ", "))
 	}
 	return false
 }
