@@ -90,7 +90,7 @@ func diagnosisLab(t *testing.T) {
 	eventually(t, "diagnosis Services healthy from every node", 60*time.Second, func() error {
 		for _, svc := range []string{"stale"} {
 			if r, _, code := svccheck(t, "-n", "default", "--http", "--timeout", "1s", svc); code != 0 {
-				return fmt.Errorf("%s: exit %d: %v", svc, code, r.Findings)
+				return fmt.Errorf("%s: exit %d: %v", svc, code, findingsOf(r))
 			}
 		}
 		return nil
@@ -348,7 +348,7 @@ func TestDiagStaleProxyRules(t *testing.T) {
 	eventually(t, "stale healthy again after kube-proxy resumed", 60*time.Second, func() error {
 		r, _, code := svccheck(t, "-n", "default", "--http", "--timeout", "1s", "stale")
 		if code != 0 {
-			return fmt.Errorf("exit %d: %v", code, r.Findings)
+			return fmt.Errorf("exit %d: %v", code, findingsOf(r))
 		}
 		return nil
 	})

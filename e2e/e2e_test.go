@@ -14,12 +14,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/probe/diagnose"
 	"github.com/svccheck/svccheck/report"
 )
 
@@ -132,6 +134,15 @@ func svccheck(t *testing.T, args ...string) (*report.Report, string, int) {
 	return &r, errOut.String(), code
 }
 
+// findingsOf lists a report's findings for a message (none when the run
+// printed no report).
+func findingsOf(r *report.Report) []diagnose.Finding {
+	if r == nil {
+		return nil
+	}
+	return r.Findings
+}
+
 // eventually retries check until it passes or the deadline, for state the
 // cluster converges to (endpoints, proxy rules).
 func eventually(t *testing.T, what string, timeout time.Duration, check func() error) {
@@ -151,6 +162,9 @@ func eventually(t *testing.T, what string, timeout time.Duration, check func() e
 
 func service(t *testing.T, r *report.Report, name string) *report.Service {
 	t.Helper()
+	if r == nil {
+		t.Fatalf("service %s: the run printed no report", name)
+	}
 	for i := range r.Services {
 		if r.Services[i].Name == name {
 			return &r.Services[i]
@@ -271,6 +285,35 @@ func dropOn(t *testing.T, node, src, port string) func() {
 	}
 	ipt("-I")
 	return func() { ipt("-D") }
+}
+
+// dropped reads how many packets the DROP rule dropOn(node, src, port)
+// inserted has dropped so far (-1 when the rule is not there).
+func dropped(t *testing.T, node, src, port string) int {
+	out := lab(t, "node", node, "--", "iptables", "-t", "raw", "-nvxL", "PREROUTING")
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 9 || f[2] != "DROP" || (f[7] != src && f[7] != src+"/32") || !strings.Contains(line, "dpt:"+port) {
+			continue
+		}
+		if n, err := strconv.Atoi(f[0]); err == nil {
+			return n
+		}
+	}
+	return -1
+}
+
+// waitDropped waits until the rule dropOn(node, src, port) inserted has
+// dropped a packet more than before: a probe behind it is in flight.
+func waitDropped(t *testing.T, node, src, port string, before int, bound time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for dropped(t, node, src, port) <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("no packet dropped by %s's DROP rule for %s port %s within %s", node, src, port, bound)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // firewall drops port on node for the operator host only.
@@ -414,7 +457,10 @@ func TestConntrackAttributesSilentTCP(t *testing.T) {
 
 func TestHealthyTwentyRunsNoFalseFindings(t *testing.T) {
 	for i := 0; i < 20; i++ {
-		r, _, code := svccheck(t, "-n", "default", "--http", "--from", "everywhere", "hostname", "hostname-nodeport", "etp-local", "tcp-silent")
+		r, stderr, code := svccheck(t, "-n", "default", "--http", "--from", "everywhere", "hostname", "hostname-nodeport", "etp-local", "tcp-silent")
+		if r == nil {
+			t.Fatalf("run %d: exit %d, no report: %s", i+1, code, stderr)
+		}
 		var extra []string
 		for _, f := range r.Findings {
 			if f.Severity != "info" {
@@ -528,9 +574,11 @@ func TestInterruptPrintsPartialReport(t *testing.T) {
 }
 
 // interruptRun starts a JSON run of hostname-nodeport with a 20 s timeout,
-// sends SIGINT 1.5 s later and returns the partial report, how long the
-// process took to end after the signal and how it ended.
+// sends SIGINT once lab-w2's DROP rule for the operator has dropped one of
+// its packets (the probe is in flight) and returns the partial report, how
+// long the process took to end after the signal and how it ended.
 func interruptRun(t *testing.T) (*report.Report, time.Duration, error) {
+	before := dropped(t, "lab-w2", topo.ip["operator"], "30080")
 	cmd := exec.Command(labSh, "exec", "--", "kubectl-svccheck", "-o", "json", "-n", "default", "--timeout", "20s", "hostname-nodeport")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out bytes.Buffer
@@ -538,7 +586,8 @@ func interruptRun(t *testing.T) (*report.Report, time.Duration, error) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	waitDropped(t, "lab-w2", topo.ip["operator"], "30080", before, 15*time.Second)
+	time.Sleep(300 * time.Millisecond) // the other probes end
 	start := time.Now()
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 	err := cmd.Wait()
@@ -634,8 +683,10 @@ func TestAgentImageCannotBePulled(t *testing.T) {
 }
 
 // startLongRun starts an agent run that cannot finish soon: lab-w2 drops
-// NodePort traffic from pods, so the agent's probe of it waits out --timeout.
+// NodePort traffic from pods (podFirewall), so the agent's probe of it waits
+// out --timeout. It returns once that rule dropped the agent's packet.
 func startLongRun(t *testing.T, extra ...string) *exec.Cmd {
+	before := dropped(t, "lab-w2", topo.net["cluster"], "30080")
 	args := append([]string{"exec", "--", "kubectl-svccheck", "-o", "json", "-n", "default", "--from", "cluster",
 		"--timeout", "60s", "hostname-nodeport"}, extra...)
 	cmd := exec.Command(labSh, args...)
@@ -644,14 +695,7 @@ func startLongRun(t *testing.T, extra ...string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "agent pod running", 30*time.Second, func() error {
-		out := lab(t, "kubectl", "get", "pods", "-A", "-l", "app.kubernetes.io/name=svccheck", "--field-selector=status.phase=Running", "-o", "name")
-		if strings.TrimSpace(out) == "" {
-			return errors.New("no running agent pod")
-		}
-		return nil
-	})
-	time.Sleep(time.Second) // the plan is streaming
+	waitDropped(t, "lab-w2", topo.net["cluster"], "30080", before, 60*time.Second)
 	return cmd
 }
 

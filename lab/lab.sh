@@ -11,7 +11,7 @@
 #   lab/lab.sh kubectl ARGS...   kubectl as the operator host
 #   lab/lab.sh node NAME -- CMD  run CMD in a node's network namespace
 #   lab/lab.sh seed        apply the walkthrough's manifests and wait for its endpoints
-#   lab/lab.sh proxy-stop NODE / proxy-start NODE   break / mend a node's kube-proxy
+#   lab/lab.sh proxy-stop NODE / proxy-start NODE   break / mend a node's kube-proxy (start waits for its rules)
 #   lab/lab.sh node-readdress NODE [IP] / node-readdress NODE --restore
 #                          move a worker to address IP (default: a free lab
 #                          address; printed) and back to the topology's
@@ -462,6 +462,13 @@ EOF
 
 start_proxy() { start "kube-proxy-$1" "$1" "$KBIN/kube-proxy" --config="$LAB/nodes/$1/proxy.yaml"; }
 
+# proxy_synced NODE: kube-proxy on NODE has synced its rules (and health
+# check servers) at least once since it started, by its own metrics.
+proxy_synced() {
+  in_ns "$1" bash -c 'exec 3<>/dev/tcp/127.0.0.1/10249 && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3' |
+    awk '/^kubeproxy_sync_proxy_rules_duration_seconds_count/ && $NF >= 1 {ok = 1} END {exit !ok}'
+}
+
 # start_kubelet NODE starts a node's kubelet at the node's current address:
 # the topology's, or the one node-readdress gave it.
 start_kubelet() {
@@ -887,7 +894,9 @@ case "$cmd" in
   kubectl) kc "$@" ;;
   seed) seed ;;
   proxy-stop) KBIN=$CACHE/k8s/$K8S_VERSION/bin; stop_proxy "${1:?node name}" ;;
-  proxy-start) KBIN=$CACHE/k8s/$K8S_VERSION/bin; start_proxy "${1:?node name}" ;;
+  proxy-start)
+    KBIN=$CACHE/k8s/$K8S_VERSION/bin; start_proxy "${1:?node name}"
+    wait_for "kube-proxy on $1 to write its rules" 60 proxy_synced "$1" ;;
   node-readdress) need_root; KBIN=$CACHE/k8s/$K8S_VERSION/bin; node_readdress "$@" ;;
   node)
     n=${1:?node name}; shift

@@ -205,7 +205,12 @@ func answeredWhereUnreachable(f Finding, cited, all []*Observation) string {
 // nodeContradiction: a node verdict citing a path that does not go through
 // its node, or saying its NodePort fails from outside while it passed there.
 func nodeContradiction(f Finding, cited, all []*Observation) string {
-	if i := slices.IndexFunc(cited, func(o *Observation) bool { return !o.throughNode(f.Node) }); i >= 0 {
+	// A dataplane verdict also covers what a vantage point on the node
+	// sent: every such probe leaves through the node's network.
+	through := func(o *Observation) bool {
+		return o.throughNode(f.Node) || f.Code == VerdictDataplaneBroken && (o.From == probe.FromNode(f.Node) || o.From == probe.FromPod)
+	}
+	if i := slices.IndexFunc(cited, func(o *Observation) bool { return !through(o) }); i >= 0 {
 		return "probe " + cited[i].ID + " does not go through " + f.Node
 	}
 	if f.Code != VerdictBlockedFromOperator && f.Code != VerdictNodePathFailed {

@@ -30,6 +30,7 @@ import (
 type nodeFaults struct{}
 
 func (nodeFaults) apply(c *svcContext) bool {
+	c.vantageNodeFaults() // rule_vantage.go: a node failing its own paths and others' NodePorts from an agent on it
 	nodes := c.failingNodes()
 	if ran := c.ran(reachNodePort); len(nodes) > 1 && len(ran) > 0 && len(c.failed(reachNodePort)) == len(ran) {
 		return false // every node failing is the Service's problem, not a node's

@@ -61,6 +61,7 @@ var rules = []rule{
 	noReadyEndpoints{},
 	endpointsNotReady{},
 	networkPolicy{}, // rule_policy.go: paths policy must block that answered, before the direct and node rules claim them; notes
+	vantageCutOff{}, // rule_vantage.go: a vantage point's node that reaches nothing, before the backend rules blame the pods
 	undeclaredPortRefused{},
 	backendFaults{},
 	undeclaredPortFromOutside{},

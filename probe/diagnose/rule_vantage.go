@@ -1,0 +1,213 @@
+package diagnose
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/svccheck/svccheck/probe"
+)
+
+// A vantage point inside the cluster (an agent pod or a node agent) sends
+// every probe through its own node's network. When that node's network
+// fails, every path probed from there fails, whichever Service or backend it
+// leads to: the failures say nothing about the backends or the other nodes,
+// and the node is the one common hop. Two rules place such failures on the
+// vantage point's node (dataplaneBroken) instead of on the pods or the
+// Service:
+//
+//   - vantageCutOff, before the backend rules: nothing probed from the
+//     vantage point, in the whole run, made a connection (timeouts and no
+//     route only, no answer, no refusal), and the pods it failed to reach
+//     directly run on its own node or on two nodes or more, and no other
+//     vantage point failed to reach them;
+//   - vantageNodeFaults, within nodeFaults: the node's own paths (a ClusterIP
+//     or DNS name probed from it) fail, and so do other nodes' NodePorts
+//     probed from it, while those NodePorts answer from elsewhere or other
+//     Services' paths through the node fail too.
+type vantageCutOff struct{}
+
+func (vantageCutOff) apply(c *svcContext) bool {
+	var nodes []string
+	for _, i := range c.open(anyProbe) {
+		if f := c.plan.Probes[i].From; f != probe.FromLocal {
+			if n := c.plan.NodeOf(f); n != "" && !slices.Contains(nodes, n) {
+				nodes = append(nodes, n)
+			}
+		}
+	}
+	found := false
+	for _, n := range nodes {
+		on := func(p *probe.Probe) bool { return p.From != probe.FromLocal && c.plan.NodeOf(p.From) == n }
+		if !c.cutOff(on, n) {
+			continue
+		}
+		var names []string
+		for _, i := range c.ran(on) {
+			if name := vantageName(c.plan.Probes[i].From, n); !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+		// Its NodePort fails from everywhere else too: the same cut.
+		cite := c.open(func(p *probe.Probe) bool { return on(p) || c.forwardedBy(p, n) && p.Via == probe.ViaNodePort })
+		c.add(SevError, VerdictDataplaneBroken, n, "", cite,
+			"node %s reaches nothing: every path probed from %s failed without a connection (%s), pods' own addresses included%s: its network is cut (links, routes, the CNI on %s), so nothing is concluded about the backends from there",
+			n, strings.Join(names, " and "), c.kindsText(cite), c.reachedElsewhere(on), n)
+		found = true
+	}
+	return found && len(c.open(anyProbe)) == 0
+}
+
+// cutOff: every probe from the vantage points on node n (on) that must
+// reach, across the whole run, ran and failed without a connection; the
+// pods they failed to reach directly run on n or on two nodes or more; no
+// vantage point elsewhere failed to reach those pods.
+func (c *svcContext) cutOff(on func(p *probe.Probe) bool, n string) bool {
+	var podNodes, hosts []string
+	count := 0
+	for i := range c.plan.Probes {
+		p, r := &c.plan.Probes[i], &c.results[i]
+		if !on(p) || p.Expect.Want != probe.Reach || r.Outcome == probe.NotRun {
+			continue
+		}
+		if r.Pass || !connFailed(p, r) {
+			return false
+		}
+		for _, k := range failureKinds(r) {
+			if k != probe.Timeout && k != probe.NoRoute && k != probe.DNSError {
+				return false
+			}
+		}
+		count++
+		if p.Via == probe.ViaEndpoint {
+			if p.Node != "" && !slices.Contains(podNodes, p.Node) {
+				podNodes = append(podNodes, p.Node)
+			}
+			hosts = append(hosts, p.Host)
+		}
+	}
+	if count < 2 || len(hosts) == 0 || len(podNodes) < 2 && !slices.Contains(podNodes, n) {
+		return false
+	}
+	for i := range c.plan.Probes {
+		p, r := &c.plan.Probes[i], &c.results[i]
+		if !on(p) && p.From != probe.FromLocal && p.Via == probe.ViaEndpoint && slices.Contains(hosts, p.Host) && connFailed(p, r) {
+			return false // the pod fails from elsewhere in the cluster too: not n's alone
+		}
+	}
+	return true
+}
+
+// reachedElsewhere notes the vantage points inside the cluster, not those
+// on (a node's), that reached pods of this Service directly.
+func (c *svcContext) reachedElsewhere(on func(p *probe.Probe) bool) string {
+	var froms []string
+	for _, i := range c.answered(func(p *probe.Probe) bool { return !on(p) && insideEndpoint(p) }) {
+		if f := string(c.plan.Probes[i].From); !slices.Contains(froms, f) {
+			froms = append(froms, f)
+		}
+	}
+	if len(froms) == 0 {
+		return ""
+	}
+	return "; the pods answer directly from " + strings.Join(froms, ", ")
+}
+
+// vantageName names an in-cluster vantage point on node n.
+func vantageName(v probe.From, n string) string {
+	if v == probe.FromPod {
+		return "the agent pod on " + n
+	}
+	return "the node agent on " + n
+}
+
+// vantageNodeFaults gives dataplaneBroken to each node whose own paths fail
+// from a vantage point on it that also fails other nodes' NodePorts, when
+// those answer from elsewhere or other Services' paths through the node
+// fail too; it cites every open failed connection the node forwards and
+// those NodePorts.
+func (c *svcContext) vantageNodeFaults() {
+	var order []string
+	others := map[string][]int{}
+	for _, i := range c.openConnFailures(reachNodePort) {
+		p := &c.plan.Probes[i]
+		if p.From == probe.FromLocal {
+			continue
+		}
+		if n := c.plan.NodeOf(p.From); n != "" && p.Node != n {
+			if _, ok := others[n]; !ok {
+				order = append(order, n)
+			}
+			others[n] = append(others[n], i)
+		}
+	}
+	ownFailures := func(n string) []int {
+		return c.openConnFailures(func(p *probe.Probe) bool { return c.forwardedBy(p, n) && c.ownPath(p, n) })
+	}
+	for _, n := range order {
+		if len(ownFailures(n)) == 0 {
+			continue
+		}
+		// Another node's NodePort is n's to explain only while that node
+		// forwards its own paths, and no other verdict cites it yet.
+		var rest []int
+		for _, i := range others[n] {
+			if m := c.plan.Probes[i].Node; !c.cited[i] && len(ownFailures(m)) == 0 {
+				rest = append(rest, i)
+			}
+		}
+		if others[n] = rest; len(rest) == 0 {
+			continue
+		}
+		why := ""
+		switch {
+		case c.answerElsewhere(others[n]):
+			why = "; those NodePorts answer from elsewhere"
+		case c.nodeWide(n):
+			why = fmt.Sprintf("; other Services' paths through %s fail too", n)
+		default:
+			continue
+		}
+		through := c.openConnFailures(func(p *probe.Probe) bool { return c.forwardedBy(p, n) })
+		cite := append(slices.Clone(through), others[n]...)
+		var nodes []string
+		for _, i := range others[n] {
+			if m := c.plan.Probes[i].Node; !slices.Contains(nodes, m) {
+				nodes = append(nodes, m)
+			}
+		}
+		evidence := ""
+		if len(c.answered(func(p *probe.Probe) bool { return insideEndpoint(p) && c.plan.NodeOf(p.From) == n })) > 0 {
+			evidence = fmt.Sprintf("; pods answer directly from %s", n)
+		}
+		c.add(SevError, VerdictDataplaneBroken, n, "", cite,
+			"dataplane broken on node %s: %s through %s fail%s, and so does NodePort %d of %s from %s (%s)%s%s: check kube-proxy and the CNI on %s",
+			n, c.hops(through), n, plural(len(c.hopsList(through)), "", "s"), c.plan.Probes[others[n][0]].TargetPort,
+			strings.Join(nodes, ", "), n, c.kindsText(cite), why, evidence, n)
+	}
+}
+
+// answerElsewhere: each NodePort of idx answered, in this Service, from a
+// vantage point other than the one that failed it.
+func (c *svcContext) answerElsewhere(idx []int) bool {
+	for _, i := range idx {
+		p := &c.plan.Probes[i]
+		if len(c.answered(func(q *probe.Probe) bool { return reachNodePort(q) && q.Node == p.Node && q.From != p.From })) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// nodeWide: a ClusterIP or DNS name of another Service, probed from a
+// vantage point on node n, failed its connections.
+func (c *svcContext) nodeWide(n string) bool {
+	for i := range c.plan.Probes {
+		p, r := &c.plan.Probes[i], &c.results[i]
+		if (p.Namespace != c.svc.Namespace || p.Service != c.svc.Name) && (p.Via == probe.ViaClusterIP || p.Via == probe.ViaDNS) &&
+			c.plan.NodeOf(p.From) == n && connFailed(p, r) {
+			return true
+		}
+	}
+	return false
+}
