@@ -45,7 +45,7 @@ func (hopFailures) apply(c *svcContext) bool {
 		hop := hopKey(p)
 		g, ok := groups[string(code)+"|"+hop]
 		if !ok {
-			g = &hopGroup{code: code, sev: sev, hop: hop, desc: describeHop(p), node: p.Node}
+			g = &hopGroup{code: code, sev: sev, hop: hop, desc: c.describeHop(p), node: p.Node}
 			groups[string(code)+"|"+hop] = g
 			order = append(order, g)
 		}
@@ -120,6 +120,16 @@ func failure(p *probe.Probe, r *probe.Result) string {
 		return fmt.Sprintf("HTTP %d, want %d", r.HTTPStatus, p.Expect.Status)
 	}
 	return string(r.Outcome)
+}
+
+// describeHop names a kind of hop, e.g. "port http NodePort 30080 from
+// local", and the node of an agent pod: "... from pod (on worker1)".
+func (c *svcContext) describeHop(p *probe.Probe) string {
+	s := describeHop(p)
+	if n := c.plan.NodeOf(p.From); p.From == probe.FromPod && n != "" {
+		s += " (on " + n + ")"
+	}
+	return s
 }
 
 // describeHop names a kind of hop, e.g. "port http NodePort 30080 from local".

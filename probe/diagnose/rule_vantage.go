@@ -29,27 +29,41 @@ type vantageCutOff struct{}
 
 func (vantageCutOff) apply(c *svcContext) bool {
 	var nodes []string
+	byNode := map[string][]probe.From{}
 	for _, i := range c.open(anyProbe) {
-		if f := c.plan.Probes[i].From; f != probe.FromLocal {
-			if n := c.plan.NodeOf(f); n != "" && !slices.Contains(nodes, n) {
-				nodes = append(nodes, n)
-			}
+		f := c.plan.Probes[i].From
+		n := c.plan.NodeOf(f)
+		if f == probe.FromLocal || n == "" || slices.Contains(byNode[n], f) {
+			continue
 		}
+		if _, ok := byNode[n]; !ok {
+			nodes = append(nodes, n)
+		}
+		byNode[n] = append(byNode[n], f)
 	}
 	found := false
 	for _, n := range nodes {
-		on := func(p *probe.Probe) bool { return p.From != probe.FromLocal && c.plan.NodeOf(p.From) == n }
-		if !c.cutOff(on, n) {
-			continue
-		}
-		var names []string
-		for _, i := range c.ran(on) {
-			if name := vantageName(c.plan.Probes[i].From, n); !slices.Contains(names, name) {
-				names = append(names, name)
+		// The vantage points on n that reach nothing, each on its own (an
+		// agent pod may be cut while the node agent beside it is not).
+		var cut []probe.From
+		for _, v := range byNode[n] {
+			if c.cutOff(func(p *probe.Probe) bool { return p.From == v }, n) {
+				cut = append(cut, v)
 			}
 		}
-		// Its NodePort fails from everywhere else too: the same cut.
-		cite := c.open(func(p *probe.Probe) bool { return on(p) || c.forwardedBy(p, n) && p.Via == probe.ViaNodePort })
+		if len(cut) == 0 {
+			continue
+		}
+		on := func(p *probe.Probe) bool { return slices.Contains(cut, p.From) }
+		var names []string
+		for _, v := range cut {
+			names = append(names, vantageName(v, n))
+		}
+		cite := c.open(on)
+		if len(cut) == len(byNode[n]) {
+			// Its NodePort fails from everywhere else too: the same cut.
+			cite = c.open(func(p *probe.Probe) bool { return on(p) || c.forwardedBy(p, n) && p.Via == probe.ViaNodePort })
+		}
 		c.add(SevError, VerdictDataplaneBroken, n, "", cite,
 			"node %s reaches nothing: every path probed from %s failed without a connection (%s), pods' own addresses included%s: its network is cut (links, routes, the CNI on %s), so nothing is concluded about the backends from there",
 			n, strings.Join(names, " and "), c.kindsText(cite), c.reachedElsewhere(on), n)
@@ -58,10 +72,10 @@ func (vantageCutOff) apply(c *svcContext) bool {
 	return found && len(c.open(anyProbe)) == 0
 }
 
-// cutOff: every probe from the vantage points on node n (on) that must
-// reach, across the whole run, ran and failed without a connection; the
-// pods they failed to reach directly run on n or on two nodes or more; no
-// vantage point elsewhere failed to reach those pods.
+// cutOff: every probe from a vantage point on node n (on) that must reach,
+// across the whole run, ran and failed without a connection; the pods it
+// failed to reach directly run on n or on two nodes or more; no vantage
+// point on another node failed to reach those pods.
 func (c *svcContext) cutOff(on func(p *probe.Probe) bool, n string) bool {
 	var podNodes, hosts []string
 	count := 0
@@ -91,8 +105,8 @@ func (c *svcContext) cutOff(on func(p *probe.Probe) bool, n string) bool {
 	}
 	for i := range c.plan.Probes {
 		p, r := &c.plan.Probes[i], &c.results[i]
-		if !on(p) && p.From != probe.FromLocal && p.Via == probe.ViaEndpoint && slices.Contains(hosts, p.Host) && connFailed(p, r) {
-			return false // the pod fails from elsewhere in the cluster too: not n's alone
+		if p.From != probe.FromLocal && c.plan.NodeOf(p.From) != n && p.Via == probe.ViaEndpoint && slices.Contains(hosts, p.Host) && connFailed(p, r) {
+			return false // the pod fails from another node too: not n's alone
 		}
 	}
 	return true

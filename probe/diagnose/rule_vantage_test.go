@@ -57,6 +57,9 @@ func TestVantageCutOff(t *testing.T) {
 			codes: "error:dataplaneBroken", node: "worker1", cites: everyFailed, stop: true,
 			msgs: []string{"every path probed from the agent pod on worker1 and the node agent on worker1 failed"},
 			also: []string{"; the pods answer directly from node/master, node/worker2"}},
+		{name: "the agent pod is cut, the node agent beside it is not", from: allFroms, agent: "worker1", mutate: withPods,
+			outcome: failing(fromAgent, probe.Timeout), codes: "error:dataplaneBroken", node: "worker1", cites: everyFailed, stop: true,
+			msgs: []string{"every path probed from the agent pod on worker1 failed without a connection (timeout), pods' own addresses included; the pods answer directly from node/master, node/worker1, node/worker2"}},
 		{name: "healthy", from: fromPod, agent: "worker1", mutate: withPods, outcome: healthy},
 	})
 }
