@@ -20,7 +20,7 @@ func TestHopFailures(t *testing.T) {
 			msgs: []string{"port http NodePort 30080 from local: worker1 (10.10.0.11:30080) refused"}},
 		{name: "an agent pod's hop names its node", from: []probe.From{probe.FromPod}, agent: "worker1",
 			outcome: failing(func(p *probe.Probe) bool { return p.Via == probe.ViaClusterIP }, probe.Timeout),
-			codes: "error:pathFailed", cites: everyFailed,
+			codes:   "error:pathFailed", cites: everyFailed,
 			msgs: []string{"port http ClusterIP from pod (on worker1): 10.96.0.100:8080 timeout"}},
 		{name: "one kind of hop per finding, in plan order", from: []probe.From{probe.FromPod},
 			outcome: failing(func(p *probe.Probe) bool { return p.Via == probe.ViaDNS || p.Via == probe.ViaClusterIP }, probe.DNSError),
