@@ -202,6 +202,7 @@ func (o *Options) converge(ctx context.Context, inv *probe.Inventory, pl *probe.
 			}
 		}
 		pl2.AgentNodes = pl.AgentNodes
+		plan.Topology(&pl2, &inv2)
 		results2, run := c.carryOver(pl, results, &pl2, pending)
 		got := reprobe(ctx, &pl2, run)
 		for _, i := range run {

@@ -181,6 +181,7 @@ func (o *Options) execute(ctx context.Context, inv *probe.Inventory, pl *probe.P
 	if err != nil {
 		return nil, nil, err
 	}
+	plan.Topology(pl, inv) // the agent pods' nodes are known now
 	var wg sync.WaitGroup
 	for k, f := range order {
 		idx := remote[f]

@@ -96,6 +96,12 @@ type Endpoint struct {
 	// Ports maps a Service port name ("" for the unnamed port) to the target
 	// port number on this endpoint.
 	Ports map[string]int32 `json:"ports"`
+	// ForZones and ForNodes are the EndpointSlice's topology hints: the
+	// zones and nodes whose kube-proxy should prefer this endpoint
+	// (trafficDistribution PreferClose/PreferSameZone, PreferSameNode, or
+	// topology-aware routing).
+	ForZones []string `json:"forZones,omitempty"`
+	ForNodes []string `json:"forNodes,omitempty"`
 }
 
 // Node is one cluster node.
@@ -106,6 +112,8 @@ type Node struct {
 	Addresses     map[string][]string `json:"addresses"`
 	Ready         bool                `json:"ready"`
 	Unschedulable bool                `json:"unschedulable,omitempty"`
+	// Zone is the node's topology.kubernetes.io/zone label.
+	Zone string `json:"zone,omitempty"`
 }
 
 // Pod is the part of a pod svccheck reasons about.

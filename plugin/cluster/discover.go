@@ -364,16 +364,26 @@ func convertSlice(sl *discoveryv1.EndpointSlice) []probe.Endpoint {
 		if ep.NodeName != nil {
 			node = *ep.NodeName
 		}
+		var zones, forNodes []string
+		if h := ep.Hints; h != nil {
+			for _, z := range h.ForZones {
+				zones = append(zones, z.Name)
+			}
+			for _, n := range h.ForNodes {
+				forNodes = append(forNodes, n.Name)
+			}
+		}
 		for _, addr := range ep.Addresses {
 			out = append(out, probe.Endpoint{Address: addr, PodName: pod, NodeName: node, Ready: ready,
-				Serving: serving, Terminating: term, Ports: ports})
+				Serving: serving, Terminating: term, Ports: ports, ForZones: zones, ForNodes: forNodes})
 		}
 	}
 	return out
 }
 
 func convertNode(n *corev1.Node) probe.Node {
-	out := probe.Node{Name: n.Name, Addresses: map[string][]string{}, Unschedulable: n.Spec.Unschedulable}
+	out := probe.Node{Name: n.Name, Addresses: map[string][]string{}, Unschedulable: n.Spec.Unschedulable,
+		Zone: n.Labels[corev1.LabelTopologyZone]}
 	for _, a := range n.Status.Addresses {
 		out.Addresses[string(a.Type)] = append(out.Addresses[string(a.Type)], a.Address)
 	}

@@ -3,10 +3,12 @@ package cluster
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -196,5 +198,27 @@ func TestListAllPaginates(t *testing.T) {
 	}
 	if strings.Join(conts, ",") != ",a,b" || limits[2] != 2 {
 		t.Errorf("continue tokens %q limits %v", conts, limits)
+	}
+}
+
+func TestConvertTopologyHints(t *testing.T) {
+	ready, name, port := true, "http", int32(80)
+	node := "n1"
+	sl := &discoveryv1.EndpointSlice{
+		Ports: []discoveryv1.EndpointPort{{Name: &name, Port: &port}},
+		Endpoints: []discoveryv1.Endpoint{
+			{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}, NodeName: &node,
+				Hints: &discoveryv1.EndpointHints{ForZones: []discoveryv1.ForZone{{Name: "a"}, {Name: "b"}}, ForNodes: []discoveryv1.ForNode{{Name: "n1"}}}},
+			{Addresses: []string{"10.0.0.2"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}},
+		},
+	}
+	eps := convertSlice(sl)
+	if len(eps) != 2 || !slices.Equal(eps[0].ForZones, []string{"a", "b"}) || !slices.Equal(eps[0].ForNodes, []string{"n1"}) ||
+		eps[1].ForZones != nil || eps[1].ForNodes != nil {
+		t.Errorf("endpoints %+v", eps)
+	}
+	n := convertNode(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{corev1.LabelTopologyZone: "a"}}})
+	if n.Zone != "a" {
+		t.Errorf("zone %q, want a", n.Zone)
 	}
 }

@@ -81,7 +81,9 @@ func Build(inv probe.Inventory, opts Options) probe.Plan {
 	for i := range inv.Services {
 		b.service(&inv.Services[i])
 	}
-	return probe.Plan{Probes: b.probes}
+	pl := probe.Plan{Probes: b.probes}
+	Topology(&pl, &inv) // topology.go: the paths whose forwarding node is known
+	return pl
 }
 
 func newPlanner(inv probe.Inventory, opts Options) *planner {

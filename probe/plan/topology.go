@@ -1,0 +1,121 @@
+package plan
+
+import (
+	"slices"
+
+	"github.com/svccheck/svccheck/probe"
+)
+
+// Topology narrows the backends each probe must cover to those the node
+// forwarding it uses when the Service's EndpointSlices carry topology hints
+// (trafficDistribution PreferClose/PreferSameZone or PreferSameNode,
+// topology-aware routing): a node in zone a reaches only zone a's pods
+// through a ClusterIP or its NodePort, so seeing no other pod there is not a
+// coverage gap. It follows kube-proxy's choice (CategorizeEndpoints in
+// pkg/proxy/topology.go): node hints when every ready endpoint has one and
+// one names the node, else zone hints when every ready endpoint has one and
+// one names the node's zone, else every ready endpoint. Only cluster-wide
+// forwarding is narrowed (a ClusterIP or DNS name without
+// internalTrafficPolicy=Local, a NodePort without externalTrafficPolicy=
+// Local); a LoadBalancer's ingress, delivered to nodes the report does not
+// know, keeps no backends to cover when hints are in use.
+//
+// A ClusterIP probed from an agent pod is narrowed once pl.AgentNodes says
+// where it ran: Topology is idempotent and is called again then. It returns
+// how many probes it changed.
+func Topology(pl *probe.Plan, inv *probe.Inventory) int {
+	var hinted map[string]*probe.Service
+	for i := range inv.Services {
+		if s := &inv.Services[i]; hasHints(s) {
+			if hinted == nil {
+				hinted = map[string]*probe.Service{}
+			}
+			hinted[s.Key()] = s
+		}
+	}
+	if hinted == nil {
+		return 0
+	}
+	zones := make(map[string]string, len(inv.Nodes))
+	for _, n := range inv.Nodes {
+		zones[n.Name] = n.Zone
+	}
+	changed := 0
+	for i := range pl.Probes {
+		p := &pl.Probes[i]
+		svc := hinted[p.Namespace+"/"+p.Service]
+		if svc == nil || p.Expect.Want != probe.Reach || len(p.Backends) == 0 {
+			continue
+		}
+		node := ""
+		switch p.Via {
+		case probe.ViaNodePort:
+			if svc.ExternalTrafficPolicy != probe.PolicyLocal {
+				node = p.Node
+			}
+		case probe.ViaClusterIP, probe.ViaDNS:
+			if svc.InternalTrafficPolicy != probe.PolicyLocal && len(svc.ClusterIPs) > 0 {
+				node = pl.NodeOf(p.From)
+			}
+		case probe.ViaLoadBalancer:
+			if svc.ExternalTrafficPolicy != probe.PolicyLocal {
+				p.Backends = nil
+				p.Expect.Reason += "; topology hints: the nodes the ingress delivers to decide which pods answer"
+				changed++
+			}
+			continue
+		}
+		if node == "" {
+			continue
+		}
+		use, why := hintedFor(svc, node, zones[node])
+		if use == nil {
+			continue
+		}
+		kept := slices.DeleteFunc(slices.Clone(p.Backends), func(b string) bool { return !slices.Contains(use, b) })
+		if len(kept) == len(p.Backends) || len(kept) == 0 {
+			continue
+		}
+		p.Backends = kept
+		p.Expect.Reason += "; topology hints: " + node + " forwards to the endpoints hinted for " + why
+		changed++
+	}
+	return changed
+}
+
+// hasHints: some ready endpoint of svc carries a topology hint.
+func hasHints(svc *probe.Service) bool {
+	return slices.ContainsFunc(svc.Endpoints, func(ep probe.Endpoint) bool {
+		return ep.Ready && (len(ep.ForZones) > 0 || len(ep.ForNodes) > 0)
+	})
+}
+
+// hintedFor returns the pods node (in zone) forwards svc's cluster-wide
+// traffic to under its hints and what they are hinted for ("node X", "zone
+// Z"), or nil when the hints do not apply there.
+func hintedFor(svc *probe.Service, node, zone string) ([]string, string) {
+	allNode, allZone := true, true
+	var forNode, forZone []string
+	for _, ep := range svc.Endpoints {
+		if !ep.Ready {
+			continue
+		}
+		if len(ep.ForNodes) == 0 {
+			allNode = false
+		} else if slices.Contains(ep.ForNodes, node) && ep.PodName != "" {
+			forNode = append(forNode, ep.PodName)
+		}
+		if len(ep.ForZones) == 0 {
+			allZone = false
+		} else if zone != "" && slices.Contains(ep.ForZones, zone) && ep.PodName != "" {
+			forZone = append(forZone, ep.PodName)
+		}
+	}
+	switch {
+	case allNode && len(forNode) > 0:
+		return forNode, "node " + node
+	case allZone && len(forZone) > 0:
+		return forZone, "zone " + zone
+	}
+	return nil, ""
+}
