@@ -64,9 +64,13 @@ func (vantageCutOff) apply(c *svcContext) bool {
 			// Its NodePort fails from everywhere else too: the same cut.
 			cite = c.open(func(p *probe.Probe) bool { return on(p) || c.forwardedBy(p, n) && p.Via == probe.ViaNodePort })
 		}
+		policy := ""
+		if slices.Contains(cut, probe.FromPod) {
+			policy = ", or a NetworkPolicy drops the agent pod's traffic"
+		}
 		c.add(SevError, VerdictDataplaneBroken, n, "", cite,
-			"node %s reaches nothing: every path probed from %s failed without a connection (%s), pods' own addresses included%s: its network is cut (links, routes, the CNI on %s), so nothing is concluded about the backends from there",
-			n, strings.Join(names, " and "), c.kindsText(cite), c.reachedElsewhere(on), n)
+			"node %s reaches nothing: every path probed from %s failed without a connection (%s), pods' own addresses included%s: its network is cut (links, routes, the CNI on %s)%s, so nothing is concluded about the backends from there",
+			n, strings.Join(names, " and "), c.kindsText(cite), c.reachedElsewhere(on), n, policy)
 		found = true
 	}
 	return found && len(c.open(anyProbe)) == 0

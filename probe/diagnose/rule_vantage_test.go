@@ -26,7 +26,7 @@ func TestVantageCutOff(t *testing.T) {
 	testRule(t, vantageCutOff{}, []ruleCase{
 		{name: "the agent's node reaches nothing", from: fromPod, agent: "worker1", mutate: withPods,
 			outcome: failing(fromAgent, probe.Timeout), codes: "error:dataplaneBroken", node: "worker1", cites: everyFailed, stop: true,
-			msgs: []string{"node worker1 reaches nothing: every path probed from the agent pod on worker1 failed without a connection (timeout), pods' own addresses included: its network is cut (links, routes, the CNI on worker1)"}},
+			msgs: []string{"node worker1 reaches nothing: every path probed from the agent pod on worker1 failed without a connection (timeout), pods' own addresses included: its network is cut (links, routes, the CNI on worker1), or a NetworkPolicy drops the agent pod's traffic, so nothing is concluded"}},
 		{name: "no route counts as no connection", from: fromPod, agent: "worker1", mutate: withPods,
 			outcome: failing(fromAgent, probe.NoRoute), codes: "error:dataplaneBroken", node: "worker1", cites: everyFailed, stop: true},
 		{name: "a refusal is a connection: the agent reaches the network", from: fromPod, agent: "worker1", mutate: withPods,
