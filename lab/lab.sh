@@ -591,6 +591,10 @@ stop_proxy() {
   while running "$pid"; do sleep 0.1; done
   rm -f "$f"
   in_ns "$1" "$KBIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
+  # Connections its rules translated leave conntrack entries (TIME_WAIT for
+  # two minutes) that would still translate a new connection reusing their
+  # ports: the node keeps no trace of its rules.
+  in_ns "$1" conntrack -F >/dev/null 2>&1 || true
 }
 
 kc() { in_ns operator "$LAB/bin/kubectl" --kubeconfig "$LAB/admin.kubeconfig" "$@"; }
