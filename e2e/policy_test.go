@@ -279,6 +279,13 @@ func TestLoadBalancer(t *testing.T) {
 			}
 			return fmt.Errorf("exit %d, findings %q", code, found)
 		}
+		// Every node's kube-proxy programs both pods of lb-web before its
+		// address reaches both.
+		for _, p := range probesWhere(service(t, r, "lb-web"), func(p report.ProbeRow) bool { return p.Via == probe.ViaLoadBalancer }) {
+			if p.Coverage == nil || len(p.Coverage.Missing) > 0 {
+				return fmt.Errorf("%s: coverage %+v", p.ID, p.Coverage)
+			}
+		}
 		return nil
 	})
 	web := service(t, r, "lb-web")
