@@ -93,18 +93,31 @@ func nodePodSubnet(t *testing.T, node string) string {
 // from the agent pod, from every node and from outside.
 func TestPolicyDefaultDeny(t *testing.T) {
 	withPolicyEngine(t)
-	r, errOut, code := svccheck(t, "-n", "pol-shop", "--agent-namespace", "default", "--from", "everywhere", "--http", "--timeout", "1s", "web", "web-np")
-	if code != 0 || r == nil {
-		t.Fatalf("exit %d: %s", code, errOut)
+	blockedOf := func(s *report.Service) []report.ProbeRow {
+		return probesWhere(s, func(p report.ProbeRow) bool { return p.Expect == probe.NoReach && len(p.Policies) > 0 })
 	}
-	for _, name := range []string{"web", "web-np"} {
-		s := service(t, r, name)
-		blocked := probesWhere(s, func(p report.ProbeRow) bool { return p.Expect == probe.NoReach && len(p.Policies) > 0 })
-		for _, p := range blocked {
-			if !p.Pass || p.Outcome == probe.OK {
-				t.Errorf("%s: expected blocked by %v, got %s", p.ID, p.Policies, p.Outcome)
+	// The engine enforces a pod's policies once it has seen the pod: a pod
+	// just started (or back to ready) may answer for a moment.
+	var r *report.Report
+	eventually(t, "every path policy blocks blocked, exit 0", 60*time.Second, func() error {
+		var errOut string
+		var code int
+		r, errOut, code = svccheck(t, "-n", "pol-shop", "--agent-namespace", "default", "--from", "everywhere", "--http", "--timeout", "1s", "web", "web-np")
+		if code != 0 || r == nil {
+			return fmt.Errorf("exit %d: %s %v", code, errOut, findingsOf(r))
+		}
+		for _, name := range []string{"web", "web-np"} {
+			for _, p := range blockedOf(service(t, r, name)) {
+				if !p.Pass || p.Outcome == probe.OK {
+					return fmt.Errorf("%s: expected blocked by %v, got %s", p.ID, p.Policies, p.Outcome)
+				}
 			}
 		}
+		return nil
+	})
+	for _, name := range []string{"web", "web-np"} {
+		s := service(t, r, name)
+		blocked := blockedOf(s)
 		fromPod := probesWhere(s, func(p report.ProbeRow) bool { return p.From == probe.FromPod && p.Via == probe.ViaEndpoint })
 		if len(fromPod) != 3 || len(blocked) < 3 {
 			t.Errorf("%s: %d endpoint probes from the pod, %d blocked", name, len(fromPod), len(blocked))
