@@ -551,7 +551,7 @@ func withFirewall(t *testing.T, fc faultCase) {
 // The wait for the agent's pod is bounded by --agent-timeout, frozen API
 // or not: these runs give it the default minute, longer than the freeze.
 func TestFaultAPIFreeze(t *testing.T) {
-	args := append(slices.Clone(seedArgs), "--agent-timeout", "60s")
+	args := append(slices.Clone(seedArgs), "--agent-timeout", "120s")
 	for _, at := range []*phase{&atPreflight, &atDiscovery, &atCreate, &atWait} {
 		t.Run(at.name, func(t *testing.T) {
 			faultCase{at: at, args: args, pause: "kube-apiserver", pauseFor: 20 * time.Second, bound: 60 * time.Second, codes: []int{0}}.run(t)
@@ -626,13 +626,13 @@ func TestFaultAPIFreezeOutlastsCleanup(t *testing.T) {
 // stream cannot survive its server: those probes are not run (exit 4).
 //
 // The controllers' watches back off while the API server is gone, so the
-// Job controller may take 20 s or more to make the agent's pod afterwards:
-// these runs give the agent the default minute to start.
+// Job controller may take 20 s or more (up to 100 s seen) to make the
+// agent's pod afterwards: these runs give the agent two minutes to start.
 func TestFaultAPIRestart(t *testing.T) {
-	args := append(slices.Clone(seedArgs), "--agent-timeout", "60s")
+	args := append(slices.Clone(seedArgs), "--agent-timeout", "120s")
 	for _, at := range []*phase{&atPreflight, &atDiscovery, &atCreate, &atWait} {
 		t.Run(at.name, func(t *testing.T) {
-			faultCase{at: at, args: args, restart: true, bound: 90 * time.Second, codes: []int{0}}.run(t)
+			faultCase{at: at, args: args, restart: true, bound: 150 * time.Second, codes: []int{0}}.run(t)
 		})
 	}
 	// The API server drains in-flight streams when it stops (0: the stream
@@ -684,9 +684,23 @@ func TestFaultAgentPod(t *testing.T) {
 	}
 	kill := func(sig string) func(t *testing.T) {
 		return func(t *testing.T) {
-			if ref := agentPod(t, true, 10*time.Second); ref != "" {
-				time.Sleep(500 * time.Millisecond) // the agent process runs
-				labErr(t, "agent-kill", ref, sig)
+			ref := agentPod(t, true, 10*time.Second)
+			if ref == "" {
+				return
+			}
+			// The agent process starts when svccheck execs it, a moment
+			// after the pod runs (longer on a loaded machine): try until it
+			// is there, for 5 s.
+			for deadline := time.Now().Add(5 * time.Second); ; {
+				time.Sleep(300 * time.Millisecond)
+				out, err := runLab("agent-kill", ref, sig)
+				if err == nil {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("agent-kill %s %s: %v\n%s", ref, sig, err, out)
+					return
+				}
 			}
 		}
 	}
