@@ -676,7 +676,9 @@ func wantReason(whys ...string) func(t *testing.T, o faultOutcome) {
 func TestFaultAgentPod(t *testing.T) {
 	deletePod := func(running bool) func(t *testing.T) {
 		return func(t *testing.T) {
-			if ref := agentPod(t, running, 10*time.Second); ref != "" {
+			// The run gives its agent 20 s to start; a pod seen later than
+			// that could no longer be deleted in time.
+			if ref := agentPod(t, running, 20*time.Second); ref != "" {
 				ns, name, _ := strings.Cut(ref, "/")
 				labErr(t, "kubectl", "delete", "pod", "-n", ns, name, "--wait=false")
 			}
