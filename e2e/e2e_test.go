@@ -600,10 +600,7 @@ func interruptRun(t *testing.T) (*report.Report, time.Duration, error) {
 }
 
 // agentsLeft counts svccheck agent Jobs and pods in the cluster.
-func agentsLeft(t *testing.T) int {
-	out := lab(t, "kubectl", "get", "jobs,pods", "-A", "-l", "app.kubernetes.io/name=svccheck", "-o", "name")
-	return len(strings.Fields(out))
-}
+func agentsLeft(t *testing.T) int { return len(agentsIn(t, "")) }
 
 func noAgentsWithin(t *testing.T, d time.Duration) {
 	t.Helper()

@@ -352,7 +352,6 @@ var (
 var agentReasons = []string{"agent pod deleted", "agent node lost", "agent pod ended", "exec stream broken", "exec stream stalled", "agent process stopped in its pod", "agent deadline passed"}
 
 type faultCase struct {
-	name   string
 	at     *phase
 	args   []string
 	inject func(t *testing.T)
@@ -530,11 +529,11 @@ func faultLab(_ *testing.T, args ...string) func(t *testing.T) {
 }
 
 func labErr(t *testing.T, args ...string) string {
-	out, err := exec.Command(labSh, args...).CombinedOutput()
+	out, err := runLab(args...)
 	if err != nil {
 		t.Errorf("lab.sh %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	return string(out)
+	return out
 }
 
 // withFirewall runs the streaming cases with lab-w2 dropping NodePort

@@ -414,12 +414,7 @@ func TestCleanupRemovesLeftAgents(t *testing.T) {
 		t.Errorf("cleanup -A: exit %d stdout %q stderr %q", code, out, stderr)
 	}
 	start := time.Now()
-	eventually(t, "every agent gone", 30*time.Second, func() error {
-		if left := agentsIn(t, ""); len(left) != 0 {
-			return fmt.Errorf("left: %v", left)
-		}
-		return nil
-	})
+	noAgentsWithin(t, 30*time.Second)
 	t.Logf("cleanup -A: every agent object gone %s after it returned", time.Since(start).Round(100*time.Millisecond))
 	if out, stderr, code = raw(t, "cleanup", "-A"); code != 0 || !strings.HasPrefix(out, "deleted 0 svccheck agent(s) in all namespaces") {
 		t.Errorf("cleanup -A with nothing left: exit %d stdout %q stderr %q", code, out, stderr)

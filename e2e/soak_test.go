@@ -161,7 +161,7 @@ func TestSoak(t *testing.T) {
 		if len(problems) > 0 {
 			t.Errorf("run %d (%s): %s", i+1, f.name, strings.Join(problems, "; "))
 		}
-		if f.undo != nil || f.name == "api-restart" { // the lab, or its controllers, may need a moment
+		if f.undo != nil { // the lab, or its controllers, may need a moment
 			labHealthy(t)
 		}
 	}

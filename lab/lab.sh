@@ -462,6 +462,13 @@ EOF
 
 start_proxy() { start "kube-proxy-$1" "$1" "$KBIN/kube-proxy" --config="$LAB/nodes/$1/proxy.yaml"; }
 
+# start_proxy_synced NODE starts NODE's kube-proxy and returns once it has
+# written its rules.
+start_proxy_synced() {
+  start_proxy "$1"
+  wait_for "kube-proxy on $1 to write its rules" 60 proxy_synced "$1"
+}
+
 # proxy_synced NODE: kube-proxy on NODE has synced its rules (and health
 # check servers) at least once since it started, by its own metrics.
 proxy_synced() {
@@ -487,7 +494,7 @@ stop_daemon() {
   lab_pid "$pid" || return 1
   kill -TERM "$pid" 2>/dev/null || true
   local end=$((SECONDS + 30))
-  while kill -0 "$pid" 2>/dev/null; do
+  while running "$pid"; do # an exited daemon waiting to be reaped is gone
     [ $SECONDS -lt $end ] || die "$1 (pid $pid) did not exit within 30s of SIGTERM"
     sleep 0.1
   done
@@ -899,8 +906,7 @@ case "$cmd" in
   seed) seed ;;
   proxy-stop) KBIN=$CACHE/k8s/$K8S_VERSION/bin; stop_proxy "${1:?node name}" ;;
   proxy-start)
-    KBIN=$CACHE/k8s/$K8S_VERSION/bin; start_proxy "${1:?node name}"
-    wait_for "kube-proxy on $1 to write its rules" 60 proxy_synced "$1" ;;
+    KBIN=$CACHE/k8s/$K8S_VERSION/bin; start_proxy_synced "${1:?node name}" ;;
   node-readdress) need_root; KBIN=$CACHE/k8s/$K8S_VERSION/bin; node_readdress "$@" ;;
   node)
     n=${1:?node name}; shift

@@ -141,10 +141,8 @@ proxy_isolate() {
     "$LAB/proxy.kubeconfig" > "$d/proxy-isolated.kubeconfig"
   sed "s|kubeconfig: $LAB/proxy.kubeconfig|kubeconfig: $d/proxy-isolated.kubeconfig|" "$d/proxy.yaml" > "$d/proxy-isolated.yaml"
   addon_stop "kube-proxy-$n"
-  : > "$LAB/logs/kube-proxy-$n.log"
   start "kube-proxy-$n" "$n" "$KBIN/kube-proxy" --config="$d/proxy-isolated.yaml"
-  wait_for "kube-proxy on $n to sync through $API_ALT" 60 grep -q "Caches are synced" "$LAB/logs/kube-proxy-$n.log"
-  wait_for "kube-proxy on $n to write its rules and health checks" 60 proxy_synced "$n"
+  wait_for "kube-proxy on $n to sync through $API_ALT and write its rules and health checks" 60 proxy_synced "$n"
   # Both directions: with only its requests dropped, the watch events the
   # API server already streams would still arrive (unacknowledged, yet read).
   in_ns "$n" iptables -I OUTPUT 1 -d "$API_ALT" -p tcp --dport 6443 -m comment --comment svccheck-lab-isolate -j DROP
@@ -157,8 +155,7 @@ proxy_rejoin() {
   while in_ns "$n" iptables -D OUTPUT -d "$API_ALT" -p tcp --dport 6443 -m comment --comment svccheck-lab-isolate -j DROP 2>/dev/null; do :; done
   while in_ns "$n" iptables -D INPUT -s "$API_ALT" -p tcp --sport 6443 -m comment --comment svccheck-lab-isolate -j DROP 2>/dev/null; do :; done
   addon_stop "kube-proxy-$n"
-  start_proxy "$n"
-  wait_for "kube-proxy on $n to write its rules" 60 proxy_synced "$n"
+  start_proxy_synced "$n"
   log "kube-proxy on $n back on the API server"
 }
 

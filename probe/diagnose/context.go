@@ -19,10 +19,18 @@ type svcContext struct {
 	idx      []int        // the Service's probes: indexes into plan.Probes and results, in plan order
 	cited    map[int]bool // probes a finding cites
 	out      []Finding
+	facts    *runFacts // what is learned once per run, across Services
+}
+
+// runFacts holds what rules learn from the whole run rather than from one
+// Service, computed on first use and shared by every Service's context.
+type runFacts struct {
+	cut      map[probe.From]bool // vantageCutOff's judgement of each in-cluster vantage point
+	failedVI map[string][]string // node -> the first two Services whose ClusterIP or DNS name failed from it
 }
 
 func newSvcContext(svc *probe.Service, pods []probe.Pod, plan *probe.Plan, results []probe.Result, idx []int) *svcContext {
-	c := &svcContext{svc: svc, pods: pods, plan: plan, results: results, idx: idx, cited: map[int]bool{}}
+	c := &svcContext{svc: svc, pods: pods, plan: plan, results: results, idx: idx, cited: map[int]bool{}, facts: &runFacts{}}
 	for _, p := range pods {
 		if p.Namespace == svc.Namespace && len(svc.Selector) > 0 && matches(svc.Selector, p.Labels) {
 			c.selected = append(c.selected, p)

@@ -127,9 +127,11 @@ func Diagnose(inv probe.Inventory, plan probe.Plan, results []probe.Result) []Fi
 		k := p.Namespace + "/" + p.Service
 		byKey[k] = append(byKey[k], i)
 	}
+	facts := &runFacts{}
 	for i := range inv.Services {
 		svc := &inv.Services[i]
 		c := newSvcContext(svc, inv.Pods, &plan, results, byKey[svc.Key()])
+		c.facts = facts
 		out = append(out, c.run(rules)...)
 	}
 	return out

@@ -102,13 +102,9 @@ func (c *svcContext) nodeVerdict(n string) {
 	kinds := c.kindsText(failed)
 	switch {
 	case len(own) > 0:
-		evidence := ""
-		if len(c.answered(func(p *probe.Probe) bool { return insideEndpoint(p) && c.plan.NodeOf(p.From) == n })) > 0 {
-			evidence = fmt.Sprintf("; pods answer directly from %s", n)
-		}
 		c.add(SevError, VerdictDataplaneBroken, n, "", failed,
 			"dataplane broken on node %s: %s through %s fail%s (%s)%s%s: check kube-proxy and the CNI on %s",
-			n, c.hops(failed), n, plural(len(c.hopsList(failed)), "", "s"), kinds, evidence, c.staleHint(failed), n)
+			n, c.hops(failed), n, plural(len(c.hopsList(failed)), "", "s"), kinds, c.podsAnswerFrom(n), c.staleHint(failed), n)
 	case len(outside) > 0 && len(elsewhere) == 0 && len(insideOK) > 0:
 		c.add(SevError, VerdictBlockedFromOperator, n, "", outside,
 			"blocked between the operator and node %s: NodePort %d answers from inside the cluster but not from outside (%s): check firewalls and security groups",
@@ -126,6 +122,15 @@ func (c *svcContext) nodeVerdict(n string) {
 			"NodePort %d fails on node %s from %s (%s; other nodes answer)%s: kube-proxy on %s, or a firewall on it; --from nodes tells them apart",
 			c.plan.Probes[failed[0]].TargetPort, n, c.vantages(failed), kinds, c.staleHint(failed), n)
 	}
+}
+
+// podsAnswerFrom notes that pods answer directly from a vantage point on
+// node n, when one did: the node's network reaches them.
+func (c *svcContext) podsAnswerFrom(n string) string {
+	if len(c.answered(func(p *probe.Probe) bool { return insideEndpoint(p) && c.plan.NodeOf(p.From) == n })) > 0 {
+		return "; pods answer directly from " + n
+	}
+	return ""
 }
 
 // forwardsText says how node n is seen to forward: its own paths (ownOK)

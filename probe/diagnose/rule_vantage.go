@@ -47,7 +47,7 @@ func (vantageCutOff) apply(c *svcContext) bool {
 		// agent pod may be cut while the node agent beside it is not).
 		var cut []probe.From
 		for _, v := range byNode[n] {
-			if c.cutOff(func(p *probe.Probe) bool { return p.From == v }, n) {
+			if c.cutOff(v, n) {
 				cut = append(cut, v)
 			}
 		}
@@ -76,16 +76,29 @@ func (vantageCutOff) apply(c *svcContext) bool {
 	return found && len(c.open(anyProbe)) == 0
 }
 
-// cutOff: every probe from a vantage point on node n (on) that must reach,
+// cutOff: every probe from vantage point v (on node n) that must reach,
 // across the whole run, ran and failed without a connection; the pods it
 // failed to reach directly run on n or on two nodes or more; no vantage
-// point on another node failed to reach those pods.
-func (c *svcContext) cutOff(on func(p *probe.Probe) bool, n string) bool {
-	var podNodes, hosts []string
+// point on another node failed to reach those pods. Judged once per run.
+func (c *svcContext) cutOff(v probe.From, n string) bool {
+	if cut, ok := c.facts.cut[v]; ok {
+		return cut
+	}
+	if c.facts.cut == nil {
+		c.facts.cut = map[probe.From]bool{}
+	}
+	cut := c.judgeCutOff(v, n)
+	c.facts.cut[v] = cut
+	return cut
+}
+
+func (c *svcContext) judgeCutOff(v probe.From, n string) bool {
+	var podNodes []string
+	hosts := map[string]bool{}
 	count := 0
 	for i := range c.plan.Probes {
 		p, r := &c.plan.Probes[i], &c.results[i]
-		if !on(p) || p.Expect.Want != probe.Reach || r.Outcome == probe.NotRun {
+		if p.From != v || p.Expect.Want != probe.Reach || r.Outcome == probe.NotRun {
 			continue
 		}
 		if r.Pass || !connFailed(p, r) {
@@ -101,7 +114,7 @@ func (c *svcContext) cutOff(on func(p *probe.Probe) bool, n string) bool {
 			if p.Node != "" && !slices.Contains(podNodes, p.Node) {
 				podNodes = append(podNodes, p.Node)
 			}
-			hosts = append(hosts, p.Host)
+			hosts[p.Host] = true
 		}
 	}
 	if count < 2 || len(hosts) == 0 || len(podNodes) < 2 && !slices.Contains(podNodes, n) {
@@ -109,7 +122,7 @@ func (c *svcContext) cutOff(on func(p *probe.Probe) bool, n string) bool {
 	}
 	for i := range c.plan.Probes {
 		p, r := &c.plan.Probes[i], &c.results[i]
-		if p.From != probe.FromLocal && c.plan.NodeOf(p.From) != n && p.Via == probe.ViaEndpoint && slices.Contains(hosts, p.Host) && connFailed(p, r) {
+		if p.Via == probe.ViaEndpoint && hosts[p.Host] && p.From != probe.FromLocal && c.plan.NodeOf(p.From) != n && connFailed(p, r) {
 			return false // the pod fails from another node too: not n's alone
 		}
 	}
@@ -119,16 +132,10 @@ func (c *svcContext) cutOff(on func(p *probe.Probe) bool, n string) bool {
 // reachedElsewhere notes the vantage points inside the cluster, not those
 // on (a node's), that reached pods of this Service directly.
 func (c *svcContext) reachedElsewhere(on func(p *probe.Probe) bool) string {
-	var froms []string
-	for _, i := range c.answered(func(p *probe.Probe) bool { return !on(p) && insideEndpoint(p) }) {
-		if f := string(c.plan.Probes[i].From); !slices.Contains(froms, f) {
-			froms = append(froms, f)
-		}
+	if v := c.vantages(c.answered(func(p *probe.Probe) bool { return !on(p) && insideEndpoint(p) })); v != "" {
+		return "; the pods answer directly from " + v
 	}
-	if len(froms) == 0 {
-		return ""
-	}
-	return "; the pods answer directly from " + strings.Join(froms, ", ")
+	return ""
 }
 
 // vantageName names an in-cluster vantage point on node n.
@@ -194,14 +201,10 @@ func (c *svcContext) vantageNodeFaults() {
 				nodes = append(nodes, m)
 			}
 		}
-		evidence := ""
-		if len(c.answered(func(p *probe.Probe) bool { return insideEndpoint(p) && c.plan.NodeOf(p.From) == n })) > 0 {
-			evidence = fmt.Sprintf("; pods answer directly from %s", n)
-		}
 		c.add(SevError, VerdictDataplaneBroken, n, "", cite,
 			"dataplane broken on node %s: %s through %s fail%s, and so does NodePort %d of %s from %s (%s)%s%s: check kube-proxy and the CNI on %s",
 			n, c.hops(through), n, plural(len(c.hopsList(through)), "", "s"), c.plan.Probes[others[n][0]].TargetPort,
-			strings.Join(nodes, ", "), n, c.kindsText(cite), why, evidence, n)
+			strings.Join(nodes, ", "), n, c.kindsText(cite), why, c.podsAnswerFrom(n), n)
 	}
 }
 
@@ -220,12 +223,21 @@ func (c *svcContext) answerElsewhere(idx []int) bool {
 // nodeWide: a ClusterIP or DNS name of another Service, probed from a
 // vantage point on node n, failed its connections.
 func (c *svcContext) nodeWide(n string) bool {
-	for i := range c.plan.Probes {
-		p, r := &c.plan.Probes[i], &c.results[i]
-		if (p.Namespace != c.svc.Namespace || p.Service != c.svc.Name) && (p.Via == probe.ViaClusterIP || p.Via == probe.ViaDNS) &&
-			c.plan.NodeOf(p.From) == n && connFailed(p, r) {
-			return true
+	if c.facts.failedVI == nil {
+		// Once per run: for each node, the first two Services whose
+		// ClusterIP or DNS name failed from it (one other than any Service
+		// is among them).
+		c.facts.failedVI = map[string][]string{}
+		for i := range c.plan.Probes {
+			p, r := &c.plan.Probes[i], &c.results[i]
+			if p.Via != probe.ViaClusterIP && p.Via != probe.ViaDNS || !connFailed(p, r) {
+				continue
+			}
+			m, key := c.plan.NodeOf(p.From), p.Namespace+"/"+p.Service
+			if svcs := c.facts.failedVI[m]; m != "" && len(svcs) < 2 && !slices.Contains(svcs, key) {
+				c.facts.failedVI[m] = append(svcs, key)
+			}
 		}
 	}
-	return false
+	return slices.ContainsFunc(c.facts.failedVI[n], func(key string) bool { return key != c.svc.Key() })
 }
