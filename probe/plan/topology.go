@@ -76,6 +76,9 @@ func Topology(pl *probe.Plan, inv *probe.Inventory) int {
 		if len(kept) == len(p.Backends) || len(kept) == 0 {
 			continue
 		}
+		if p.Connections == Budget(len(p.Backends)) { // the coverage budget was for every backend
+			p.Connections = Budget(len(kept))
+		}
 		p.Backends = kept
 		p.Expect.Reason += "; topology hints: " + node + " forwards to the endpoints hinted for " + why
 		changed++

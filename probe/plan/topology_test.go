@@ -60,8 +60,8 @@ func TestTopologyZoneHints(t *testing.T) {
 	}
 	for _, p := range pl.Probes {
 		if p.From == probe.FromLocal && p.Via == probe.ViaNodePort && p.Node == "master" &&
-			!strings.HasSuffix(p.Expect.Reason, "; topology hints: master forwards to the endpoints hinted for zone a") {
-			t.Errorf("reason %q does not say why", p.Expect.Reason)
+			(!strings.HasSuffix(p.Expect.Reason, "; topology hints: master forwards to the endpoints hinted for zone a") || p.Connections != 1) {
+			t.Errorf("reason %q, %d connections; want the hints named and one connection for its one backend", p.Expect.Reason, p.Connections)
 		}
 	}
 
@@ -101,7 +101,11 @@ func TestTopologyHintsThatDoNotApply(t *testing.T) {
 	} {
 		inv := zoned()
 		tc.mutate(&inv)
-		for k, b := range backendsOf(Build(inv, all)) {
+		got := backendsOf(Build(inv, all))
+		if len(got) < 6 {
+			t.Fatalf("%s: %d forwarded paths planned", tc.name, len(got))
+		}
+		for k, b := range got {
 			if b != "web-a,web-b" {
 				t.Errorf("%s: %s backends %q, want both", tc.name, k, b)
 			}
@@ -140,9 +144,17 @@ func TestTopologyNodeHints(t *testing.T) {
 func TestTopologyLoadBalancer(t *testing.T) {
 	inv := zoned()
 	inv.Services[0].Type, inv.Services[0].LoadBalancerIngress = probe.TypeLoadBalancer, []string{"192.0.2.10"}
+	lbs := 0
 	for _, p := range Build(inv, Options{From: []probe.From{probe.FromLocal}, HTTP: true}).Probes {
-		if p.Via == probe.ViaLoadBalancer && (p.Backends != nil || !strings.Contains(p.Expect.Reason, "the nodes the ingress delivers to decide")) {
+		if p.Via != probe.ViaLoadBalancer {
+			continue
+		}
+		lbs++
+		if p.Backends != nil || !strings.Contains(p.Expect.Reason, "the nodes the ingress delivers to decide") {
 			t.Errorf("LoadBalancer: backends %v reason %q, want none to cover", p.Backends, p.Expect.Reason)
 		}
+	}
+	if lbs != 1 {
+		t.Errorf("%d LoadBalancer probes planned, want 1", lbs)
 	}
 }
