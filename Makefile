@@ -49,7 +49,7 @@ unit:
 
 ## e2e: start the lab, run the scenarios against it, always tear it down
 e2e:
-	@trap 'lab/lab.sh down' EXIT; lab/lab.sh up && $(GO) test -tags e2e -count=1 -timeout 20m -v ./e2e/ 2>&1 | tee e2e.out | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+e2e_test)' ; exit $${PIPESTATUS[0]}
+	@trap 'lab/lab.sh down' EXIT; lab/lab.sh up && $(GO) test -tags e2e -count=1 -timeout 20m -v ./e2e/ 2>&1 | tee e2e.out | grep -E '^(=== RUN|\s*--- |PASS|FAIL|ok|\s+\w+_test\.go:)' ; exit $${PIPESTATUS[0]}
 
 ## e2e-matrix: the dataplane scenarios on each other dataplane the lab runs
 ## (MATRIX: lab.sh up flags as option=value), one lab each, torn down after;
@@ -60,7 +60,7 @@ e2e-matrix:
 	@trap 'lab/lab.sh down' EXIT; rc=0; for dp in $(MATRIX); do \
 		start=$$SECONDS; echo "== e2e on a lab with $$dp"; \
 		if lab/lab.sh up --$${dp%%=*} $${dp#*=}; then \
-			$(GO) test -tags e2e -count=1 -timeout 20m -v -run '$(MATRIX_TESTS)' ./e2e/ 2>&1 | tee e2e-$${dp/=/-}.out | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\w+_test)'; \
+			$(GO) test -tags e2e -count=1 -timeout 20m -v -run '$(MATRIX_TESTS)' ./e2e/ 2>&1 | tee e2e-$${dp/=/-}.out | grep -E '^(=== RUN|\s*--- |PASS|FAIL|ok|\s+\w+_test\.go:)'; \
 			[ "$${PIPESTATUS[0]}" = 0 ] || rc=1; \
 		else rc=1; fi; \
 		echo "== $$dp: $$((SECONDS - start))s"; \

@@ -78,6 +78,11 @@ lb_running() { # [NAME]: a MetalLB process runs (that one, or any)
 
 lb_on() {
   mlb_dir
+  # lb-off deletes the namespace without waiting: a quick lb-on after it
+  # waits for that deletion to end (nothing can be created in it until then).
+  if [ "$(kc get namespace "$LB_NS" -o jsonpath='{.status.phase}' 2>/dev/null)" = Terminating ]; then
+    kc wait --for=delete "namespace/$LB_NS" --timeout=120s >/dev/null
+  fi
   metallb_manifest | kc apply --server-side --force-conflicts -f - >/dev/null
   kc wait --for condition=established --timeout=60s crd/ipaddresspools.metallb.io crd/l2advertisements.metallb.io >/dev/null
   sed "s|@POOL@|$LB_POOL|" "$here/manifests/metallb-pool.yaml" | kc apply -f - >/dev/null
