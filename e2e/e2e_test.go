@@ -156,6 +156,7 @@ func eventually(t *testing.T, what string, timeout time.Duration, check func() e
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: %v", what, err)
 		}
+		t.Logf("waiting for %s: %v", what, err)
 		time.Sleep(time.Second)
 	}
 }

@@ -371,8 +371,11 @@ func staleHealthCheck(t *testing.T, args []string) {
 		if r == nil {
 			return fmt.Errorf("exit %d", code)
 		}
-		// MetalLB announces the address from lab-w1 once the pod is there;
-		// until then the ingress fails too.
+		// MetalLB announces the address from lab-w1 once the pod is there
+		// (until then the ingress fails too), and lab-w1's kube-proxy
+		// answers its health check and forwards its NodePort once it has
+		// synced: the state to judge is the one where every other path has
+		// settled and only lab-w2's stale health check can still differ.
 		moved := false
 		for _, p := range service(t, r, "lb-local").Probes {
 			if p.Via == probe.ViaLoadBalancer && (!p.Pass || !strings.HasPrefix(p.Backend, "lb-local-")) {
@@ -384,6 +387,11 @@ func staleHealthCheck(t *testing.T, args []string) {
 		}
 		if !moved {
 			return fmt.Errorf("lab-w1's health check does not answer 200 yet")
+		}
+		for _, f := range failing(service(t, r, "lb-local")) {
+			if f != string(probe.ViaHealthCheck)+"/lab-w2" {
+				return fmt.Errorf("failing %v: more than lab-w2's health check has not settled", failing(service(t, r, "lb-local")))
+			}
 		}
 		return nil
 	})
