@@ -216,7 +216,7 @@ func (c *svcContext) badCandidates(js []judgement, p *probe.Probe, pl place, kin
 	for k := range js {
 		if j := &js[k]; j.b.port == p.Port && slices.Contains(cands, j.b.pod) && j.badAt(pl) {
 			bad[j.b.pod] = unionKinds(bad[j.b.pod], j.kinds)
-			if first == nil && subsetKinds(kinds, j.kinds) {
+			if first == nil && explainsKinds(j.kinds, kinds) {
 				first = j
 			}
 		}
@@ -230,7 +230,23 @@ func (c *svcContext) badCandidates(js []judgement, p *probe.Probe, pl place, kin
 		all = all && bad[b] != nil
 		union = unionKinds(union, bad[b])
 	}
-	return first, float64(len(bad)) / float64(len(cands)), all && subsetKinds(kinds, union)
+	return first, float64(len(bad)) / float64(len(cands)), all && explainsKinds(union, kinds)
+}
+
+// explainsKinds: a backend failing with the kinds have explains a path
+// failing with every kind in kinds. A connect timeout and no route are one
+// fault seen two ways: nothing answers at the address, and whether a client
+// waits out its timeout or hears the ICMP host-unreachable of the node that
+// forwards (or holds a failed neighbour entry) depends on that node's ARP
+// state at the moment, not on the fault.
+func explainsKinds(have, kinds []probe.Outcome) bool {
+	unreachable := func(k probe.Outcome) bool { return k == probe.Timeout || k == probe.NoRoute }
+	for _, k := range kinds {
+		if !slices.Contains(have, k) && !(unreachable(k) && slices.ContainsFunc(have, unreachable)) {
+			return false
+		}
+	}
+	return true
 }
 
 // forwards reports whether a forwarded path at pl reached some backend: the

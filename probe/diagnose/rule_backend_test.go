@@ -34,6 +34,18 @@ func TestBackendFaults(t *testing.T) {
 			codes:  "error:endpointUnreachable", node: "worker1", pod: "10.244.1.7", cites: everyFailed,
 			msgs: []string{"nothing answers at 10.244.1.7:80 (directly from node/master, node/worker1, node/worker2 (timeout); through master, worker1, worker2 (" +
 				"15 of 15 connections failed: timeout, and it never answered there)): no host behind that address, or all traffic to it dropped"}},
+		{name: "no route directly, timeouts through the nodes: one dead address", from: fromNodes,
+			mutate: func(inv *probe.Inventory) { noPodNames(inv); inv.Services[0].Endpoints = inv.Services[0].Endpoints[1:] },
+			sim:    &sim{bad: map[string]probe.Outcome{"10.244.1.7": probe.NoRoute}, unnamed: []string{"10.244.1.7"}},
+			tweak: func(p *probe.Probe, r *probe.Result) {
+				// The operator waits out its timeout where a node's failed
+				// neighbour entry answers the node's own connections at once.
+				if p.From == probe.FromLocal {
+					r.Outcome, r.Observed = probe.Timeout, map[probe.Outcome]int{probe.Timeout: r.Failures}
+				}
+			},
+			codes: "error:endpointUnreachable", node: "worker1", pod: "10.244.1.7", cites: everyFailed,
+			msgs: []string{"nothing answers at 10.244.1.7:80 (directly from node/master, node/worker1, node/worker2 (no route); through master, worker1, worker2 ("}},
 		{name: "HTTP 500 from one pod, named by its page, from outside only", from: local, mutate: withPods, sim: badPod("web-a", probe.ServerError),
 			codes: "error:applicationError", node: "master", pod: "web-a", cites: everyFailed,
 			msgs: []string{"web-a answers HTTP 500 on 10.244.0.5:80 (through master, worker1, worker2 (33 of 63 connections went to it: HTTP 5xx)): the application fails"}},
