@@ -138,7 +138,7 @@ func TestDiagnose(t *testing.T) {
 		{"one endpoint not ready", local, func(inv *probe.Inventory) { inv.Services[0].Endpoints[1].Ready = false }, healthy,
 			"warning:endpointNotReady", "1 of 2 endpoints not ready: web-b"},
 		{"affinity not honoured", []probe.From{probe.FromPod}, func(inv *probe.Inventory) { inv.Services[0].SessionAffinity = "ClientIP" }, healthy,
-			"error:notSticky", "reached web-a, web-b in 2 connections (sessionAffinity=ClientIP)"},
+			"error:notSticky", "(sessionAffinity=ClientIP): ClusterIP from pod: 10.96.0.100:8080 reached web-a, web-b in 2 connections"},
 		{"ETP=Local node answers although it must drop", local, func(inv *probe.Inventory) { inv.Services[0].ExternalTrafficPolicy = probe.PolicyLocal },
 			func(p *probe.Probe) (probe.Outcome, []string) {
 				if p.Via == probe.ViaNodePort {

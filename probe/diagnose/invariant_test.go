@@ -58,7 +58,8 @@ var backendCodes = append([]Code{VerdictBackendUnreachableFrom, VerdictApplicati
 
 // hopCodes are the codes whose findings are about one kind of hop (a Service
 // port, a vantage point, a path) and name a node only when every failing
-// member of the hop is on it: their subject is the hop.
+// member of the hop is on it: their subject is the hop. A notSticky
+// finding's subject is its Service port (every path that shows it).
 var hopCodes = map[Code]bool{VerdictPathFailed: true, VerdictNotSticky: true, VerdictPartialCoverage: true}
 
 // checkInvariants checks fs against c: every failed probe is cited; a probe
@@ -86,6 +87,9 @@ func checkInvariants(c genCase, fs []Finding) error {
 		}
 		if hopCodes[f.Code] {
 			hop := func(id string) string { p := byID[id]; return p.Port + "|" + string(p.From) + "|" + string(p.Via) }
+			if f.Code == VerdictNotSticky {
+				hop = func(id string) string { return byID[id].Port }
+			}
 			subject = hop(f.Probes[0])
 			for _, id := range f.Probes {
 				if hop(id) != subject {

@@ -12,7 +12,7 @@ import (
 // partial coverage, with one finding per code and kind of hop (Service port,
 // vantage point, path) naming each member, in the order of the hop's first
 // probe in the plan: notSticky when a sessionAffinity=ClientIP path reached
-// several backends; pathFailed for any other failure, saying when the
+// several backends (one finding per Service port, every such path named); pathFailed for any other failure, saying when the
 // NodePort or health check of every node failed ("the Service, not one
 // node"); partialCoverage, a
 // warning, when a path that passed never reached some backends. A finding is
@@ -42,10 +42,16 @@ func (hopFailures) apply(c *svcContext) bool {
 		if code == "" {
 			continue
 		}
-		hop := hopKey(p)
+		hop, desc := hopKey(p), c.describeHop(p)
+		if code == VerdictNotSticky {
+			// One problem, the Service port's affinity, on every path
+			// and vantage point that shows it.
+			hop, desc = p.Port+"|sticky", "port "+p.Port+" does not keep each client on one backend (sessionAffinity=ClientIP)"
+			member = strings.TrimPrefix(c.describeHop(p), "port "+p.Port+" ") + ": " + member
+		}
 		g, ok := groups[string(code)+"|"+hop]
 		if !ok {
-			g = &hopGroup{code: code, sev: sev, hop: hop, desc: c.describeHop(p), node: p.Node}
+			g = &hopGroup{code: code, sev: sev, hop: hop, desc: desc, node: p.Node}
 			groups[string(code)+"|"+hop] = g
 			order = append(order, g)
 		}
@@ -97,8 +103,7 @@ func classifyHop(p *probe.Probe, r *probe.Result) (Code, Severity, string) {
 	}
 	switch {
 	case !r.Pass && p.Expect.Sticky && r.Outcome == probe.OK && len(r.Seen) > 1:
-		return VerdictNotSticky, SevError, fmt.Sprintf("%s reached %s in %d connections (sessionAffinity=ClientIP)",
-			where, strings.Join(r.Seen, ", "), r.Connections)
+		return VerdictNotSticky, SevError, fmt.Sprintf("%s reached %s in %d connections", where, strings.Join(r.Seen, ", "), r.Connections)
 	case !r.Pass:
 		return VerdictPathFailed, SevError, where + " " + failure(p, r)
 	case p.Expect.Want == probe.Reach && !p.Expect.Sticky && len(p.Backends) > 1 && len(r.Seen) > 0 && len(missing(p.Backends, r.Seen)) > 0:

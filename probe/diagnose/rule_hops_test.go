@@ -49,7 +49,17 @@ func TestHopFailures(t *testing.T) {
 			codes: "error:pathFailed", cites: everyFailed, msgs: []string{"port http LoadBalancer from local: 192.0.2.10:8080 noRoute"}},
 		{name: "affinity not honoured", from: []probe.From{probe.FromPod}, mutate: func(inv *probe.Inventory) { inv.Services[0].SessionAffinity = "ClientIP" },
 			outcome: healthy, codes: "error:notSticky", cites: everyFailed,
-			msgs: []string{"port http ClusterIP from pod: 10.96.0.100:8080 reached web-a, web-b in 2 connections (sessionAffinity=ClientIP)"}},
+			msgs: []string{"port http does not keep each client on one backend (sessionAffinity=ClientIP): ClusterIP from pod: 10.96.0.100:8080 reached web-a, web-b in 2 connections; " +
+				"NodePort 30080 from pod: master (10.10.0.10:30080) reached web-a, web-b in 2 connections; NodePort 30080 from pod: worker1 (10.10.0.11:30080) reached web-a, web-b in 2 connections; " +
+				"NodePort 30080 from pod: worker2 (10.10.0.12:30080) reached web-a, web-b in 2 connections; DNS name from pod: web.default.svc.cluster.local:8080 reached web-a, web-b in 2 connections"}},
+		{name: "affinity honoured: one backend per path, no partial coverage", from: allFroms, mutate: func(inv *probe.Inventory) { inv.Services[0].SessionAffinity = "ClientIP" },
+			outcome: func(p *probe.Probe) (probe.Outcome, []string) {
+				o, seen := healthy(p)
+				if p.Via != probe.ViaEndpoint && len(seen) > 1 {
+					seen = seen[:1]
+				}
+				return o, seen
+			}},
 		{name: "partial coverage is a warning and cites the passed probe", from: local,
 			outcome: func(p *probe.Probe) (probe.Outcome, []string) {
 				if p.Via == probe.ViaNodePort && p.Node == "master" {

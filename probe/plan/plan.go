@@ -284,10 +284,6 @@ func (b *planner) inCluster(pc *portCtx, from probe.From) {
 				exp = probe.Expectation{Want: probe.NoReach, Reason: "internalTrafficPolicy=Local and the node has no ready endpoint: it must drop"}
 			}
 		}
-		if svc.SessionAffinity == "ClientIP" && exp.Want == probe.Reach {
-			exp.Sticky = true
-			exp.Reason = "sessionAffinity=ClientIP: every connection from one client reaches the same backend"
-		}
 		b.add(pc, from, probe.ViaClusterIP, "", "", "", ip, pc.port.Port, backends, exp)
 	}
 	if pc.port.NodePort != 0 {
@@ -357,6 +353,14 @@ func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrTyp
 	if b.counting {
 		b.count++
 		return
+	}
+	if pc.svc.SessionAffinity == "ClientIP" && exp.Want == probe.Reach && !exp.Sticky &&
+		via != probe.ViaEndpoint && via != probe.ViaHealthCheck {
+		// kube-proxy keeps a client on one backend through every address of
+		// the Service (ClusterIP, NodePort, load balancer), by the client's
+		// own source address: one backend per path is what must be seen.
+		exp.Sticky = true
+		exp.Reason += "; sessionAffinity=ClientIP: every connection from one client reaches the same backend"
 	}
 	attempts := 1
 	// HTTP body, a UDP reply (an echo may name its pod: if it does not, the

@@ -270,7 +270,9 @@ func TestBuildPlanAffinityAndHealthCheck(t *testing.T) {
 			hc = append(hc, fmt.Sprintf("%s:%d=%d", p.Node, p.TargetPort, p.Expect.Status))
 		}
 	}
-	if strings.Join(sticky, ",") != "pod clusterIP 5" {
+	// Every path through the Service's addresses that must reach keeps a
+	// client on one backend; endpoints and health checks are not forwarded.
+	if strings.Join(sticky, ",") != "local nodePort 5,local nodePort 5,pod clusterIP 5,pod dns 5" {
 		t.Errorf("sticky probes %v", sticky)
 	}
 	if strings.Join(hc, ",") != "master:32100=200,worker1:32100=200,worker2:32100=503" {
