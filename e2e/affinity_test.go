@@ -1,0 +1,55 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/report"
+)
+
+// TestSessionAffinity: a NodePort Service with sessionAffinity ClientIP over
+// the walkthrough's two pods. kube-proxy keeps each client on one pod through
+// the ClusterIP, the DNS name and every node's NodePort: from every vantage
+// point the run passes with no finding, each forwarded path reaching exactly
+// one pod, and both pods answering directly.
+func TestSessionAffinity(t *testing.T) {
+	t.Cleanup(func() {
+		lab(t, "kubectl", "delete", "--ignore-not-found", "--wait=false", "-f", "../lab/manifests/affinity.yaml")
+	})
+	lab(t, "kubectl", "apply", "-f", "../lab/manifests/affinity.yaml")
+	var r *report.Report
+	eventually(t, "hostname-affinity healthy from everywhere", 60*time.Second, func() error {
+		var code int
+		r, _, code = svccheck(t, "-n", "default", "--from", "everywhere", "--node", "lab-w1", "--http", "hostname-affinity")
+		if r == nil || code != 0 {
+			return fmt.Errorf("exit %d, findings %v", code, findingsOf(r))
+		}
+		for _, f := range r.Findings {
+			if f.Severity != "info" {
+				return fmt.Errorf("finding %s@%s: %s", f.Code, f.Node, f.Message)
+			}
+		}
+		return nil
+	})
+	forwarded, direct := 0, map[string]bool{}
+	for _, p := range service(t, r, "hostname-affinity").Probes {
+		switch {
+		case p.Via == probe.ViaEndpoint && p.Pass && p.Backend != "":
+			direct[p.Backend] = true
+		case p.Expect == probe.Reach && p.Coverage != nil:
+			forwarded++
+			if len(p.Coverage.Seen) != 1 || p.Connections < 2 {
+				t.Errorf("%s: %d connections reached %v, want one pod", p.ID, p.Connections, p.Coverage.Seen)
+			}
+		}
+	}
+	// ClusterIP and DNS from the agent and each node agent, three NodePorts
+	// from every vantage point.
+	if forwarded < 12 || len(direct) != 2 {
+		t.Errorf("%d forwarded paths measured, pods answering directly %v; want at least 12 and both pods", forwarded, direct)
+	}
+}
