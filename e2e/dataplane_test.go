@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/svccheck/svccheck/probe/diagnose"
 	"github.com/svccheck/svccheck/report"
 )
 
@@ -119,8 +121,9 @@ func restartCoreDNS(t *testing.T) {
 // TestDataplaneDNSPointingElsewhere: CoreDNS is made to answer the name of
 // Service hostname with the record of hostname-nodeport (a rewrite, as a
 // stale or mistaken DNS entry would): the connection succeeds, to the wrong
-// Service, and the DNS probe fails naming both addresses. With CoreDNS
-// stopped, the DNS probe fails as dnsError.
+// Service, and the DNS probe fails naming both addresses (dnsWrongAnswer).
+// With CoreDNS stopped, the DNS probe fails as dnsError and the verdict is
+// the cluster DNS (dnsFailed), not the agent's node.
 func TestDataplaneDNSPointingElsewhere(t *testing.T) {
 	needDataplane(t, "dns", "coredns")
 	orig := corefile(t)
@@ -164,6 +167,9 @@ func TestDataplaneDNSPointingElsewhere(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %s: %s", p.ID, p.Outcome, p.Detail)
+		if got := strings.Join(verdicts(r, "hostname"), ","); got != "dnsWrongAnswer@" {
+			return fmt.Errorf("verdicts %q (%v), want dnsWrongAnswer", got, findingsOf(r))
+		}
 		return nil
 	})
 
@@ -177,6 +183,13 @@ func TestDataplaneDNSPointingElsewhere(t *testing.T) {
 			return fmt.Errorf("exit %d, DNS probes %+v", code, dns)
 		}
 		t.Logf("%s: %s: %s", dns[0].ID, dns[0].Outcome, dns[0].Detail)
+		// The ClusterIP answers from the agent: the cluster DNS fails,
+		// not the node's dataplane.
+		if got := strings.Join(verdicts(r, "hostname"), ","); got != "dnsFailed@" || !slices.ContainsFunc(r.Findings, func(f diagnose.Finding) bool {
+			return f.Code == diagnose.VerdictDNSFailed && strings.Contains(f.Message, "kube-system/kube-dns has no ready endpoint")
+		}) {
+			return fmt.Errorf("verdicts %q (%v), want dnsFailed naming kube-dns without a ready endpoint", got, findingsOf(r))
+		}
 		return nil
 	})
 	restore()

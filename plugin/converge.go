@@ -86,7 +86,7 @@ func (o *Options) refresher(sc cluster.Scope, from []probe.From) refreshFunc {
 		}
 		pl := plan.Build(inv, o.withExpectations(inv, o.planOptions(from)))
 		if o.wantsAgent() {
-			o.skipDNSWithoutClusterDNS(ctx, pl)
+			o.clusterDNS(ctx, &inv, pl)
 		}
 		return inv, pl, nil
 	}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -59,7 +60,7 @@ func (o *Options) Run(ctx context.Context) error {
 		if err := o.validateNode(inv); err != nil {
 			return err
 		}
-		o.skipDNSWithoutClusterDNS(ctx, pl)
+		o.clusterDNS(ctx, &inv, pl)
 	}
 	pctx, cancel := o.withMaxTime(ctx, start) // --max-time: scale.go
 	defer cancel()
@@ -145,20 +146,48 @@ func (o *Options) validateNode(inv probe.Inventory) error {
 	return &ExitError{Code: ExitUsage, Err: fmt.Errorf("node %q not found (--node)", o.Node)}
 }
 
-// skipDNSWithoutClusterDNS marks DNS probes not run when the cluster has no
+// clusterDNS reads the cluster DNS Service into inv.ClusterDNS, with how
+// many ready endpoints it has (diagnosis says so when a name does not
+// resolve), and marks DNS probes not run when the cluster has no
 // kube-system/kube-dns Service: without cluster DNS they cannot pass, and
-// saying so is more useful than a dnsError per Service.
-func (o *Options) skipDNSWithoutClusterDNS(ctx context.Context, pl probe.Plan) {
+// saying so is more useful than a dnsError per Service. Either read may be
+// forbidden; the run goes on without it.
+func (o *Options) clusterDNS(ctx context.Context, inv *probe.Inventory, pl probe.Plan) {
 	err := cluster.RetryAPI(ctx, func(ctx context.Context) error {
 		_, err := o.client.CoreV1().Services("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
 		return err
 	})
-	if !apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsNotFound(err):
+		for i := range pl.Probes {
+			if p := &pl.Probes[i]; p.Via == probe.ViaDNS && p.Skip == "" {
+				p.Skip = "no cluster DNS (no kube-system/kube-dns Service)"
+			}
+		}
+		return
+	case err != nil:
 		return
 	}
-	for i := range pl.Probes {
-		if p := &pl.Probes[i]; p.Via == probe.ViaDNS && p.Skip == "" {
-			p.Skip = "no cluster DNS (no kube-system/kube-dns Service)"
+	dns := &probe.ClusterDNS{Service: "kube-system/kube-dns", Ready: -1}
+	inv.ClusterDNS = dns
+	var list *discoveryv1.EndpointSliceList
+	if err := cluster.RetryAPI(ctx, func(ctx context.Context) error {
+		var err error
+		list, err = o.client.DiscoveryV1().EndpointSlices("kube-system").List(ctx,
+			metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=kube-dns"})
+		return err
+	}); err != nil {
+		return
+	}
+	dns.Ready = 0
+	seen := map[string]bool{}
+	for _, s := range list.Items {
+		for _, ep := range s.Endpoints {
+			if len(ep.Addresses) == 0 || seen[ep.Addresses[0]] || ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			seen[ep.Addresses[0]] = true
+			dns.Ready++
 		}
 	}
 }

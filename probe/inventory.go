@@ -19,6 +19,16 @@ type Inventory struct {
 	Pods []Pod `json:"pods,omitempty"`
 	// EndpointSlices is the number of EndpointSlices the Services were built from.
 	EndpointSlices int `json:"endpointSlices"`
+	// ClusterDNS is the cluster DNS Service as the run found it, when it
+	// was read (runs with in-cluster vantage points).
+	ClusterDNS *ClusterDNS `json:"clusterDNS,omitempty"`
+}
+
+// ClusterDNS is the Service pods resolve names through (kube-system/kube-dns).
+type ClusterDNS struct {
+	Service string `json:"service"`
+	// Ready counts its ready endpoints; -1 when they could not be read.
+	Ready int `json:"ready"`
 }
 
 // Service types as in the Kubernetes API.

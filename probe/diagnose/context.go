@@ -20,6 +20,7 @@ type svcContext struct {
 	cited    map[int]bool // probes a finding cites
 	out      []Finding
 	facts    *runFacts // what is learned once per run, across Services
+	dns      *probe.ClusterDNS
 }
 
 // runFacts holds what rules learn from the whole run rather than from one

@@ -87,6 +87,13 @@ const (
 	// VerdictLoadBalancerNotDelivering: a LoadBalancer ingress fails from
 	// here while the nodes behind it answer on the Service's NodePort.
 	VerdictLoadBalancerNotDelivering Code = "loadBalancerNotDelivering"
+	// VerdictDNSFailed: the Service's DNS name does not resolve from a
+	// vantage point where its ClusterIP (or a headless Service's
+	// endpoints) answers: the cluster DNS fails there.
+	VerdictDNSFailed Code = "dnsFailed"
+	// VerdictDNSWrongAnswer: the Service's DNS name resolves to an address
+	// that is not the Service's.
+	VerdictDNSWrongAnswer Code = "dnsWrongAnswer"
 )
 
 // Notes about the cluster or a Service that are not verdicts on a path.
@@ -131,7 +138,7 @@ func Diagnose(inv probe.Inventory, plan probe.Plan, results []probe.Result) []Fi
 	for i := range inv.Services {
 		svc := &inv.Services[i]
 		c := newSvcContext(svc, inv.Pods, &plan, results, byKey[svc.Key()])
-		c.facts = facts
+		c.facts, c.dns = facts, inv.ClusterDNS
 		out = append(out, c.run(rules)...)
 	}
 	return out

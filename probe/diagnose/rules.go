@@ -25,30 +25,33 @@ type always struct{ rule }
 //     path answered all the same (staleForwarding) (stops).
 //  5. endpointsNotReady: some endpoints not ready, a warning.
 //  6. networkPolicy: paths NetworkPolicy must block that answered; notes.
-//  7. undeclaredPortRefused: direct connections from inside are refused on a
+//  7. dnsFaults: the DNS name fails (dnsFailed) or resolves elsewhere
+//     (dnsWrongAnswer) from a vantage point where the addresses it should
+//     resolve to answer.
+//  8. undeclaredPortRefused: direct connections from inside are refused on a
 //     targetPort no container declares; explains those and the port's
 //     failed forwarded paths.
-//  8. backendFaults: what is wrong with individual backends, from direct
+//  9. backendFaults: what is wrong with individual backends, from direct
 //     probes and the failed connections of forwarded paths
 //     (applicationError, backendUnreachableFrom, backendNotListening,
 //     backendHung, endpointUnreachable, backendUnreachable); explains those
 //     and the forwarded paths that failed because of them.
-//  9. undeclaredPortFromOutside: without failing direct probes, every
+//  10. undeclaredPortFromOutside: without failing direct probes, every
 //     NodePort is refused and a numeric targetPort no container declares.
-//  10. healthCheckMismatch: a node's healthCheckNodePort answering 200
+//  11. healthCheckMismatch: a node's healthCheckNodePort answering 200
 //     without a ready local endpoint (stale kube-proxy) or 503 with one.
-//  11. nodeFaults: failed connections through one node's NodePort or
+//  12. nodeFaults: failed connections through one node's NodePort or
 //     ClusterIP, placed on the node (dataplaneBroken, blockedFromOperator,
 //     nodePortBlocked, nodePathFailed).
-//  12. loadBalancerNotDelivering: a LoadBalancer ingress failing from here
+//  13. loadBalancerNotDelivering: a LoadBalancer ingress failing from here
 //     while every node that should answers on the Service's NodePort.
-//  13. exposure (always): a ClusterIP or pod IP answers from outside; no
+//  14. exposure (always): a ClusterIP or pod IP answers from outside; no
 //     other rule cites these probes, so an exposure is reported whatever
 //     else is wrong with the Service.
-//  14. hopFailures: whatever failure is left, and partial coverage, one
+//  15. hopFailures: whatever failure is left, and partial coverage, one
 //     finding per kind of hop; it cites every failed probe no rule before it
 //     cited.
-//  15. udpSilence (always): UDP paths that got no reply, a note.
+//  16. udpSilence (always): UDP paths that got no reply, a note.
 //
 // The endpoint rules come first because a Service with nothing to reach
 // explains every path; the backend rules come before the node rule because a
@@ -61,6 +64,7 @@ var rules = []rule{
 	noReadyEndpoints{},
 	endpointsNotReady{},
 	networkPolicy{}, // rule_policy.go: paths policy must block that answered, before the direct and node rules claim them; notes
+	dnsFaults{},     // rule_dns.go: a name that fails where its addresses answer, before the vantage and node rules blame the dataplane
 	vantageCutOff{}, // rule_vantage.go: a vantage point's node that reaches nothing, before the backend rules blame the pods
 	undeclaredPortRefused{},
 	backendFaults{},

@@ -88,6 +88,7 @@ func testRule(t *testing.T, r rule, tests []ruleCase) {
 				}
 			}
 			c := newSvcContext(&inv.Services[0], inv.Pods, &pl, res, idx)
+			c.dns = inv.ClusterDNS
 			for _, i := range idx {
 				c.cited[i] = tc.cited != nil && !res[i].Pass && tc.cited(&pl.Probes[i])
 			}
