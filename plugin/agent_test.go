@@ -71,7 +71,9 @@ func TestClusterDNS(t *testing.T) {
 			{Addresses: []string{"10.244.2.2"}},
 		},
 	}
-	dnsProbe := func() probe.Plan { return probe.Plan{Probes: []probe.Probe{{Via: probe.ViaDNS}, {Via: probe.ViaClusterIP}}} }
+	dnsProbe := func() probe.Plan {
+		return probe.Plan{Probes: []probe.Probe{{Via: probe.ViaDNS}, {Via: probe.ViaClusterIP}}}
+	}
 	for _, tc := range []struct {
 		name  string
 		objs  []runtime.Object
