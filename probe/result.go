@@ -104,6 +104,18 @@ func Evaluate(p *Probe, r *Result) {
 	}
 }
 
+// dialRefusedLocally: the dialling host's own kernel would not send the
+// connection: a blackhole route (EINVAL), a prohibit route (EACCES) or a
+// firewall rule on its way out (EPERM). The address is unreachable from
+// there, as with no route; the detail keeps the kernel's words.
+func dialRefusedLocally(err error) bool {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "dial" && op.Op != "connect" {
+		return false
+	}
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)
+}
+
 // Classify maps a dial or HTTP error to an Outcome.
 func Classify(err error) Outcome {
 	if err == nil {
@@ -118,6 +130,8 @@ func Classify(err error) Outcome {
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
 		return Reset
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return NoRoute
+	case dialRefusedLocally(err):
 		return NoRoute
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT):
 		return Timeout

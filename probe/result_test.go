@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"syscall"
 	"testing"
 )
 
@@ -24,6 +26,17 @@ func TestClassify(t *testing.T) {
 	}
 	if Classify(context.DeadlineExceeded) != Timeout || Classify(nil) != OK || Classify(fmt.Errorf("boom")) != Error {
 		t.Error("basic classes wrong")
+	}
+	// A blackhole route, a prohibit route, a firewall on the way out: the
+	// host does not send the connection. Not the same errno elsewhere.
+	for _, errno := range []syscall.Errno{syscall.EINVAL, syscall.EACCES, syscall.EPERM} {
+		dial := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", errno)}
+		if got := Classify(dial); got != NoRoute {
+			t.Errorf("dial %v classified %s, want noRoute", errno, got)
+		}
+		if got := Classify(&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", errno)}); got != Error {
+			t.Errorf("read %v classified %s, want error", errno, got)
+		}
 	}
 }
 
