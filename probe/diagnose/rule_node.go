@@ -19,7 +19,8 @@ import (
 //   - blockedFromOperator: its NodePort fails from outside only and answers
 //     from inside the cluster: a firewall between the operator and the node;
 //   - nodePortBlocked: its NodePort fails from elsewhere while the node's
-//     own paths answer: a firewall on or in front of the node drops the port;
+//     own paths answer: a firewall on or in front of the node drops (or,
+//     when every failure is a refusal or reset, rejects) the port;
 //   - nodePathFailed: its NodePort fails, and nothing probed from the node
 //     tells a broken forwarder from a firewall.
 //
@@ -111,8 +112,8 @@ func (c *svcContext) nodeVerdict(n string) {
 			n, c.plan.Probes[outside[0]].TargetPort, kinds)
 	case len(ownOK) > 0 || len(outside) == 0 && len(outsideOK) > 0:
 		c.add(SevError, VerdictNodePortBlocked, n, "", failed,
-			"NodePort %d of node %s is blocked: it fails from %s (%s) while %s: a firewall on or in front of %s drops the port",
-			c.plan.Probes[failed[0]].TargetPort, n, c.vantages(failed), kinds, c.forwardsText(n, ownOK, outsideOK), n)
+			"NodePort %d of node %s is blocked: it fails from %s (%s) while %s: a firewall on or in front of %s %s the port",
+			c.plan.Probes[failed[0]].TargetPort, n, c.vantages(failed), kinds, c.forwardsText(n, ownOK, outsideOK), n, c.blockVerb(failed))
 	case len(elsewhere) == 0:
 		c.add(SevError, VerdictNodePathFailed, n, "", outside,
 			"NodePort %d fails on node %s only (%s from outside; other nodes answer)%s; --from everywhere tells a broken kube-proxy from a firewall",
@@ -204,4 +205,18 @@ func (c *svcContext) hopsList(idx []int) []string {
 		}
 	}
 	return hs
+}
+
+// blockVerb says how a firewall blocks the failed probes idx: "rejects"
+// when every failed connection was refused or reset (a REJECT rule answers),
+// "drops" otherwise.
+func (c *svcContext) blockVerb(idx []int) string {
+	for _, i := range idx {
+		for _, k := range failureKinds(&c.results[i]) {
+			if k != probe.Refused && k != probe.Reset {
+				return "drops"
+			}
+		}
+	}
+	return "rejects"
 }

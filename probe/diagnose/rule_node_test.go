@@ -51,7 +51,7 @@ func TestNodeFaults(t *testing.T) {
 				return healthy(p)
 			},
 			codes: "error:nodePortBlocked", node: "worker1", cites: everyFailed,
-			msgs: []string{"NodePort 30080 of node worker1 is blocked: it fails from local, pod (refused) while worker1 forwards its own paths (ClusterIP 10.96.0.100 and DNS name web.default.svc.cluster.local answer there): a firewall on or in front of worker1 drops the port"}},
+			msgs: []string{"NodePort 30080 of node worker1 is blocked: it fails from local, pod (refused) while worker1 forwards its own paths (ClusterIP 10.96.0.100 and DNS name web.default.svc.cluster.local answer there): a firewall on or in front of worker1 rejects the port"}},
 		{name: "two nodes, in plan order", from: allFroms, mutate: withPods,
 			outcome: failing(either(firewalled("worker2"), proxyDown("worker1")), probe.Refused),
 			codes:   "error:dataplaneBroken,error:blockedFromOperator", node: "worker1", cites: everyFailed,
