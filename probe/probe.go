@@ -113,6 +113,10 @@ type Probe struct {
 	// BackendAddrs maps every endpoint IP of the Service to its pod, for
 	// attribution by connection tuple (conntrack). Shared, read-only.
 	BackendAddrs map[string]string `json:"backendAddrs,omitempty"`
+	// BackendHosts maps the node name of each hostNetwork backend to its
+	// pod: such a pod's hostname is its node's, and an answer that names
+	// the node names the pod. Shared, read-only; nil when there is none.
+	BackendHosts map[string]string `json:"backendHosts,omitempty"`
 	Expect       Expectation       `json:"expect"`
 	// Skip, when set, is why the probe is planned but not run.
 	Skip string `json:"skip,omitempty"`

@@ -142,6 +142,7 @@ type portCtx struct {
 	backends []string            // ready endpoint pods, sorted
 	byNode   map[string][]string // ready endpoint pods per node
 	addrs    map[string]string   // endpoint IP -> pod, shared by the port's probes
+	hosts    map[string]string   // node name -> hostNetwork pod, shared by the port's probes
 	epKeys   map[string]string   // endpoint IP -> stable key (owner#position)
 }
 
@@ -177,6 +178,12 @@ func (b *planner) service(svc *probe.Service) {
 					pc.addrs = map[string]string{}
 				}
 				pc.addrs[ep.Address] = ep.PodName
+				if b.nodeAddr[ep.Address] && ep.NodeName != "" {
+					if pc.hosts == nil {
+						pc.hosts = map[string]string{}
+					}
+					pc.hosts[ep.NodeName] = ep.PodName
+				}
 			}
 		}
 		for _, from := range b.opts.From {
@@ -399,6 +406,7 @@ func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrTyp
 		Connections:  attempts,
 		Backends:     backends,
 		BackendAddrs: pc.addrs,
+		BackendHosts: pc.hosts,
 		Expect:       exp,
 		Skip:         skip,
 	})

@@ -479,3 +479,24 @@ func TestNodePortsOfTheServiceFamilies(t *testing.T) {
 		})
 	}
 }
+
+// An endpoint on its node's own address is a hostNetwork pod: its probes
+// carry the node's name for it (it answers with its node's hostname).
+func TestBuildPlanHostNetworkBackend(t *testing.T) {
+	inv := testinv.Seed()
+	ep := &inv.Services[0].Endpoints[1]
+	ep.Address, ep.NodeName = inv.Nodes[1].Addresses["InternalIP"][0], inv.Nodes[1].Name
+	pl := Build(inv, Options{From: []probe.From{probe.FromLocal}, HTTP: true})
+	if len(pl.Probes) == 0 {
+		t.Fatal("no probes")
+	}
+	want := map[string]string{inv.Nodes[1].Name: ep.PodName}
+	for _, p := range pl.Probes {
+		if !reflect.DeepEqual(p.BackendHosts, want) {
+			t.Errorf("%s: backend hosts %v, want %v", p.ID, p.BackendHosts, want)
+		}
+	}
+	if p := Build(testinv.Seed(), Options{From: []probe.From{probe.FromLocal}}).Probes[0]; p.BackendHosts != nil {
+		t.Errorf("pod-network endpoints gave backend hosts %v", p.BackendHosts)
+	}
+}

@@ -15,10 +15,19 @@ type Tracer interface {
 }
 
 // attribute names the pod that answered a connection, in order of proof: the
-// answer names it (HTTP), the NAT table says so (conntrack), or the probe
+// answer names it (HTTP; a hostNetwork pod by its node's name), the NAT table says so (conntrack), or the probe
 // dialled that pod's own address (direct). It returns "" when nothing does.
 func (s *Sockets) attribute(p *probe.Probe, a Attempt) (string, string) {
-	if b := Attribute(a.Answer, p.Backends); b != "" {
+	b := Attribute(a.Answer, p.Backends)
+	if b == "" && len(p.BackendHosts) > 0 {
+		// A hostNetwork pod answers with its node's name.
+		hosts := make([]string, 0, len(p.BackendHosts))
+		for h := range p.BackendHosts {
+			hosts = append(hosts, h)
+		}
+		b = p.BackendHosts[Attribute(a.Answer, hosts)]
+	}
+	if b != "" {
 		if !p.HTTP {
 			return b, probe.AttrAnswer
 		}

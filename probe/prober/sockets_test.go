@@ -319,3 +319,19 @@ func BenchmarkDialLoop(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// A hostNetwork pod answers with its node's name: the answer names the pod
+// through BackendHosts; a pod's own name still wins.
+func TestAttributeHostNetworkPod(t *testing.T) {
+	p := &probe.Probe{HTTP: true, Backends: []string{"ingress-abc", "web-1"}, BackendHosts: map[string]string{"worker2": "ingress-abc"}}
+	s := &Sockets{}
+	for _, tc := range []struct{ answer, want, how string }{
+		{"worker2", "ingress-abc", probe.AttrHTTPBody},
+		{"web-1", "web-1", probe.AttrHTTPBody},
+		{"worker1", "", ""},
+	} {
+		if got, how := s.attribute(p, Attempt{Answer: tc.answer}); got != tc.want || how != tc.how {
+			t.Errorf("answer %q attributed to %q (%s), want %q (%s)", tc.answer, got, how, tc.want, tc.how)
+		}
+	}
+}
