@@ -680,6 +680,26 @@ func TestAgentImageCannotBePulled(t *testing.T) {
 	noAgentsWithin(t, 10*time.Second)
 }
 
+// A namespace whose ResourceQuota admits no pod: the run ends at once (not
+// after the start timeout) with exit 4 and the Job controller's reason.
+func TestAgentPodRefusedByQuota(t *testing.T) {
+	namespaceGone(t, "svccheck-quota")
+	lab(t, "kubectl", "create", "namespace", "svccheck-quota")
+	t.Cleanup(func() { lab(t, "kubectl", "delete", "namespace", "svccheck-quota", "--wait=false") })
+	lab(t, "kubectl", "-n", "svccheck-quota", "create", "quota", "nopods", "--hard=pods=0")
+	start := time.Now()
+	r, stderr, code := svccheck(t, "-n", "default", "--from", "cluster", "--agent-namespace", "svccheck-quota", "hostname")
+	if code != 4 || r != nil || !strings.Contains(stderr, "cannot create its pod") || !strings.Contains(stderr, "exceeded quota: nopods") {
+		t.Errorf("exit %d: %s; want 4 naming the quota", code, stderr)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("took %s: the refusal was waited out", took)
+	}
+	if out := lab(t, "kubectl", "-n", "svccheck-quota", "get", "jobs", "-o", "name"); strings.TrimSpace(out) != "" {
+		t.Errorf("left behind: %s", out)
+	}
+}
+
 // startLongRun starts an agent run that cannot finish soon: lab-w2 drops
 // NodePort traffic from pods (podFirewall), so the agent's probe of it waits
 // out --timeout. It returns once that rule dropped the agent's packet.

@@ -272,10 +272,18 @@ func (a *Agent) watchPod(ctx context.Context, last *string) (bool, error) {
 		return false, nil
 	}
 	defer w.Stop()
+	tick := time.NewTicker(createCheckEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return false, nil
+		case <-tick.C:
+			if a.pod == "" {
+				if err := a.cannotCreate(ctx); err != nil {
+					return false, err
+				}
+			}
 		case ev, ok := <-w.ResultChan():
 			if !ok {
 				return false, nil
@@ -297,6 +305,57 @@ func (a *Agent) watchPod(ctx context.Context, last *string) (bool, error) {
 			}
 		}
 	}
+}
+
+// createCheckEvery is how often a wait with no agent pod yet asks why.
+var createCheckEvery = 2 * time.Second
+
+// cannotCreate returns why the agent's Job cannot create its pod, from the
+// Job controller's FailedCreate events that say the API server refused it (a
+// ResourceQuota, a LimitRange, an admission policy of the namespace): no
+// retry of the controller will get past it within the run. nil while there is no such event, or when events
+// cannot be read (the wait goes on to its timeout).
+func (a *Agent) cannotCreate(ctx context.Context) error {
+	if a.job == "" {
+		return nil
+	}
+	evs, err := a.client.CoreV1().Events(a.cfg.Namespace).List(ctx, metav1.ListOptions{
+		FieldSelector: "involvedObject.kind=Job,involvedObject.name=" + a.job + ",reason=FailedCreate"})
+	if err != nil {
+		return nil
+	}
+	var last *corev1.Event
+	for i := range evs.Items {
+		if e := &evs.Items[i]; e.InvolvedObject.Name == a.job && e.Reason == "FailedCreate" && refusedCreate(e.Message) &&
+			(last == nil || eventTime(e).After(eventTime(last))) {
+			last = e
+		}
+	}
+	if last == nil {
+		return nil
+	}
+	return &exitcode.Error{Code: exitcode.Agent, Err: fmt.Errorf("agent Job %s/%s cannot create its pod: %s (a ResourceQuota, LimitRange or admission policy of namespace %s; --agent-namespace runs the agent elsewhere)",
+		a.cfg.Namespace, a.job, last.Message, a.cfg.Namespace)}
+}
+
+// refusedCreate: a FailedCreate message that says the API server refused the
+// pod (forbidden: a quota, a PodSecurity level; denied by an admission
+// webhook; invalid), which retrying does not change, unlike an API server
+// that did not answer.
+func refusedCreate(msg string) bool {
+	return strings.Contains(msg, " is forbidden: ") || strings.Contains(msg, " is invalid: ") ||
+		strings.Contains(msg, "admission webhook") && strings.Contains(msg, "denied")
+}
+
+// eventTime is when an event last happened.
+func eventTime(e *corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
 }
 
 // observe records one state of the agent's pod: whether it runs, or why it

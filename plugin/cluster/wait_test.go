@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
@@ -60,5 +62,43 @@ func TestStartAgentWaitIsBounded(t *testing.T) {
 	jobs, _ := cs.BatchV1().Jobs("ns").List(context.Background(), metav1.ListOptions{})
 	if len(jobs.Items) != 0 {
 		t.Errorf("%d jobs left", len(jobs.Items))
+	}
+}
+
+// TestStartAgentPodRefused: the Job controller cannot create the agent's pod
+// (a ResourceQuota): the wait ends at once with the controller's reason; an
+// API server that failed one create is waited out.
+func TestStartAgentPodRefused(t *testing.T) {
+	defer func(d time.Duration) { createCheckEvery = d }(createCheckEvery)
+	createCheckEvery = 20 * time.Millisecond
+	for _, tc := range []struct {
+		name, event string
+		fast        bool
+	}{
+		{"quota", `Error creating: pods "svccheck-agent-x1-abcde" is forbidden: exceeded quota: nopods, requested: pods=1, used: pods=0, limited: pods=0`, true},
+		{"API server briefly away", `Error creating: Post "https://10.0.0.1:6443/api/v1/namespaces/ns/pods": dial tcp 10.0.0.1:6443: connect: connection refused`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := fake.NewClientset()
+			cs.PrependReactor("create", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				job := a.(k8stesting.CreateAction).GetObject().(*batchv1.Job).DeepCopy()
+				job.Name = job.GenerateName + "x1"
+				ev := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: job.Name + ".1", Namespace: job.Namespace},
+					InvolvedObject: corev1.ObjectReference{Kind: "Job", Name: job.Name, Namespace: job.Namespace}, Reason: "FailedCreate", Type: corev1.EventTypeWarning, Message: tc.event}
+				if err := cs.Tracker().Add(ev); err != nil {
+					return true, nil, err
+				}
+				return true, job, cs.Tracker().Add(job)
+			})
+			start := time.Now()
+			_, err := StartAgent(context.Background(), cs, nil, AgentConfig{Namespace: "ns", Image: "img:1", StartTimeout: time.Second, Deadline: time.Minute})
+			took := time.Since(start)
+			if exitcode.Of(err) != exitcode.Agent {
+				t.Fatalf("err %v, want exit %d", err, exitcode.Agent)
+			}
+			if refused := strings.Contains(err.Error(), "cannot create its pod: "+tc.event); refused != tc.fast || tc.fast && took > 500*time.Millisecond || !tc.fast && took < time.Second {
+				t.Errorf("after %s: %v", took, err)
+			}
+		})
 	}
 }
