@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -51,5 +52,46 @@ func TestSessionAffinity(t *testing.T) {
 	// from every vantage point.
 	if forwarded < 12 || len(direct) != 2 {
 		t.Errorf("%d forwarded paths measured, pods answering directly %v; want at least 12 and both pods", forwarded, direct)
+	}
+}
+
+// TestInternalTrafficPolicyLocal: from an agent pod, an
+// internalTrafficPolicy=Local ClusterIP and DNS name reach only the pod on
+// the agent's node, and are expected (and seen) to drop on a node without
+// one: no finding either way.
+func TestInternalTrafficPolicyLocal(t *testing.T) {
+	t.Cleanup(func() {
+		lab(t, "kubectl", "delete", "--ignore-not-found", "--wait=false", "-f", "../lab/manifests/affinity.yaml")
+	})
+	lab(t, "kubectl", "apply", "-f", "../lab/manifests/affinity.yaml")
+	names, nodes, _ := podsOf(t, "app=hostname")
+	if len(names) != 2 {
+		t.Fatalf("hostname pods %v", names)
+	}
+	for _, node := range []string{"lab-cp", "lab-w1", "lab-w2"} {
+		want := ""
+		if i := slices.Index(nodes, node); i >= 0 {
+			want = names[i]
+		}
+		var r *report.Report
+		eventually(t, "hostname-itp-local from a pod on "+node, 60*time.Second, func() error {
+			var code int
+			r, _, code = svccheck(t, "-n", "default", "--from", "cluster", "--node", node, "--http", "hostname-itp-local")
+			if r == nil || code != 0 || len(r.Findings) > 0 {
+				return fmt.Errorf("exit %d, findings %v", code, findingsOf(r))
+			}
+			return nil
+		})
+		for _, p := range service(t, r, "hostname-itp-local").Probes {
+			if p.Via != probe.ViaClusterIP && p.Via != probe.ViaDNS {
+				continue
+			}
+			switch {
+			case want == "" && (p.Expect != probe.NoReach || p.Outcome == "ok"):
+				t.Errorf("agent on %s (no pod): %s expects %s, got %s", node, p.ID, p.Expect, p.Outcome)
+			case want != "" && (p.Expect != probe.Reach || p.Coverage == nil || !slices.Equal(p.Coverage.Seen, []string{want})):
+				t.Errorf("agent on %s: %s expects %s, reached %+v, want %s only", node, p.ID, p.Expect, p.Coverage, want)
+			}
+		}
 	}
 }

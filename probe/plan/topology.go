@@ -20,20 +20,32 @@ import (
 // Local); a LoadBalancer's ingress, delivered to nodes the report does not
 // know, keeps no backends to cover when hints are in use.
 //
+// Under internalTrafficPolicy=Local a ClusterIP or DNS name probed from an
+// agent pod reaches only the endpoints on the agent's node, and none when it
+// has none (the node must drop): the planner knows a node agent's node, and
+// Topology sets the same expectation for an agent pod.
+//
 // A ClusterIP probed from an agent pod is narrowed once pl.AgentNodes says
 // where it ran: Topology is idempotent and is called again then. It returns
 // how many probes it changed.
 func Topology(pl *probe.Plan, inv *probe.Inventory) int {
-	var hinted map[string]*probe.Service
+	var hinted, local map[string]*probe.Service
 	for i := range inv.Services {
-		if s := &inv.Services[i]; hasHints(s) {
+		s := &inv.Services[i]
+		if hasHints(s) {
 			if hinted == nil {
 				hinted = map[string]*probe.Service{}
 			}
 			hinted[s.Key()] = s
 		}
+		if s.InternalTrafficPolicy == probe.PolicyLocal && len(s.ClusterIPs) > 0 {
+			if local == nil {
+				local = map[string]*probe.Service{}
+			}
+			local[s.Key()] = s
+		}
 	}
-	if hinted == nil {
+	if hinted == nil && local == nil {
 		return 0
 	}
 	zones := make(map[string]string, len(inv.Nodes))
@@ -43,8 +55,17 @@ func Topology(pl *probe.Plan, inv *probe.Inventory) int {
 	changed := 0
 	for i := range pl.Probes {
 		p := &pl.Probes[i]
+		if p.Expect.Want != probe.Reach || len(p.Backends) == 0 {
+			continue
+		}
+		if svc := local[p.Namespace+"/"+p.Service]; svc != nil {
+			if localToAgent(pl, p, svc) {
+				changed++
+			}
+			continue
+		}
 		svc := hinted[p.Namespace+"/"+p.Service]
-		if svc == nil || p.Expect.Want != probe.Reach || len(p.Backends) == 0 {
+		if svc == nil {
 			continue
 		}
 		node := ""
@@ -84,6 +105,41 @@ func Topology(pl *probe.Plan, inv *probe.Inventory) int {
 		changed++
 	}
 	return changed
+}
+
+// localToAgent narrows a ClusterIP or DNS probe of an
+// internalTrafficPolicy=Local Service from an agent pod to the endpoints on
+// the agent's node, or expects no answer when there are none; false when
+// nothing changed (another path, the node not known yet, or done already).
+func localToAgent(pl *probe.Plan, p *probe.Probe, svc *probe.Service) bool {
+	if p.From != probe.FromPod || p.Via != probe.ViaClusterIP && p.Via != probe.ViaDNS {
+		return false
+	}
+	node := pl.NodeOf(p.From)
+	if node == "" {
+		return false
+	}
+	var kept []string
+	for _, b := range p.Backends {
+		if slices.ContainsFunc(svc.Endpoints, func(ep probe.Endpoint) bool { return ep.PodName == b && ep.NodeName == node }) {
+			kept = append(kept, b)
+		}
+	}
+	switch {
+	case len(kept) == len(p.Backends):
+		return false
+	case len(kept) == 0:
+		p.Backends, p.Connections = nil, 1
+		p.Expect = probe.Expectation{Want: probe.NoReach, Reason: "internalTrafficPolicy=Local and the agent's node " + node + " has no ready endpoint: it must drop",
+			Addresses: p.Expect.Addresses, Policies: p.Expect.Policies}
+		return true
+	}
+	if p.Connections == Budget(len(p.Backends)) {
+		p.Connections = Budget(len(kept))
+	}
+	p.Backends = kept
+	p.Expect.Reason = "internalTrafficPolicy=Local: only the endpoints on the agent's node " + node + " answer"
+	return true
 }
 
 // hasHints: some ready endpoint of svc carries a topology hint.

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -156,5 +157,40 @@ func TestTopologyLoadBalancer(t *testing.T) {
 	}
 	if lbs != 1 {
 		t.Errorf("%d LoadBalancer probes planned, want 1", lbs)
+	}
+}
+
+// internalTrafficPolicy=Local from an agent pod: once its node is known, the
+// ClusterIP and DNS name reach only that node's endpoints, or none.
+func TestTopologyInternalTrafficPolicyLocalFromAgentPod(t *testing.T) {
+	inv := testinv.Seed()
+	inv.Services[0].InternalTrafficPolicy = probe.PolicyLocal
+	for _, tc := range []struct{ node, want string }{
+		{"worker1", "reach web-b 1,reach web-b 1"},
+		{"worker2", "noReach  1,noReach  1"},
+	} {
+		pl := Build(inv, Options{From: []probe.From{probe.FromPod}, HTTP: true})
+		describe := func() string {
+			var out []string
+			for _, p := range pl.Probes {
+				if p.Via == probe.ViaClusterIP || p.Via == probe.ViaDNS {
+					out = append(out, fmt.Sprintf("%s %s %d", p.Expect.Want, strings.Join(p.Backends, ","), p.Connections))
+				}
+			}
+			return strings.Join(out, ",")
+		}
+		if got := describe(); got != "reach web-a,web-b 21,reach web-a,web-b 21" {
+			t.Fatalf("before the agent's node is known: %s", got)
+		}
+		pl.AgentNodes = map[probe.From]string{probe.FromPod: tc.node}
+		if n := Topology(&pl, &inv); n != 2 {
+			t.Errorf("agent on %s: %d probes changed, want 2", tc.node, n)
+		}
+		if got := describe(); got != tc.want {
+			t.Errorf("agent on %s: %s, want %s", tc.node, got, tc.want)
+		}
+		if n := Topology(&pl, &inv); n != 0 {
+			t.Errorf("agent on %s: a second pass changed %d probes", tc.node, n)
+		}
 	}
 }
