@@ -131,7 +131,7 @@ func Contradictions(fs []Finding, obs []Observation) []string {
 // contradiction says why the probes of f's Service (all), of which f cites
 // cited, contradict f or leave it unsupported, or "".
 func contradiction(f Finding, cited, all []*Observation) string {
-	if f.Severity == SevError && len(cited) > 0 && f.Code != VerdictStaleForwarding &&
+	if f.Severity == SevError && len(cited) > 0 && f.Code != VerdictStaleForwarding && f.Code != VerdictTerminatingFallback &&
 		!slices.ContainsFunc(cited, func(o *Observation) bool { return o.failed() }) {
 		return "none of the probes it cites failed"
 	}

@@ -80,6 +80,10 @@ const (
 	// VerdictStaleForwarding: the Service has no ready endpoint, yet a path
 	// to it answered: forwarding has not caught up with the endpoints.
 	VerdictStaleForwarding Code = "staleForwarding"
+	// VerdictTerminatingFallback: the Service has no ready endpoint, and
+	// its paths answer through pods that are terminating and still serving
+	// (kube-proxy's fallback): nothing will answer once they exit.
+	VerdictTerminatingFallback Code = "terminatingFallback"
 	// VerdictHealthCheckMismatch: a node's healthCheckNodePort answers 200
 	// without a ready local endpoint (kube-proxy's view is stale) or 503
 	// with one (load balancers skip the node).

@@ -68,13 +68,13 @@ func (dnsFaults) apply(c *svcContext) bool {
 				p0.Address(), strings.Join(from, ", "), r0.Detail, answer(targets))
 			continue
 		}
-		cause := "the cluster DNS fails, not the Service (check kube-system/kube-dns: its pods, its ready endpoints and the way to them)"
+		cause := "the cluster DNS fails, not the Service (check kube-system/kube-dns: its pods, its ready endpoints and the way to them, a NetworkPolicy on egress to port 53 included)"
 		switch d := c.dns; {
 		case d == nil || d.Ready < 0:
 		case d.Ready == 0:
 			cause = "the cluster DNS Service " + d.Service + " has no ready endpoint (check its pods)"
 		default:
-			cause = fmt.Sprintf("the cluster DNS Service %s has %d ready endpoint(s) that do not answer there (check the way from there to them, and their logs)", d.Service, d.Ready)
+			cause = fmt.Sprintf("the cluster DNS Service %s has %d ready endpoint(s) that do not answer there (check the way from there to them: routes, a NetworkPolicy on egress to port 53; and their logs)", d.Service, d.Ready)
 		}
 		c.add(SevError, code, "", "", cites, "DNS name %s does not resolve %s (%s) while %s there: %s",
 			p0.Host, strings.Join(from, ", "), r0.Detail, answer(targets), cause)

@@ -34,7 +34,9 @@ func (namedPortMismatch) apply(c *svcContext) bool {
 // closest pods and how their labels differ (noEndpoints), or matching pods
 // none of which is ready, with the containers and the last probe message
 // (endpointNotReady, naming the first pod). When a path that must reach
-// answered all the same, the forwarding has not caught up with the
+// answered all the same: through pods that are terminating and still
+// serving, kube-proxy's fallback when no endpoint is ready
+// (terminatingFallback); else the forwarding has not caught up with the
 // endpoints (staleForwarding, citing those paths too). It cites every failed
 // probe of the Service but the exposure rule's, and stops.
 type noReadyEndpoints struct{}
@@ -60,12 +62,43 @@ func (noReadyEndpoints) apply(c *svcContext) bool {
 		why = fmt.Sprintf("selector %s matches %d pod(s), none ready: %s", selectorString(svc.Selector), len(c.selected), c.readiness(names))
 	}
 	if answered := c.answered(func(p *probe.Probe) bool { return p.Expect.Want == probe.Reach && p.Via != probe.ViaHealthCheck }); len(answered) > 0 {
+		if serving := c.servingTerminating(); len(serving) > 0 && c.seenOnly(answered, serving) {
+			c.add(SevError, VerdictTerminatingFallback, "", "", append(answered, all...),
+				"no ready endpoints (%s); %s answered through %s, terminating but still serving: kube-proxy falls back to serving terminating endpoints when none is ready, and nothing will answer once they exit",
+				why, c.hops(answered), strings.Join(serving, ", "))
+			return true
+		}
 		c.add(SevError, VerdictStaleForwarding, "", "", append(answered, all...),
 			"no ready endpoints (%s), yet %s answered: forwarding has not caught up with the endpoints (stale proxy rules), or they changed during the run",
 			why, c.hops(answered))
 		return true
 	}
 	c.add(SevError, code, "", pod, all, "no ready endpoints: %s", why)
+	return true
+}
+
+// servingTerminating names the Service's endpoints that are terminating and
+// still serving.
+func (c *svcContext) servingTerminating() []string {
+	var out []string
+	for _, ep := range c.svc.Endpoints {
+		if n := nameOr(ep.PodName, ep.Address); ep.Terminating && ep.Serving && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// seenOnly: every backend the probes idx saw is one of names (a probe that
+// saw none proves nothing against it).
+func (c *svcContext) seenOnly(idx []int, names []string) bool {
+	for _, i := range idx {
+		for _, b := range c.results[i].Seen {
+			if !slices.Contains(names, b) {
+				return false
+			}
+		}
+	}
 	return true
 }
 
