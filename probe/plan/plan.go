@@ -498,11 +498,12 @@ func (b *planner) endpointKeys(svc *probe.Service) map[string]string {
 		case ep.Ready:
 			r = 0
 		}
-		if old, ok := rank[ep.PodName]; !ok || r < old {
+		old, seen := rank[ep.PodName]
+		if !seen || r < old {
 			rank[ep.PodName] = r
 		}
-		o := b.owners[svc.Namespace+"/"+ep.PodName]
-		if !slices.Contains(byOwner[o], ep.PodName) {
+		if !seen { // a pod with several addresses (dual-stack) is listed once
+			o := b.owners[svc.Namespace+"/"+ep.PodName]
 			byOwner[o] = append(byOwner[o], ep.PodName)
 		}
 	}
@@ -514,13 +515,19 @@ func (b *planner) endpointKeys(svc *probe.Service) map[string]string {
 			return pods[i] < pods[j]
 		})
 	}
+	pos := make(map[string]int, len(rank)) // pod -> its position among its owner's pods
+	for _, pods := range byOwner {
+		for i, p := range pods {
+			pos[p] = i
+		}
+	}
 	keys := make(map[string]string, len(svc.Endpoints))
 	for _, ep := range svc.Endpoints {
 		k := ep.Address
 		if ep.PodName != "" {
 			k = ep.PodName
 			if o := b.owners[svc.Namespace+"/"+ep.PodName]; o != "" {
-				k = fmt.Sprintf("%s#%d", o, slices.Index(byOwner[o], ep.PodName))
+				k = fmt.Sprintf("%s#%d", o, pos[ep.PodName])
 			}
 			k += v6(ep.Address)
 		}
