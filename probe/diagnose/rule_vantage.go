@@ -166,18 +166,24 @@ func (c *svcContext) vantageNodeFaults() {
 			others[n] = append(others[n], i)
 		}
 	}
-	ownFailures := func(n string) []int {
-		return c.openConnFailures(func(p *probe.Probe) bool { return c.forwardedBy(p, n) && c.ownPath(p, n) })
+	owns := map[string]bool{} // node -> whether its own paths fail, asked once per node
+	ownFails := func(n string) bool {
+		f, ok := owns[n]
+		if !ok {
+			f = len(c.openConnFailures(func(p *probe.Probe) bool { return c.forwardedBy(p, n) && c.ownPath(p, n) })) > 0
+			owns[n] = f
+		}
+		return f
 	}
 	for _, n := range order {
-		if len(ownFailures(n)) == 0 {
+		if !ownFails(n) {
 			continue
 		}
 		// Another node's NodePort is n's to explain only while that node
 		// forwards its own paths, and no other verdict cites it yet.
 		var rest []int
 		for _, i := range others[n] {
-			if m := c.plan.Probes[i].Node; !c.cited[i] && len(ownFailures(m)) == 0 {
+			if m := c.plan.Probes[i].Node; !c.cited[i] && !ownFails(m) {
 				rest = append(rest, i)
 			}
 		}
