@@ -30,8 +30,12 @@ import (
 // how many probes it changed.
 func Topology(pl *probe.Plan, inv *probe.Inventory) int {
 	var hinted, local map[string]*probe.Service
+	names := map[string]bool{} // the names of those Services: most probes are ruled out without building a key
 	for i := range inv.Services {
 		s := &inv.Services[i]
+		if hasHints(s) || s.InternalTrafficPolicy == probe.PolicyLocal && len(s.ClusterIPs) > 0 {
+			names[s.Name] = true
+		}
 		if hasHints(s) {
 			if hinted == nil {
 				hinted = map[string]*probe.Service{}
@@ -55,16 +59,17 @@ func Topology(pl *probe.Plan, inv *probe.Inventory) int {
 	changed := 0
 	for i := range pl.Probes {
 		p := &pl.Probes[i]
-		if p.Expect.Want != probe.Reach || len(p.Backends) == 0 {
+		if p.Expect.Want != probe.Reach || len(p.Backends) == 0 || !names[p.Service] {
 			continue
 		}
-		if svc := local[p.Namespace+"/"+p.Service]; svc != nil {
+		key := p.Namespace + "/" + p.Service
+		if svc := local[key]; svc != nil {
 			if localToAgent(pl, p, svc) {
 				changed++
 			}
 			continue
 		}
-		svc := hinted[p.Namespace+"/"+p.Service]
+		svc := hinted[key]
 		if svc == nil {
 			continue
 		}
