@@ -135,9 +135,13 @@ func (c *svcContext) readiness(names []string) string {
 	var parts []string
 	for _, n := range names {
 		s := n
-		for _, p := range c.pods {
-			if p.Namespace == c.svc.Namespace && p.Name == n {
-				s += notReadyReason(p)
+		if slices.ContainsFunc(c.svc.Endpoints, func(ep probe.Endpoint) bool { return ep.PodName == n && ep.Terminating }) {
+			s += " (terminating)"
+		} else {
+			for _, p := range c.pods {
+				if p.Namespace == c.svc.Namespace && p.Name == n {
+					s += notReadyReason(p)
+				}
 			}
 		}
 		parts = append(parts, s)

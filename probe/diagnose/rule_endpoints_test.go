@@ -91,6 +91,15 @@ func TestNoReadyEndpoints(t *testing.T) {
 			},
 			codes: "error:terminatingFallback", cites: func(p *probe.Probe, r *probe.Result) bool { return p.Via == probe.ViaNodePort }, stop: true,
 			msgs: []string{"no ready endpoints ("}, also: []string{"); NodePort 30080 answered through web-a, web-b, terminating but still serving: kube-proxy falls back"}},
+		{name: "terminating pods are said to be", from: local, outcome: nodePortsRefused,
+			mutate: func(inv *probe.Inventory) {
+				withPods(inv)
+				ep := &inv.Services[0].Endpoints[0]
+				ep.Ready, ep.Terminating = false, true
+				inv.Services[0].Endpoints[1].Ready = false
+			},
+			codes: "error:endpointNotReady", pod: "web-a", cites: everyFailed, stop: true,
+			msgs: []string{"none ready: web-a (terminating), web-b"}},
 		{name: "terminating endpoints, yet a pod that is not one of them answered: stale forwarding", from: local,
 			outcome: func(p *probe.Probe) (probe.Outcome, []string) {
 				if p.Via == probe.ViaNodePort {
