@@ -3,13 +3,10 @@
 package e2e
 
 import (
-	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/svccheck/svccheck/probe"
-	"github.com/svccheck/svccheck/report"
 )
 
 // TestSessionAffinity: a NodePort Service with sessionAffinity ClientIP over
@@ -18,24 +15,8 @@ import (
 // point the run passes with no finding, each forwarded path reaching exactly
 // one pod, and both pods answering directly.
 func TestSessionAffinity(t *testing.T) {
-	t.Cleanup(func() {
-		lab(t, "kubectl", "delete", "--ignore-not-found", "--wait=false", "-f", "../lab/manifests/affinity.yaml")
-	})
-	lab(t, "kubectl", "apply", "-f", "../lab/manifests/affinity.yaml")
-	var r *report.Report
-	eventually(t, "hostname-affinity healthy from everywhere", 60*time.Second, func() error {
-		var code int
-		r, _, code = svccheck(t, "-n", "default", "--from", "everywhere", "--node", "lab-w1", "--http", "hostname-affinity")
-		if r == nil || code != 0 {
-			return fmt.Errorf("exit %d, findings %v", code, findingsOf(r))
-		}
-		for _, f := range r.Findings {
-			if f.Severity != "info" {
-				return fmt.Errorf("finding %s@%s: %s", f.Code, f.Node, f.Message)
-			}
-		}
-		return nil
-	})
+	withManifest(t, "affinity.yaml")
+	r := passesClean(t, "hostname-affinity healthy from everywhere", "-n", "default", "--from", "everywhere", "--node", "lab-w1", "--http", "hostname-affinity")
 	forwarded, direct := 0, map[string]bool{}
 	for _, p := range service(t, r, "hostname-affinity").Probes {
 		switch {
@@ -60,10 +41,7 @@ func TestSessionAffinity(t *testing.T) {
 // the agent's node, and are expected (and seen) to drop on a node without
 // one: no finding either way.
 func TestInternalTrafficPolicyLocal(t *testing.T) {
-	t.Cleanup(func() {
-		lab(t, "kubectl", "delete", "--ignore-not-found", "--wait=false", "-f", "../lab/manifests/affinity.yaml")
-	})
-	lab(t, "kubectl", "apply", "-f", "../lab/manifests/affinity.yaml")
+	withManifest(t, "affinity.yaml")
 	names, nodes, _ := podsOf(t, "app=hostname")
 	if len(names) != 2 {
 		t.Fatalf("hostname pods %v", names)
@@ -73,15 +51,7 @@ func TestInternalTrafficPolicyLocal(t *testing.T) {
 		if i := slices.Index(nodes, node); i >= 0 {
 			want = names[i]
 		}
-		var r *report.Report
-		eventually(t, "hostname-itp-local from a pod on "+node, 60*time.Second, func() error {
-			var code int
-			r, _, code = svccheck(t, "-n", "default", "--from", "cluster", "--node", node, "--http", "hostname-itp-local")
-			if r == nil || code != 0 || len(r.Findings) > 0 {
-				return fmt.Errorf("exit %d, findings %v", code, findingsOf(r))
-			}
-			return nil
-		})
+		r := passesClean(t, "hostname-itp-local from a pod on "+node, "-n", "default", "--from", "cluster", "--node", node, "--http", "hostname-itp-local")
 		for _, p := range service(t, r, "hostname-itp-local").Probes {
 			if p.Via != probe.ViaClusterIP && p.Via != probe.ViaDNS {
 				continue

@@ -17,10 +17,7 @@ import (
 // the verdict says that this is the fallback to a pod on its way out
 // (terminatingFallback, exit 1), not forwarding that lags behind.
 func TestTerminatingFallback(t *testing.T) {
-	t.Cleanup(func() {
-		lab(t, "kubectl", "delete", "--ignore-not-found", "--wait=false", "-f", "../lab/manifests/draining.yaml")
-	})
-	lab(t, "kubectl", "apply", "-f", "../lab/manifests/draining.yaml")
+	withManifest(t, "draining.yaml")
 	lab(t, "kubectl", "-n", "default", "rollout", "status", "deployment/draining", "--timeout=120s")
 	eventually(t, "draining healthy", 60*time.Second, func() error {
 		if r, _, code := svccheck(t, "-n", "default", "--http", "--timeout", "1s", "draining"); code != 0 {

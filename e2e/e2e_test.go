@@ -210,6 +210,37 @@ func findingCodes(r *report.Report, svc string) []string {
 	return out
 }
 
+// withManifest applies lab/manifests/NAME for the test and deletes it
+// (without waiting) when the test ends.
+func withManifest(t *testing.T, name string) {
+	t.Helper()
+	path := "../lab/manifests/" + name
+	t.Cleanup(func() { lab(t, "kubectl", "delete", "--ignore-not-found", "--wait=false", "-f", path) })
+	lab(t, "kubectl", "apply", "-f", path)
+}
+
+// passesClean runs svccheck with args until it exits 0 with no error or
+// warning finding (the lab's proxies catch up with a change), and returns
+// that report.
+func passesClean(t *testing.T, what string, args ...string) *report.Report {
+	t.Helper()
+	var r *report.Report
+	eventually(t, what, 60*time.Second, func() error {
+		var code int
+		r, _, code = svccheck(t, args...)
+		if r == nil || code != 0 {
+			return fmt.Errorf("exit %d, findings %v", code, findingsOf(r))
+		}
+		for _, f := range r.Findings {
+			if f.Severity != "info" {
+				return fmt.Errorf("finding %s@%s: %s", f.Code, f.Node, f.Message)
+			}
+		}
+		return nil
+	})
+	return r
+}
+
 // healthySeed checks scenario 1's assertions and returns an error instead of
 // failing, so restorations can wait for it.
 func healthySeed(r *report.Report, code int) error {
