@@ -77,18 +77,8 @@ func TestNoReadyEndpoints(t *testing.T) {
 			},
 			codes: "error:noEndpoints", cites: everyFailed, stop: true},
 		{name: "only terminating endpoints, still serving and answering: kube-proxy's fallback, not stale forwarding", from: local,
-			outcome: func(p *probe.Probe) (probe.Outcome, []string) {
-				if p.Via == probe.ViaNodePort {
-					return probe.OK, []string{"web-b"}
-				}
-				return healthy(p)
-			},
-			mutate: func(inv *probe.Inventory) {
-				for i := range inv.Services[0].Endpoints {
-					ep := &inv.Services[0].Endpoints[i]
-					ep.Ready, ep.Terminating, ep.Serving = false, true, true
-				}
-			},
+			outcome: nodePortsAnsweredBy("web-b"),
+			mutate: draining,
 			codes: "error:terminatingFallback", cites: func(p *probe.Probe, r *probe.Result) bool { return p.Via == probe.ViaNodePort }, stop: true,
 			msgs: []string{"no ready endpoints ("}, also: []string{"); NodePort 30080 answered through web-a, web-b, terminating but still serving: kube-proxy falls back"}},
 		{name: "terminating pods are said to be", from: local, outcome: nodePortsRefused,
@@ -101,18 +91,8 @@ func TestNoReadyEndpoints(t *testing.T) {
 			codes: "error:endpointNotReady", pod: "web-a", cites: everyFailed, stop: true,
 			msgs: []string{"none ready: web-a (terminating), web-b"}},
 		{name: "terminating endpoints, yet a pod that is not one of them answered: stale forwarding", from: local,
-			outcome: func(p *probe.Probe) (probe.Outcome, []string) {
-				if p.Via == probe.ViaNodePort {
-					return probe.OK, []string{"web-old"}
-				}
-				return healthy(p)
-			},
-			mutate: func(inv *probe.Inventory) {
-				for i := range inv.Services[0].Endpoints {
-					ep := &inv.Services[0].Endpoints[i]
-					ep.Ready, ep.Terminating, ep.Serving = false, true, true
-				}
-			},
+			outcome: nodePortsAnsweredBy("web-old"),
+			mutate: draining,
 			codes: "error:staleForwarding", cites: func(p *probe.Probe, r *probe.Result) bool { return p.Via == probe.ViaNodePort }, stop: true},
 		{name: "no endpoints, yet a NodePort answers: stale forwarding", from: local, outcome: failing(onNode(probe.ViaNodePort, "worker1"), probe.Refused),
 			mutate: func(inv *probe.Inventory) {
@@ -161,4 +141,22 @@ func TestEndpointsNotReady(t *testing.T) {
 			}},
 		{name: "all ready", from: local, outcome: healthy},
 	})
+}
+
+// draining makes every endpoint terminating and still serving.
+func draining(inv *probe.Inventory) {
+	for i := range inv.Services[0].Endpoints {
+		ep := &inv.Services[0].Endpoints[i]
+		ep.Ready, ep.Terminating, ep.Serving = false, true, true
+	}
+}
+
+// nodePortsAnsweredBy: every NodePort answers from pod, the rest as healthy.
+func nodePortsAnsweredBy(pod string) func(p *probe.Probe) (probe.Outcome, []string) {
+	return func(p *probe.Probe) (probe.Outcome, []string) {
+		if p.Via == probe.ViaNodePort {
+			return probe.OK, []string{pod}
+		}
+		return healthy(p)
+	}
 }
