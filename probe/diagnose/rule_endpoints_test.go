@@ -78,8 +78,8 @@ func TestNoReadyEndpoints(t *testing.T) {
 			codes: "error:noEndpoints", cites: everyFailed, stop: true},
 		{name: "only terminating endpoints, still serving and answering: kube-proxy's fallback, not stale forwarding", from: local,
 			outcome: nodePortsAnsweredBy("web-b"),
-			mutate: draining,
-			codes: "error:terminatingFallback", cites: func(p *probe.Probe, r *probe.Result) bool { return p.Via == probe.ViaNodePort }, stop: true,
+			mutate:  draining,
+			codes:   "error:terminatingFallback", cites: func(p *probe.Probe, r *probe.Result) bool { return p.Via == probe.ViaNodePort }, stop: true,
 			msgs: []string{"no ready endpoints ("}, also: []string{"); NodePort 30080 answered through web-a, web-b, terminating but still serving: kube-proxy falls back"}},
 		{name: "terminating pods are said to be", from: local, outcome: nodePortsRefused,
 			mutate: func(inv *probe.Inventory) {
@@ -92,8 +92,8 @@ func TestNoReadyEndpoints(t *testing.T) {
 			msgs: []string{"none ready: web-a (terminating), web-b"}},
 		{name: "terminating endpoints, yet a pod that is not one of them answered: stale forwarding", from: local,
 			outcome: nodePortsAnsweredBy("web-old"),
-			mutate: draining,
-			codes: "error:staleForwarding", cites: func(p *probe.Probe, r *probe.Result) bool { return p.Via == probe.ViaNodePort }, stop: true},
+			mutate:  draining,
+			codes:   "error:staleForwarding", cites: func(p *probe.Probe, r *probe.Result) bool { return p.Via == probe.ViaNodePort }, stop: true},
 		{name: "no endpoints, yet a NodePort answers: stale forwarding", from: local, outcome: failing(onNode(probe.ViaNodePort, "worker1"), probe.Refused),
 			mutate: func(inv *probe.Inventory) {
 				withPods(inv)
