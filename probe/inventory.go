@@ -57,7 +57,10 @@ type Service struct {
 	Headless     bool     `json:"headless,omitempty"`
 	ExternalName string   `json:"externalName,omitempty"`
 	// LoadBalancerIngress lists status.loadBalancer.ingress as IPs or hostnames.
-	LoadBalancerIngress   []string          `json:"loadBalancerIngress,omitempty"`
+	LoadBalancerIngress []string `json:"loadBalancerIngress,omitempty"`
+	// ExternalIPs is spec.externalIPs: addresses the cluster's network
+	// routes to some node, where kube-proxy forwards them like the ClusterIP.
+	ExternalIPs           []string          `json:"externalIPs,omitempty"`
 	ExternalTrafficPolicy string            `json:"externalTrafficPolicy,omitempty"`
 	InternalTrafficPolicy string            `json:"internalTrafficPolicy,omitempty"`
 	SessionAffinity       string            `json:"sessionAffinity,omitempty"`

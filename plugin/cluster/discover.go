@@ -6,6 +6,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -309,6 +310,7 @@ func convertService(s *corev1.Service) probe.Service {
 			out.LoadBalancerIngress = append(out.LoadBalancerIngress, ing.Hostname)
 		}
 	}
+	out.ExternalIPs = slices.Clone(s.Spec.ExternalIPs)
 	out.Ports = convertPorts(s.Spec.Ports)
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/svccheck/svccheck/internal/exitcode"
@@ -220,5 +221,20 @@ func TestConvertTopologyHints(t *testing.T) {
 	n := convertNode(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{corev1.LabelTopologyZone: "a"}}})
 	if n.Zone != "a" {
 		t.Errorf("zone %q, want a", n.Zone)
+	}
+}
+
+func TestDiscoverExternalIPs(t *testing.T) {
+	cs := fake.NewClientset(&corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "ext", Namespace: "default"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.96.0.50", ClusterIPs: []string{"10.96.0.50"},
+			ExternalIPs: []string{"192.0.2.20"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+	})
+	inv, err := Discover(context.Background(), cs, Scope{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Services) != 1 || !slices.Equal(inv.Services[0].ExternalIPs, []string{"192.0.2.20"}) {
+		t.Errorf("services %+v", inv.Services)
 	}
 }

@@ -106,6 +106,9 @@ const (
 	NoteNodeUnschedulable Code = "nodeUnschedulable"
 	NoteExternalName      Code = "externalName"
 	NoteProtocolNotProbed Code = "protocolNotProbed"
+	// NoteExternalIPsNotProbed: the Service's spec.externalIPs, which are
+	// not probed.
+	NoteExternalIPsNotProbed Code = "externalIPsNotProbed"
 	// NoteUDPSilent: UDP paths that got no reply, which proves nothing.
 	NoteUDPSilent Code = "udpSilent"
 )

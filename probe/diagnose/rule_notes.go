@@ -39,6 +39,19 @@ func (protocolNotProbed) apply(c *svcContext) bool {
 	return false
 }
 
+// externalIPsNotProbed notes a Service's spec.externalIPs: addresses its
+// network routes to some node, which svccheck does not probe (the report
+// has no path kind for them), so that no one reads a passing report as
+// having checked them.
+type externalIPsNotProbed struct{}
+
+func (externalIPsNotProbed) apply(c *svcContext) bool {
+	if ips := c.svc.ExternalIPs; len(ips) > 0 {
+		c.add(SevInfo, NoteExternalIPsNotProbed, "", "", nil, "externalIPs %s: not probed (check them from where clients reach them)", strings.Join(ips, ", "))
+	}
+	return false
+}
+
 // udpSilence notes, per UDP Service port, the paths that passed with no
 // reply at all: a UDP server need not answer, so the silence is
 // inconclusive, never a failure. It cites those probes.

@@ -31,3 +31,12 @@ func TestProtocolNotProbed(t *testing.T) {
 			codes:  "info:protocolNotProbed", msgs: []string{"port 53 is SCTP: not probed"}},
 	})
 }
+
+func TestExternalIPsNotProbed(t *testing.T) {
+	testRule(t, externalIPsNotProbed{}, []ruleCase{
+		{name: "named, whatever the paths did", from: local, outcome: healthy,
+			mutate: func(inv *probe.Inventory) { inv.Services[0].ExternalIPs = []string{"192.0.2.20", "192.0.2.21"} },
+			codes:  "info:externalIPsNotProbed", msgs: []string{"externalIPs 192.0.2.20, 192.0.2.21: not probed"}},
+		{name: "none", from: local, outcome: healthy},
+	})
+}

@@ -18,7 +18,8 @@ type always struct{ rule }
 // rules marked always run.
 //
 //  1. externalName: an ExternalName Service is not probed (stops).
-//  2. protocolNotProbed: a note per port whose protocol is not probed.
+//  2. protocolNotProbed: a note per port whose protocol is not probed; and
+//     externalIPsNotProbed, a note naming the Service's externalIPs.
 //  3. namedPortMismatch: a named targetPort no selected pod declares
 //     explains every failure (stops).
 //  4. noReadyEndpoints: no ready endpoint explains every failure, unless a
@@ -60,6 +61,7 @@ type always struct{ rule }
 var rules = []rule{
 	externalName{},
 	protocolNotProbed{},
+	externalIPsNotProbed{},
 	namedPortMismatch{},
 	noReadyEndpoints{},
 	endpointsNotReady{},
