@@ -3,6 +3,7 @@ package plugin
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/diagnose"
@@ -78,4 +79,37 @@ func insideAnswers(pl *probe.Plan, results []probe.Result) map[string]bool {
 		}
 	}
 	return out
+}
+
+// recentWindow is how long after a change to a Service or its endpoints its
+// paths may still fail while the proxies program it: kube-proxy's
+// programming latency is seconds, more on large clusters.
+const recentWindow = time.Minute
+
+// catchingUp are the verdicts a proxy that has not programmed a change yet
+// produces too: paths failing through a node, or answering from endpoints
+// that are gone.
+var catchingUp = []diagnose.Code{diagnose.VerdictDataplaneBroken, diagnose.VerdictNodePathFailed,
+	diagnose.VerdictPathFailed, diagnose.VerdictStaleForwarding}
+
+// recentChanges says, in each such error finding about a Service that
+// changed within recentWindow before the run (started at start), when it
+// changed: the failure may be the proxies catching up rather than a fault.
+// A run with --wait-converged waited for them already.
+func (o *Options) recentChanges(fs []diagnose.Finding, inv *probe.Inventory, start time.Time) {
+	if o.WaitConverged > 0 {
+		return
+	}
+	changed := map[string]time.Duration{}
+	for _, s := range inv.Services {
+		if ago := start.Sub(s.LastChange); !s.LastChange.IsZero() && ago < recentWindow {
+			changed[s.Key()] = max(ago, 0).Round(time.Second)
+		}
+	}
+	for i := range fs {
+		f := &fs[i]
+		if ago, ok := changed[f.Namespace+"/"+f.Service]; ok && f.Severity == diagnose.SevError && slices.Contains(catchingUp, f.Code) {
+			f.Message += fmt.Sprintf(" (the Service or its endpoints changed %s before this run: the proxies may still be catching up; --wait-converged waits for them)", ago)
+		}
+	}
 }
