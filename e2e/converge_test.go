@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/svccheck/svccheck/probe/diagnose"
 	"github.com/svccheck/svccheck/report"
 )
 
@@ -124,6 +126,14 @@ func TestConvergeRealBreakFails(t *testing.T) {
 	lab(t, "kubectl", "rollout", "status", "deployment/converge", "-n", "default", "--timeout=60s")
 	lab(t, "proxy-stop", "lab-w1")
 	t.Cleanup(func() { lab(t, "proxy-start", "lab-w1") })
+	// Without the mode, lab-w1's failure is said to follow the Service's
+	// creation moments before.
+	r0, _, code0 := svccheck(t, "-n", "default", "--http", "converge")
+	if code0 != 1 || !slices.ContainsFunc(findingsOf(r0), func(f diagnose.Finding) bool {
+		return f.Code == diagnose.VerdictNodePathFailed && f.Node == "lab-w1" && strings.Contains(f.Message, "before this run: the proxies may still be catching up")
+	}) {
+		t.Errorf("without --wait-converged: exit %d, findings %v; want lab-w1's nodePathFailed saying the Service just changed", code0, findingsOf(r0))
+	}
 	const bound = 20 * time.Second
 	r, stderr, code, took := timed(t, "-n", "default", "--http", "--wait-converged", bound.String(), "--converge-window", "10m", "converge")
 	if r == nil {
