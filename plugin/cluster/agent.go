@@ -313,8 +313,9 @@ var createCheckEvery = 2 * time.Second
 // cannotCreate returns why the agent's Job cannot create its pod, from the
 // Job controller's FailedCreate events that say the API server refused it (a
 // ResourceQuota, a LimitRange, an admission policy of the namespace): no
-// retry of the controller will get past it within the run. nil while there is no such event, or when events
-// cannot be read (the wait goes on to its timeout).
+// retry of the controller will get past it within the run. It returns nil
+// while there is no such event, or when events cannot be read (the wait
+// goes on to its timeout).
 func (a *Agent) cannotCreate(ctx context.Context) error {
 	if a.job == "" {
 		return nil
