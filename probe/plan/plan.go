@@ -286,10 +286,7 @@ func (b *planner) inCluster(pc *portCtx, from probe.From) {
 		exp, backends := probe.Expectation{Want: probe.Reach, Reason: "the ClusterIP forwards to every ready endpoint"}, pc.backends
 		if svc.InternalTrafficPolicy == probe.PolicyLocal && self != "" {
 			backends = pc.byNode[self]
-			exp = probe.Expectation{Want: probe.Reach, Reason: "internalTrafficPolicy=Local and the node has a ready endpoint: only it answers"}
-			if len(backends) == 0 {
-				exp = probe.Expectation{Want: probe.NoReach, Reason: "internalTrafficPolicy=Local and the node has no ready endpoint: it must drop"}
-			}
+			exp = localExpectation(self, backends)
 		}
 		b.add(pc, from, probe.ViaClusterIP, "", "", "", ip, pc.port.Port, backends, exp)
 	}
@@ -361,8 +358,7 @@ func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrTyp
 		b.count++
 		return
 	}
-	if pc.svc.SessionAffinity == "ClientIP" && exp.Want == probe.Reach && !exp.Sticky &&
-		via != probe.ViaEndpoint && via != probe.ViaHealthCheck {
+	if pc.svc.SessionAffinity == "ClientIP" && exp.Want == probe.Reach && via != probe.ViaEndpoint && via != probe.ViaHealthCheck {
 		// kube-proxy keeps a client on one backend through every address of
 		// the Service (ClusterIP, NodePort, load balancer), by the client's
 		// own source address: one backend per path is what must be seen.

@@ -29,27 +29,27 @@ import (
 // where it ran: Topology is idempotent and is called again then. It returns
 // how many probes it changed.
 func Topology(pl *probe.Plan, inv *probe.Inventory) int {
-	var hinted, local map[string]*probe.Service
-	names := map[string]bool{} // the names of those Services: most probes are ruled out without building a key
+	hinted := map[string]*probe.Service{}
+	local := map[string]map[string]string{} // an internalTrafficPolicy=Local Service -> its pods' nodes
+	names := map[string]bool{}              // the names of both: most probes are ruled out without building a key
 	for i := range inv.Services {
 		s := &inv.Services[i]
-		if hasHints(s) || s.InternalTrafficPolicy == probe.PolicyLocal && len(s.ClusterIPs) > 0 {
-			names[s.Name] = true
-		}
-		if hasHints(s) {
-			if hinted == nil {
-				hinted = map[string]*probe.Service{}
-			}
+		h, l := hasHints(s), internalLocal(s)
+		if h {
 			hinted[s.Key()] = s
 		}
-		if s.InternalTrafficPolicy == probe.PolicyLocal && len(s.ClusterIPs) > 0 {
-			if local == nil {
-				local = map[string]*probe.Service{}
+		if l {
+			nodes := make(map[string]string, len(s.Endpoints))
+			for _, ep := range s.Endpoints {
+				nodes[ep.PodName] = ep.NodeName
 			}
-			local[s.Key()] = s
+			local[s.Key()] = nodes
+		}
+		if h || l {
+			names[s.Name] = true
 		}
 	}
-	if hinted == nil && local == nil {
+	if len(names) == 0 {
 		return 0
 	}
 	zones := make(map[string]string, len(inv.Nodes))
@@ -63,8 +63,8 @@ func Topology(pl *probe.Plan, inv *probe.Inventory) int {
 			continue
 		}
 		key := p.Namespace + "/" + p.Service
-		if svc := local[key]; svc != nil {
-			if localToAgent(pl, p, svc) {
+		if nodes := local[key]; nodes != nil && p.From == probe.FromPod && (p.Via == probe.ViaClusterIP || p.Via == probe.ViaDNS) {
+			if localToAgent(pl, p, nodes) {
 				changed++
 			}
 			continue
@@ -80,7 +80,7 @@ func Topology(pl *probe.Plan, inv *probe.Inventory) int {
 				node = p.Node
 			}
 		case probe.ViaClusterIP, probe.ViaDNS:
-			if svc.InternalTrafficPolicy != probe.PolicyLocal && len(svc.ClusterIPs) > 0 {
+			if !internalLocal(svc) && len(svc.ClusterIPs) > 0 {
 				node = pl.NodeOf(p.From)
 			}
 		case probe.ViaLoadBalancer:
@@ -102,48 +102,65 @@ func Topology(pl *probe.Plan, inv *probe.Inventory) int {
 		if len(kept) == len(p.Backends) || len(kept) == 0 {
 			continue
 		}
-		if p.Connections == Budget(len(p.Backends)) { // the coverage budget was for every backend
-			p.Connections = Budget(len(kept))
-		}
-		p.Backends = kept
+		narrow(p, kept)
 		p.Expect.Reason += "; topology hints: " + node + " forwards to the endpoints hinted for " + why
 		changed++
 	}
 	return changed
 }
 
+// internalLocal: svc has a ClusterIP whose traffic each node forwards to its
+// own endpoints only (internalTrafficPolicy=Local).
+func internalLocal(svc *probe.Service) bool {
+	return svc.InternalTrafficPolicy == probe.PolicyLocal && len(svc.ClusterIPs) > 0
+}
+
+// localExpectation is what an internalTrafficPolicy=Local ClusterIP (or the
+// DNS name leading to it) must do from node, whose ready endpoints are
+// kept: reach them, or nothing at all.
+func localExpectation(node string, kept []string) probe.Expectation {
+	if len(kept) == 0 {
+		return probe.Expectation{Want: probe.NoReach, Reason: "internalTrafficPolicy=Local and node " + node + " has no ready endpoint: it must drop"}
+	}
+	return probe.Expectation{Want: probe.Reach, Reason: "internalTrafficPolicy=Local: only the endpoints on node " + node + " answer"}
+}
+
+// narrow makes p cover only kept of its backends, with the connection
+// budget of those when it had the budget of all.
+func narrow(p *probe.Probe, kept []string) {
+	if p.Connections == Budget(len(p.Backends)) {
+		p.Connections = Budget(len(kept))
+	}
+	p.Backends = kept
+}
+
 // localToAgent narrows a ClusterIP or DNS probe of an
 // internalTrafficPolicy=Local Service from an agent pod to the endpoints on
-// the agent's node, or expects no answer when there are none; false when
-// nothing changed (another path, the node not known yet, or done already).
-func localToAgent(pl *probe.Plan, p *probe.Probe, svc *probe.Service) bool {
-	if p.From != probe.FromPod || p.Via != probe.ViaClusterIP && p.Via != probe.ViaDNS {
-		return false
-	}
+// the agent's node (nodes: each pod's node), or expects no answer when there
+// are none, as the planner does for a node agent; false when nothing changed
+// (the node not known yet, or done already).
+func localToAgent(pl *probe.Plan, p *probe.Probe, nodes map[string]string) bool {
 	node := pl.NodeOf(p.From)
 	if node == "" {
 		return false
 	}
 	var kept []string
 	for _, b := range p.Backends {
-		if slices.ContainsFunc(svc.Endpoints, func(ep probe.Endpoint) bool { return ep.PodName == b && ep.NodeName == node }) {
+		if nodes[b] == node {
 			kept = append(kept, b)
 		}
 	}
-	switch {
-	case len(kept) == len(p.Backends):
+	if len(kept) == len(p.Backends) {
 		return false
-	case len(kept) == 0:
+	}
+	exp := localExpectation(node, kept)
+	exp.Addresses, exp.Policies = p.Expect.Addresses, p.Expect.Policies
+	p.Expect = exp
+	if len(kept) == 0 {
 		p.Backends, p.Connections = nil, 1
-		p.Expect = probe.Expectation{Want: probe.NoReach, Reason: "internalTrafficPolicy=Local and the agent's node " + node + " has no ready endpoint: it must drop",
-			Addresses: p.Expect.Addresses, Policies: p.Expect.Policies}
 		return true
 	}
-	if p.Connections == Budget(len(p.Backends)) {
-		p.Connections = Budget(len(kept))
-	}
-	p.Backends = kept
-	p.Expect.Reason = "internalTrafficPolicy=Local: only the endpoints on the agent's node " + node + " answer"
+	narrow(p, kept)
 	return true
 }
 

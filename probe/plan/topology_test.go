@@ -194,3 +194,19 @@ func TestTopologyInternalTrafficPolicyLocalFromAgentPod(t *testing.T) {
 		}
 	}
 }
+
+// internalTrafficPolicy=Local changes the ClusterIP only: a NodePort of the
+// same Service is still narrowed by its hints.
+func TestTopologyHintsWithInternalTrafficPolicyLocal(t *testing.T) {
+	inv := zoned()
+	inv.Services[0].InternalTrafficPolicy = probe.PolicyLocal
+	pl := Build(inv, Options{From: []probe.From{probe.FromLocal, probe.FromPod}, HTTP: true})
+	pl.AgentNodes = map[probe.From]string{probe.FromPod: "worker1"}
+	Topology(&pl, &inv)
+	got := backendsOf(pl)
+	for k, want := range map[string]string{"local nodePort master": "web-a", "local nodePort worker1": "web-b", "pod clusterIP ": "web-b"} {
+		if got[k] != want {
+			t.Errorf("%s covers %q, want %q (all: %v)", k, got[k], want, got)
+		}
+	}
+}
