@@ -110,7 +110,7 @@ func Evaluate(p *Probe, r *Result) {
 // there, as with no route; the detail keeps the kernel's words.
 func dialRefusedLocally(err error) bool {
 	var op *net.OpError
-	if !errors.As(err, &op) || op.Op != "dial" && op.Op != "connect" {
+	if !errors.As(err, &op) || op.Op != "dial" {
 		return false
 	}
 	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)

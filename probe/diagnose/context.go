@@ -30,8 +30,9 @@ type runFacts struct {
 	failedVI map[string][]string // node -> the first two Services whose ClusterIP or DNS name failed from it
 }
 
-func newSvcContext(svc *probe.Service, pods []probe.Pod, plan *probe.Plan, results []probe.Result, idx []int) *svcContext {
-	c := &svcContext{svc: svc, pods: pods, plan: plan, results: results, idx: idx, cited: map[int]bool{}, facts: &runFacts{}}
+func newSvcContext(svc *probe.Service, pods []probe.Pod, plan *probe.Plan, results []probe.Result, idx []int,
+	facts *runFacts, dns *probe.ClusterDNS) *svcContext {
+	c := &svcContext{svc: svc, pods: pods, plan: plan, results: results, idx: idx, cited: map[int]bool{}, facts: facts, dns: dns}
 	for _, p := range pods {
 		if p.Namespace == svc.Namespace && len(svc.Selector) > 0 && matches(svc.Selector, p.Labels) {
 			c.selected = append(c.selected, p)
@@ -192,7 +193,7 @@ func connFailed(p *probe.Probe, r *probe.Result) bool {
 // openGroups lists the Service's open failed probes that match f and keep
 // accepts, grouped by key: the keys in plan order, and each key's probes.
 func (c *svcContext) openGroups(f func(p *probe.Probe) bool, keep func(p *probe.Probe, r *probe.Result) bool,
-	key func(p *probe.Probe) string) ([]string, map[string][]int) {
+	key func(p *probe.Probe, r *probe.Result) string) ([]string, map[string][]int) {
 	var keys []string
 	groups := map[string][]int{}
 	for _, i := range c.open(f) {
@@ -200,7 +201,7 @@ func (c *svcContext) openGroups(f func(p *probe.Probe) bool, keep func(p *probe.
 		if !keep(p, r) {
 			continue
 		}
-		k := key(p)
+		k := key(p, r)
 		if _, ok := groups[k]; !ok {
 			keys = append(keys, k)
 		}

@@ -128,10 +128,14 @@ func Contradictions(fs []Finding, obs []Observation) []string {
 	return out
 }
 
+// citesAnswers are the error codes whose evidence is paths that answered
+// (there being no ready endpoint to answer): they may cite no failed probe.
+var citesAnswers = map[Code]bool{VerdictStaleForwarding: true, VerdictTerminatingFallback: true}
+
 // contradiction says why the probes of f's Service (all), of which f cites
 // cited, contradict f or leave it unsupported, or "".
 func contradiction(f Finding, cited, all []*Observation) string {
-	if f.Severity == SevError && len(cited) > 0 && f.Code != VerdictStaleForwarding && f.Code != VerdictTerminatingFallback &&
+	if f.Severity == SevError && len(cited) > 0 && !citesAnswers[f.Code] &&
 		!slices.ContainsFunc(cited, func(o *Observation) bool { return o.failed() }) {
 		return "none of the probes it cites failed"
 	}

@@ -144,8 +144,7 @@ func Diagnose(inv probe.Inventory, plan probe.Plan, results []probe.Result) []Fi
 	facts := &runFacts{}
 	for i := range inv.Services {
 		svc := &inv.Services[i]
-		c := newSvcContext(svc, inv.Pods, &plan, results, byKey[svc.Key()])
-		c.facts, c.dns = facts, inv.ClusterDNS
+		c := newSvcContext(svc, inv.Pods, &plan, results, byKey[svc.Key()], facts, inv.ClusterDNS)
 		out = append(out, c.run(rules)...)
 	}
 	return out

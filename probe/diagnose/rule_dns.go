@@ -25,45 +25,37 @@ import (
 type dnsFaults struct{}
 
 func (dnsFaults) apply(c *svcContext) bool {
-	var keys []string
-	groups := map[string][]int{}
-	for _, i := range c.open(func(p *probe.Probe) bool { return p.Via == probe.ViaDNS }) {
-		p, r := c.probe(i)
-		if !connFailed(p, r) || !slices.Equal(failureKinds(r), []probe.Outcome{probe.DNSError}) || len(c.resolvedAnswer(p)) == 0 {
-			continue
-		}
-		k := p.Port + "|" + string(dnsFaultCode(r))
-		if _, ok := groups[k]; !ok {
-			keys = append(keys, k)
-		}
-		groups[k] = append(groups[k], i)
-	}
+	answers := map[*probe.Probe][]int{} // what answers at the addresses each failed name should resolve to
+	keys, groups := c.openGroups(func(p *probe.Probe) bool { return p.Via == probe.ViaDNS },
+		func(p *probe.Probe, r *probe.Result) bool {
+			if !connFailed(p, r) || !slices.Equal(failureKinds(r), []probe.Outcome{probe.DNSError}) {
+				return false
+			}
+			answers[p] = c.resolvedAnswer(p)
+			return len(answers[p]) > 0
+		},
+		func(p *probe.Probe, r *probe.Result) string { return p.Port + "|" + string(dnsFaultCode(r)) })
 	for _, k := range keys {
 		idx := groups[k]
 		p0, r0 := c.probe(idx[0])
 		code := dnsFaultCode(r0)
 		var from []string
-		cites := slices.Clone(idx)
 		for _, i := range idx {
 			p, r := c.probe(i)
-			where := "from " + string(p.From)
-			if n := c.plan.NodeOf(p.From); p.From == probe.FromPod && n != "" {
-				where += " (on " + n + ")"
-			}
+			where := "from " + c.fromText(p)
 			if r.Failures < r.Connections {
 				where += fmt.Sprintf(" (%d of %d connections)", r.Failures, r.Connections)
 			}
 			from = append(from, where)
 		}
-		answers := c.resolvedAnswer(p0)
 		var targets []string
-		for _, i := range answers {
+		for _, i := range answers[p0] {
 			q := &c.plan.Probes[i]
 			targets = append(targets, describeTarget(q))
 		}
 		targets = dedupe(targets)
 		if code == VerdictDNSWrongAnswer {
-			c.add(SevError, code, "", "", cites,
+			c.add(SevError, code, "", "", idx,
 				"DNS name %s %s: %s, while %s there: a stale or rewritten record (check the cluster DNS's configuration: rewrite, hosts, stub domains, a search domain)",
 				p0.Address(), strings.Join(from, ", "), r0.Detail, answer(targets))
 			continue
@@ -76,7 +68,7 @@ func (dnsFaults) apply(c *svcContext) bool {
 		default:
 			cause = fmt.Sprintf("the cluster DNS Service %s has %d ready endpoint(s) that do not answer there (check the way from there to them: routes, a NetworkPolicy on egress to port 53; and their logs)", d.Service, d.Ready)
 		}
-		c.add(SevError, code, "", "", cites, "DNS name %s does not resolve %s (%s) while %s there: %s",
+		c.add(SevError, code, "", "", idx, "DNS name %s does not resolve %s (%s) while %s there: %s",
 			p0.Host, strings.Join(from, ", "), r0.Detail, answer(targets), cause)
 	}
 	return false

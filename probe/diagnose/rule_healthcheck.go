@@ -24,7 +24,7 @@ func (healthCheckMismatch) apply(c *svcContext) bool {
 		func(p *probe.Probe, r *probe.Result) bool {
 			return r.Outcome == probe.OK && p.Expect.Status != 0 && r.HTTPStatus != p.Expect.Status
 		},
-		func(p *probe.Probe) string { return p.Node })
+		func(p *probe.Probe, _ *probe.Result) string { return p.Node })
 	for _, node := range nodes {
 		idx := byNode[node]
 		p, r := c.probe(idx[0])

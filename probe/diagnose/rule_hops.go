@@ -42,12 +42,14 @@ func (hopFailures) apply(c *svcContext) bool {
 		if code == "" {
 			continue
 		}
-		hop, desc := hopKey(p), c.describeHop(p)
+		hop, desc := hopKey(p), ""
 		if code == VerdictNotSticky {
 			// One problem, the Service port's affinity, on every path
 			// and vantage point that shows it.
 			hop, desc = p.Port+"|sticky", "port "+p.Port+" does not keep each client on one backend (sessionAffinity=ClientIP)"
-			member = strings.TrimPrefix(c.describeHop(p), "port "+p.Port+" ") + ": " + member
+			member = c.describePath(p) + ": " + member
+		} else {
+			desc = c.describeHop(p)
 		}
 		g, ok := groups[string(code)+"|"+hop]
 		if !ok {
@@ -130,29 +132,42 @@ func failure(p *probe.Probe, r *probe.Result) string {
 // describeHop names a kind of hop, e.g. "port http NodePort 30080 from
 // local", and the node of an agent pod: "... from pod (on worker1)".
 func (c *svcContext) describeHop(p *probe.Probe) string {
-	s := describeHop(p)
+	return "port " + p.Port + " " + c.describePath(p)
+}
+
+// describePath is describeHop without the port: "NodePort 30080 from pod
+// (on worker1)".
+func (c *svcContext) describePath(p *probe.Probe) string {
+	return pathKind(p) + " from " + c.fromText(p)
+}
+
+// fromText names p's vantage point, with the node of an agent pod: "local",
+// "node/worker1", "pod (on worker1)".
+func (c *svcContext) fromText(p *probe.Probe) string {
 	if n := c.plan.NodeOf(p.From); p.From == probe.FromPod && n != "" {
-		s += " (on " + n + ")"
+		return string(p.From) + " (on " + n + ")"
 	}
-	return s
+	return string(p.From)
 }
 
 // describeHop names a kind of hop, e.g. "port http NodePort 30080 from local".
 func describeHop(p *probe.Probe) string {
-	s := "port " + p.Port + " "
+	return "port " + p.Port + " " + pathKind(p) + " from " + string(p.From)
+}
+
+// pathKind names a probe's kind of path: "NodePort 30080", "ClusterIP".
+func pathKind(p *probe.Probe) string {
 	switch p.Via {
 	case probe.ViaNodePort:
-		s += fmt.Sprintf("NodePort %d", p.TargetPort)
+		return fmt.Sprintf("NodePort %d", p.TargetPort)
 	case probe.ViaEndpoint:
-		s += "endpoints"
+		return "endpoints"
 	case probe.ViaClusterIP:
-		s += "ClusterIP"
+		return "ClusterIP"
 	case probe.ViaLoadBalancer:
-		s += "LoadBalancer"
+		return "LoadBalancer"
 	case probe.ViaHealthCheck:
-		s += "healthCheckNodePort"
-	default:
-		s += "DNS name"
+		return "healthCheckNodePort"
 	}
-	return s + " from " + string(p.From)
+	return "DNS name"
 }

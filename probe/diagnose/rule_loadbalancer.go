@@ -23,7 +23,7 @@ func (loadBalancerNotDelivering) apply(c *svcContext) bool {
 		func(_ *probe.Probe, r *probe.Result) bool {
 			return r.Outcome != probe.OK && r.Failures >= r.Connections
 		},
-		func(p *probe.Probe) string { return p.Port })
+		func(p *probe.Probe, _ *probe.Result) string { return p.Port })
 	for _, port := range ports {
 		idx := byPort[port]
 		behind := func(p *probe.Probe) bool {

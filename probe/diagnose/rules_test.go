@@ -87,8 +87,7 @@ func testRule(t *testing.T, r rule, tests []ruleCase) {
 					idx = append(idx, i)
 				}
 			}
-			c := newSvcContext(&inv.Services[0], inv.Pods, &pl, res, idx)
-			c.dns = inv.ClusterDNS
+			c := newSvcContext(&inv.Services[0], inv.Pods, &pl, res, idx, &runFacts{}, inv.ClusterDNS)
 			for _, i := range idx {
 				c.cited[i] = tc.cited != nil && !res[i].Pass && tc.cited(&pl.Probes[i])
 			}
@@ -164,7 +163,7 @@ func TestRunStops(t *testing.T) {
 			}
 			rs = append(rs, r)
 		}
-		newSvcContext(&inv.Services[0], nil, &pl, scriptedResults(pl, healthy), nil).run(rs)
+		newSvcContext(&inv.Services[0], nil, &pl, scriptedResults(pl, healthy), nil, &runFacts{}, nil).run(rs)
 		if !slices.Equal(ran, tc.want) {
 			t.Errorf("stops %v: ran %v, want %v", tc.stops, ran, tc.want)
 		}

@@ -19,13 +19,8 @@ type Tracer interface {
 // dialled that pod's own address (direct). It returns "" when nothing does.
 func (s *Sockets) attribute(p *probe.Probe, a Attempt) (string, string) {
 	b := Attribute(a.Answer, p.Backends)
-	if b == "" && len(p.BackendHosts) > 0 {
-		// A hostNetwork pod answers with its node's name.
-		hosts := make([]string, 0, len(p.BackendHosts))
-		for h := range p.BackendHosts {
-			hosts = append(hosts, h)
-		}
-		b = p.BackendHosts[Attribute(a.Answer, hosts)]
+	if b == "" {
+		b = attributeHost(a.Answer, p.BackendHosts)
 	}
 	if b != "" {
 		if !p.HTTP {
@@ -67,6 +62,22 @@ func addrPort(a net.Addr) (netip.AddrPort, bool) {
 		return a.AddrPort(), true
 	}
 	return netip.AddrPort{}, false
+}
+
+// attributeHost returns the hostNetwork pod whose node alone text names
+// (such a pod answers with its node's hostname), or "".
+func attributeHost(text string, hosts map[string]string) string {
+	found := ""
+	for h, pod := range hosts {
+		if !containsWord(text, h) {
+			continue
+		}
+		if found != "" {
+			return ""
+		}
+		found = pod
+	}
+	return found
 }
 
 // Attribute returns the one candidate named in text as a whole word (pod-name
