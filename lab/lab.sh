@@ -501,6 +501,20 @@ stop_daemon() {
   rm -f "$f"
 }
 
+# addon_stop NAME stops a recorded add-on process (lab/addons): TERM, then
+# KILL after 10 s; nothing when it is not running.
+addon_stop() {
+  local f=$LAB/pids/$1.pid pid
+  pid=$(cat "$f" 2>/dev/null) || pid=
+  if lab_pid "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    local end=$((SECONDS + 10))
+    while running "$pid" && [ $SECONDS -lt $end ]; do sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
 # internal_ip NODE prints the first InternalIP in the Node's status.
 internal_ip() {
   kc get node "$1" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}' | awk '{print $1}'

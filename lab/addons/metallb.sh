@@ -107,19 +107,6 @@ speaker_start() {
     METALLB_NAMESPACE="$LB_NS" METALLB_POD_NAME="speaker-$1" "$MLB_DIR/speaker" --port=0 --log-level=info
 }
 
-# addon_stop NAME stops a recorded add-on process: TERM, then KILL.
-addon_stop() {
-  local f=$LAB/pids/$1.pid pid
-  pid=$(cat "$f" 2>/dev/null) || pid=
-  if lab_pid "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    local end=$((SECONDS + 10))
-    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
-}
-
 speaker_stop() { addon_stop "metallb-speaker-$1"; }
 
 lb_off() {

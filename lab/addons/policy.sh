@@ -5,7 +5,7 @@
 # recorded, with a kubeconfig holding its ServiceAccount's token. It puts the
 # packets of pods that policies select through nfqueue (an nftables table
 # "kube-network-policies" per node) and decides on each new connection.
-# Sourced by lab.sh, whose helpers (start, in_ns, kc, wait_for, log, die) it
+# Sourced by lab.sh, whose helpers (start, addon_stop, in_ns, kc, wait_for, log, die) it
 # uses.
 #
 #   policy-on / policy-off        start it on every node / stop it everywhere
@@ -82,15 +82,7 @@ policy_start() {
 # SIGINT only, which a background process of a script ignores): the node then
 # enforces nothing, whatever the policies say.
 policy_stop() {
-  local f=$LAB/pids/knp-$1.pid pid
-  pid=$(cat "$f" 2>/dev/null) || pid=
-  if lab_pid "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    local end=$((SECONDS + 10))
-    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
+  addon_stop "knp-$1"
   in_ns "$1" nft delete table inet "$KNP_TABLE" 2>/dev/null || true
 }
 
