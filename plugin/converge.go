@@ -101,7 +101,13 @@ type converger struct {
 
 // recent reports whether the cluster changed s within the window.
 func (c *converger) recent(s *probe.Service) bool {
-	return !s.LastChange.IsZero() && c.now.Sub(s.LastChange) <= c.o.convergeWindow()
+	return changedWithin(s, c.now, c.o.convergeWindow())
+}
+
+// changedWithin reports whether the cluster recorded a change of s at most
+// window before now.
+func changedWithin(s *probe.Service, now time.Time, window time.Duration) bool {
+	return !s.LastChange.IsZero() && now.Sub(s.LastChange) <= window
 }
 
 // record returns s's convergence, made when first seen.

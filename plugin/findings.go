@@ -102,8 +102,8 @@ func (o *Options) recentChanges(fs []diagnose.Finding, inv *probe.Inventory, sta
 	}
 	changed := map[string]time.Duration{}
 	for _, s := range inv.Services {
-		if ago := start.Sub(s.LastChange); !s.LastChange.IsZero() && ago < recentWindow {
-			changed[s.Key()] = max(ago, 0).Round(time.Second)
+		if changedWithin(&s, start, recentWindow) {
+			changed[s.Key()] = max(start.Sub(s.LastChange), 0).Round(time.Second)
 		}
 	}
 	for i := range fs {

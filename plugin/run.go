@@ -9,9 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/svccheck/svccheck/plugin/cluster"
 	"github.com/svccheck/svccheck/probe"
@@ -155,41 +153,14 @@ func (o *Options) validateNode(inv probe.Inventory) error {
 // saying so is more useful than a dnsError per Service. Either read may be
 // forbidden; the run goes on without it.
 func (o *Options) clusterDNS(ctx context.Context, inv *probe.Inventory, pl probe.Plan) {
-	err := cluster.RetryAPI(ctx, func(ctx context.Context) error {
-		_, err := o.client.CoreV1().Services("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
-		return err
-	})
-	switch {
-	case apierrors.IsNotFound(err):
-		for i := range pl.Probes {
-			if p := &pl.Probes[i]; p.Via == probe.ViaDNS && p.Skip == "" {
-				p.Skip = "no cluster DNS (no kube-system/kube-dns Service)"
-			}
-		}
-		return
-	case err != nil:
-		return
-	}
-	dns := &probe.ClusterDNS{Service: "kube-system/kube-dns", Ready: -1}
+	dns, err := cluster.ReadClusterDNS(ctx, o.client)
 	inv.ClusterDNS = dns
-	var list *discoveryv1.EndpointSliceList
-	if err := cluster.RetryAPI(ctx, func(ctx context.Context) error {
-		var err error
-		list, err = o.client.DiscoveryV1().EndpointSlices("kube-system").List(ctx,
-			metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=kube-dns"})
-		return err
-	}); err != nil {
+	if !apierrors.IsNotFound(err) {
 		return
 	}
-	dns.Ready = 0
-	seen := map[string]bool{}
-	for _, s := range list.Items {
-		for _, ep := range s.Endpoints {
-			if len(ep.Addresses) == 0 || seen[ep.Addresses[0]] || ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
-				continue
-			}
-			seen[ep.Addresses[0]] = true
-			dns.Ready++
+	for i := range pl.Probes {
+		if p := &pl.Probes[i]; p.Via == probe.ViaDNS && p.Skip == "" {
+			p.Skip = "no cluster DNS (no kube-system/kube-dns Service)"
 		}
 	}
 }

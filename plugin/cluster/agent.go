@@ -89,6 +89,9 @@ type Agent struct {
 	job    string
 	pod    string
 	node   string
+	// noEvents: listing events is forbidden, so why no pod appears is not
+	// asked again.
+	noEvents bool
 	// expires is when the agent's deadline has removed it: the exec stream
 	// ends by then.
 	expires time.Time
@@ -279,7 +282,7 @@ func (a *Agent) watchPod(ctx context.Context, last *string) (bool, error) {
 		case <-ctx.Done():
 			return false, nil
 		case <-tick.C:
-			if a.pod == "" {
+			if a.pod == "" && !a.noEvents {
 				if err := a.cannotCreate(ctx); err != nil {
 					return false, err
 				}
@@ -323,10 +326,12 @@ func (a *Agent) cannotCreate(ctx context.Context) error {
 	evs, err := a.client.CoreV1().Events(a.cfg.Namespace).List(ctx, metav1.ListOptions{
 		FieldSelector: "involvedObject.kind=Job,involvedObject.name=" + a.job + ",reason=FailedCreate"})
 	if err != nil {
+		a.noEvents = apierrors.IsForbidden(err) // asking again will not help
 		return nil
 	}
 	var last *corev1.Event
 	for i := range evs.Items {
+		// The field selector already chose them; its test double does not.
 		if e := &evs.Items[i]; e.InvolvedObject.Name == a.job && e.Reason == "FailedCreate" && refusedCreate(e.Message) &&
 			(last == nil || eventTime(e).After(eventTime(last))) {
 			last = e

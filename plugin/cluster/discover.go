@@ -116,10 +116,7 @@ func addProbeMessages(ctx context.Context, cs kubernetes.Interface, inv *probe.I
 			if !ok || e.InvolvedObject.Kind != "Pod" {
 				continue
 			}
-			at := e.LastTimestamp.Time
-			if at.IsZero() {
-				at = e.EventTime.Time
-			}
+			at := eventTime(&e)
 			if at.Before(latest[p.Name]) {
 				continue
 			}
@@ -435,4 +432,41 @@ func podOwner(p *corev1.Pod) string {
 		return "Deployment/" + strings.TrimSuffix(ref.Name, "-"+h)
 	}
 	return ref.Kind + "/" + ref.Name
+}
+
+// ReadClusterDNS reads the cluster DNS Service, kube-system/kube-dns, and
+// counts its ready endpoints (Ready -1 when its EndpointSlices cannot be
+// read). It returns nil and the API's error when the Service cannot be read:
+// apierrors.IsNotFound when the cluster has no cluster DNS.
+func ReadClusterDNS(ctx context.Context, cs kubernetes.Interface) (*probe.ClusterDNS, error) {
+	if err := RetryAPI(ctx, func(ctx context.Context) error {
+		_, err := cs.CoreV1().Services("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	dns := &probe.ClusterDNS{Service: "kube-system/kube-dns", Ready: -1}
+	var list *discoveryv1.EndpointSliceList
+	if err := RetryAPI(ctx, func(ctx context.Context) (err error) {
+		list, err = cs.DiscoveryV1().EndpointSlices("kube-system").List(ctx,
+			metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=kube-dns"})
+		return err
+	}); err != nil {
+		return dns, nil
+	}
+	dns.Ready = 0
+	seen := map[string]bool{} // a pod (or address) once, whatever its families and slices
+	for i := range list.Items {
+		for _, ep := range convertSlice(&list.Items[i]) {
+			k := ep.PodName
+			if k == "" {
+				k = ep.Address
+			}
+			if ep.Ready && !seen[k] {
+				seen[k] = true
+				dns.Ready++
+			}
+		}
+	}
+	return dns, nil
 }
