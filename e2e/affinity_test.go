@@ -29,10 +29,11 @@ func TestSessionAffinity(t *testing.T) {
 			}
 		}
 	}
-	// ClusterIP and DNS from the agent and each node agent, three NodePorts
-	// from every vantage point.
-	if forwarded < 12 || len(direct) != 2 {
-		t.Errorf("%d forwarded paths measured, pods answering directly %v; want at least 12 and both pods", forwarded, direct)
+	// Three NodePorts from outside; the ClusterIP, the DNS name and three
+	// NodePorts from the agent pod; the ClusterIP and three NodePorts from
+	// each of the three node agents.
+	if forwarded != 20 || len(direct) != 2 {
+		t.Errorf("%d forwarded paths measured, pods answering directly %v; want 20 and both pods", forwarded, direct)
 	}
 }
 
@@ -52,16 +53,21 @@ func TestInternalTrafficPolicyLocal(t *testing.T) {
 			want = names[i]
 		}
 		r := passesClean(t, "hostname-itp-local from a pod on "+node, "-n", "default", "--from", "cluster", "--node", node, "--http", "hostname-itp-local")
+		checked := 0
 		for _, p := range service(t, r, "hostname-itp-local").Probes {
 			if p.Via != probe.ViaClusterIP && p.Via != probe.ViaDNS {
 				continue
 			}
+			checked++
 			switch {
 			case want == "" && (p.Expect != probe.NoReach || p.Outcome == "ok"):
 				t.Errorf("agent on %s (no pod): %s expects %s, got %s", node, p.ID, p.Expect, p.Outcome)
 			case want != "" && (p.Expect != probe.Reach || p.Coverage == nil || !slices.Equal(p.Coverage.Seen, []string{want})):
 				t.Errorf("agent on %s: %s expects %s, reached %+v, want %s only", node, p.ID, p.Expect, p.Coverage, want)
 			}
+		}
+		if checked != 2 {
+			t.Errorf("agent on %s: %d ClusterIP and DNS probes, want 2", node, checked)
 		}
 	}
 }

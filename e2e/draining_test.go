@@ -19,12 +19,7 @@ import (
 func TestTerminatingFallback(t *testing.T) {
 	withManifest(t, "draining.yaml")
 	lab(t, "kubectl", "-n", "default", "rollout", "status", "deployment/draining", "--timeout=120s")
-	eventually(t, "draining healthy", 60*time.Second, func() error {
-		if r, _, code := svccheck(t, "-n", "default", "--http", "--timeout", "1s", "draining"); code != 0 {
-			return fmt.Errorf("exit %d: %v", code, findingsOf(r))
-		}
-		return nil
-	})
+	passesClean(t, "draining healthy", "-n", "default", "--http", "--timeout", "1s", "draining")
 	names, _, _ := podsOf(t, "app=draining")
 	if len(names) != 1 {
 		t.Fatalf("pods %v", names)

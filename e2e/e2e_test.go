@@ -726,8 +726,8 @@ func TestAgentPodRefusedByQuota(t *testing.T) {
 	if took := time.Since(start); took > 30*time.Second {
 		t.Errorf("took %s: the refusal was waited out", took)
 	}
-	if out := lab(t, "kubectl", "-n", "svccheck-quota", "get", "jobs", "-o", "name"); strings.TrimSpace(out) != "" {
-		t.Errorf("left behind: %s", out)
+	if left := agentsIn(t, "svccheck-quota"); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }
 

@@ -548,7 +548,7 @@ func withFirewall(t *testing.T, fc faultCase) {
 // Every call rides it out (client timeout 15 s, retried up to 30 s), the
 // stream waits while the API does not answer: the run passes, 20 s late.
 // The wait for the agent's pod is bounded by --agent-timeout, frozen API
-// or not: these runs give it the default minute, longer than the freeze.
+// or not: these runs give it two minutes, longer than the freeze.
 func TestFaultAPIFreeze(t *testing.T) {
 	args := append(slices.Clone(seedArgs), "--agent-timeout", "120s")
 	for _, at := range []*phase{&atPreflight, &atDiscovery, &atCreate, &atWait} {

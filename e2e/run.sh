@@ -7,8 +7,9 @@
 # not repeat. When the run fails with at most E2E_RERUN_MAX (2) failed
 # top-level tests and nothing else wrong (a build error, a panic or a timeout
 # never reruns), those tests run once more (LOG.rerun): the run passes only if
-# they all pass then, and a FLAKY line names them either way. E2E_RERUN=0
-# turns the rerun off.
+# they all pass then. An "e2e: FLAKY" line names them when they do, an "e2e:
+# FAIL ... failed twice" line when they do not. E2E_RERUN=0 turns the rerun
+# off.
 set -uo pipefail
 log=${1:?usage: e2e/run.sh LOG GO-TEST-ARGS...}
 shift

@@ -25,12 +25,11 @@ func TestTopologyAwareRouting(t *testing.T) {
 		lab(t, "kubectl", "label", "node", n, "--overwrite", "topology.kubernetes.io/zone="+z)
 	}
 	t.Cleanup(func() {
-		lab(t, "kubectl", "delete", "--ignore-not-found", "--wait=false", "-f", "../lab/manifests/topology.yaml")
 		for n := range zones {
 			lab(t, "kubectl", "label", "node", n, "topology.kubernetes.io/zone-")
 		}
 	})
-	lab(t, "kubectl", "apply", "-f", "../lab/manifests/topology.yaml")
+	withManifest(t, "topology.yaml")
 	lab(t, "kubectl", "-n", "default", "rollout", "status", "deployment/zoned", "--timeout=120s")
 	eventually(t, "both endpoints hinted for their zones", 60*time.Second, func() error {
 		out := lab(t, "kubectl", "-n", "default", "get", "endpointslices", "-l", "kubernetes.io/service-name=zoned",
