@@ -71,8 +71,9 @@ func RunScheduled(ctx context.Context, probes []Probe, probers map[From]Prober, 
 }
 
 // RunSubset is RunScheduled on probes[i] for i in idx only, writing each
-// result to results[i] (len(results) == len(probes)) and calling onResult
-// with i: a part of a large plan runs without a copy of it.
+// result to results[i] (len(results) == len(probes); nil: onResult only)
+// and calling onResult with i: a part of a large plan runs without a copy
+// of it.
 func RunSubset(ctx context.Context, probes []Probe, idx []int, probers map[From]Prober, sched Schedule, results []Result, onResult func(i int, r Result)) {
 	work := semaphore.NewWeighted(int64(max(sched.Work, 0)))
 	if sched.Work <= 0 {
@@ -85,7 +86,9 @@ func RunSubset(ctx context.Context, probes []Probe, idx []int, probers map[From]
 		if r.Tries == 0 && r.Outcome != NotRun {
 			r.Tries = 1
 		}
-		results[i] = r
+		if results != nil {
+			results[i] = r
+		}
 		if onResult != nil {
 			onResult(i, r)
 		}
