@@ -13,7 +13,7 @@ import (
 // run whose deadline has not passed yet), in the agent namespace or, with
 // -A, everywhere; --run deletes one run's only. The kubectl flags and -A are
 // the root's persistent flags.
-func newCleanupCmd(o *Options) *cobra.Command {
+func newCleanupCmd(o *command) *cobra.Command {
 	var run string
 	cmd := &cobra.Command{
 		Use:   "cleanup",
@@ -52,7 +52,7 @@ func newCleanupCmd(o *Options) *cobra.Command {
 			return nil
 		}),
 	}
-	addAgentNamespaceFlag(cmd.Flags(), o)
+	addAgentNamespaceFlag(cmd.Flags(), o.Options)
 	cmd.Flags().StringVar(&run, "run", "", "delete only the agents of this run (the id a run that could not clean up names)")
 	return cmd
 }

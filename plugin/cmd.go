@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
 	// Auth providers named in kubeconfigs (auth-provider: oidc), as kubectl
 	// registers them; exec credential plugins are built into client-go.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
@@ -61,10 +62,10 @@ func imageFor(version string) string {
 
 // NewCmd returns the kubectl-svccheck root command.
 func NewCmd(streams genericiooptions.IOStreams) *cobra.Command {
-	return newCmd(NewOptions(streams))
+	return newCmd(newCommand(NewOptions(streams)))
 }
 
-func newCmd(o *Options) *cobra.Command {
+func newCmd(o *command) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kubectl-svccheck [SERVICE ...]",
 		Short: "Prove that each Service reaches each of its pods, by every path a client can take",
@@ -109,8 +110,8 @@ Exit codes: 0 every expectation met, 1 an expectation failed or an error was fou
 	o.addConvergeFlags(cmd.Flags())
 	o.addScaleFlags(cmd.Flags())
 	o.PrintFlags.TemplatePrinterFlags.AddFlags(cmd)
-	cmd.AddCommand(newAgentCmd(), newCleanupCmd(o), newVersionCmd(o), newSchemaCmd(o))
-	cmd.AddCommand(newConfigCmd(o))
+	cmd.AddCommand(newAgentCmd(), newCleanupCmd(o), newVersionCmd(o.Options), newSchemaCmd(o.Options))
+	cmd.AddCommand(newConfigCmd(o.Options))
 	o.registerCompletions(cmd)
 	return cmd
 }

@@ -21,7 +21,7 @@ import (
 // unreachable cluster costs a pause, never a hung shell.
 const completionTimeout = 5 * time.Second
 
-func (o *Options) completionBound() time.Duration {
+func (o *command) completionBound() time.Duration {
 	if o.completionTimeout > 0 {
 		return o.completionTimeout
 	}
@@ -31,7 +31,7 @@ func (o *Options) completionBound() time.Duration {
 // registerCompletions completes flag values: fixed choices from the flags'
 // own vocabularies, names from the kubeconfig (--context, --cluster, --user)
 // and from the API (namespaces, nodes).
-func (o *Options) registerCompletions(cmd *cobra.Command) {
+func (o *command) registerCompletions(cmd *cobra.Command) {
 	fixed := map[string][]string{
 		"from": {"local\tthis machine", "cluster\tan agent pod", "nodes\ta hostNetwork agent on every Ready node",
 			"all\tlocal and cluster", "everywhere\tlocal, cluster and nodes"},
@@ -87,7 +87,7 @@ func completeAddressTypes(_ *cobra.Command, _ []string, toComplete string) ([]co
 
 // completeServices completes Service names in the namespace in scope,
 // leaving out those already named.
-func (o *Options) completeServices(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+func (o *command) completeServices(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 	if o.AllNamespaces {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
@@ -97,7 +97,7 @@ func (o *Options) completeServices(c *cobra.Command, args []string, toComplete s
 
 // completeFromAPI completes with names listed from the API server, within
 // completionTimeout; any failure completes nothing.
-func (o *Options) completeFromAPI(list func(ctx context.Context, cs kubernetes.Interface, ns string) ([]string, error)) cobra.CompletionFunc {
+func (o *command) completeFromAPI(list func(ctx context.Context, cs kubernetes.Interface, ns string) ([]string, error)) cobra.CompletionFunc {
 	return func(c *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		cs, ns, err := o.completionClient()
 		if err != nil {
@@ -119,7 +119,7 @@ func (o *Options) completeFromAPI(list func(ctx context.Context, cs kubernetes.I
 
 // completionClient is the API client and namespace for completion: the
 // kubeconfig and flags as for a run, with a short request timeout.
-func (o *Options) completionClient() (kubernetes.Interface, string, error) {
+func (o *command) completionClient() (kubernetes.Interface, string, error) {
 	if o.client != nil {
 		ns := o.namespace
 		if f := o.ConfigFlags.Namespace; f != nil && *f != "" {
@@ -145,7 +145,7 @@ func (o *Options) completionClient() (kubernetes.Interface, string, error) {
 }
 
 // completeFromKubeconfig completes with names from the kubeconfig.
-func (o *Options) completeFromKubeconfig(names func(*clientcmdapi.Config) []string) cobra.CompletionFunc {
+func (o *command) completeFromKubeconfig(names func(*clientcmdapi.Config) []string) cobra.CompletionFunc {
 	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		raw, err := o.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
 		if err != nil {

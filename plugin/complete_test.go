@@ -17,7 +17,7 @@ import (
 
 // complete runs cobra's __complete as the shell scripts (and kubectl, through
 // kubectl_complete-svccheck) do, and returns the candidates and directive.
-func complete(t *testing.T, setup func(*Options), args ...string) ([]string, string) {
+func complete(t *testing.T, setup func(*command), args ...string) ([]string, string) {
 	t.Helper()
 	out, _, err := runOpts(t, fakeProber{}, setup, append([]string{"__complete"}, args...)...)
 	if err != nil {
@@ -33,7 +33,7 @@ func complete(t *testing.T, setup func(*Options), args ...string) ([]string, str
 }
 
 func TestCompletion(t *testing.T) {
-	extraNamespace := func(o *Options) {
+	extraNamespace := func(o *command) {
 		_ = o.client.(*fake.Clientset).Tracker().Add(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}})
 	}
 	for _, tc := range []struct {
@@ -97,7 +97,7 @@ func TestCompletionIsBounded(t *testing.T) {
 	}))
 	defer srv.Close()
 	var out bytes.Buffer
-	o := NewOptions(genericStreams(&out))
+	o := newCommand(NewOptions(genericStreams(&out)))
 	o.completionTimeout = 300 * time.Millisecond
 	cmd := newCmd(o)
 	cmd.SetOut(&out)

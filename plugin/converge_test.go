@@ -58,8 +58,8 @@ func (s *settlingProber) count(pred func(id string) bool) int {
 }
 
 // changedAgo sets hostname-nodeport's creation time to ago before the run.
-func changedAgo(ago time.Duration) func(*Options) {
-	return func(o *Options) {
+func changedAgo(ago time.Duration) func(*command) {
+	return func(o *command) {
 		svcs := o.client.CoreV1().Services("default")
 		s, err := svcs.Get(context.Background(), "hostname-nodeport", metav1.GetOptions{})
 		if err != nil {
@@ -72,11 +72,11 @@ func changedAgo(ago time.Duration) func(*Options) {
 	}
 }
 
-func convergeRun(t *testing.T, pr probe.Prober, setup func(*Options), args ...string) (*report.Report, *fakeAgents, time.Duration, int) {
+func convergeRun(t *testing.T, pr probe.Prober, setup func(*command), args ...string) (*report.Report, *fakeAgents, time.Duration, int) {
 	t.Helper()
 	var agents *fakeAgents
 	start := time.Now()
-	out, errOut, err := runOpts(t, pr, func(o *Options) {
+	out, errOut, err := runOpts(t, pr, func(o *command) {
 		o.now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 		agents = &fakeAgents{prober: pr, node: "worker2"}
 		o.agents = agents
@@ -203,7 +203,7 @@ func TestConvergePersistentFailure(t *testing.T) {
 func TestConvergeSkipsOldChanges(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		setup func(*Options)
+		setup func(*command)
 		args  []string
 		last  bool
 	}{
@@ -266,8 +266,8 @@ func TestConvergeFlagErrors(t *testing.T) {
 // the endpoints are ready, probes what the new plan holds, and diagnoses
 // the state it last saw.
 func TestConvergeRediscovers(t *testing.T) {
-	notReadyUntilList := func(n int) func(*Options) {
-		return func(o *Options) {
+	notReadyUntilList := func(n int) func(*command) {
+		return func(o *command) {
 			changedAgo(2 * time.Second)(o)
 			cs := o.client.(*fake.Clientset)
 			gvr := discoveryv1.SchemeGroupVersion.WithResource("endpointslices")

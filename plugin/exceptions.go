@@ -1,31 +1,16 @@
 package plugin
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/svccheck/svccheck/plugin/cluster"
-	"github.com/svccheck/svccheck/probe"
-	"github.com/svccheck/svccheck/probe/diagnose"
 	"github.com/svccheck/svccheck/probe/expect"
-	"github.com/svccheck/svccheck/probe/plan"
-	"github.com/svccheck/svccheck/probe/policy"
 )
-
-// expectations is what a run expects beyond the Services' specs: the
-// declared exceptions (--config, --expect-*), and the NetworkPolicies
-// discovery read.
-type expectations struct {
-	config   *expect.Config
-	policies cluster.Policies
-}
 
 // addExpectFlags adds the flags of declared exceptions and --as-client.
 func (o *Options) addExpectFlags(f *pflag.FlagSet) {
@@ -38,7 +23,7 @@ func (o *Options) addExpectFlags(f *pflag.FlagSet) {
 
 // validateExpectations reads --config and the --expect-* flags, and checks
 // --as-client.
-func (o *Options) validateExpectations() error {
+func (o *command) validateExpectations() error {
 	cfg := &expect.Config{}
 	if o.ConfigFile != "" {
 		data, err := os.ReadFile(o.ConfigFile)
@@ -52,116 +37,8 @@ func (o *Options) validateExpectations() error {
 	if err := cfg.AddFlags(o.ExpectRoutablePods, o.ExpectInternal); err != nil {
 		return err
 	}
-	o.expect = &expectations{config: cfg}
+	o.expect = cfg
 	return o.validateAsClient()
-}
-
-// readExpectations reads from the cluster what expectations depend on: the
-// --as-client workload's labels, the NetworkPolicies of the scope's and the
-// agent's namespaces, and namespace labels.
-func (o *Options) readExpectations(ctx context.Context, sc cluster.Scope, from []probe.From) error {
-	if o.expect == nil {
-		o.expect = &expectations{config: &expect.Config{}}
-	}
-	if err := o.resolveAsClient(ctx); err != nil {
-		return err
-	}
-	nss := []string{sc.Namespace}
-	if ans := o.agentNamespace(); sc.Namespace != "" && ans != sc.Namespace && slices.Contains(from, probe.FromPod) {
-		nss = append(nss, ans)
-	}
-	p, err := cluster.ReadPolicies(ctx, o.client, nss, 0)
-	if err != nil {
-		return err
-	}
-	o.expect.policies = p
-	return nil
-}
-
-// withExpectations adds to opts what adjusts the plan's expectations, in
-// order: what the cluster declares about itself, NetworkPolicy, then
-// declared skips and overrides, which have the last word.
-func (o *Options) withExpectations(inv probe.Inventory, opts plan.Options) plan.Options {
-	e := o.expect
-	if e == nil {
-		return opts
-	}
-	opts.Adjust = append(opts.Adjust, e.config.Declared())
-	if len(e.policies.Set.Policies) > 0 {
-		a := policy.NewAdjuster(&inv, &e.policies.Set, policy.Clients{Agent: o.agentHost(), AgentNode: o.Node})
-		opts.Adjust = append(opts.Adjust, a.Adjust)
-	}
-	opts.Adjust = append(opts.Adjust, e.config.Final())
-	return opts
-}
-
-// expectationNotes are the report's notes on expectations: NetworkPolicy
-// or namespace labels that could not be read, each declared exception and
-// the probes it changed, and --as-client.
-func (o *Options) expectationNotes(inv *probe.Inventory, pl *probe.Plan) []diagnose.Finding {
-	e := o.expect
-	if e == nil {
-		return nil
-	}
-	var out []diagnose.Finding
-	note := func(code diagnose.Code, probes []string, format string, args ...any) {
-		out = append(out, diagnose.Finding{Severity: diagnose.SevInfo, Code: code, Probes: probes, Message: fmt.Sprintf(format, args...)})
-	}
-	if u := e.policies.Unread; u != "" {
-		note(diagnose.NotePoliciesNotRead, nil, "NetworkPolicies not read: %s; every path is expected as if no policy applied (deploy/rbac.yaml grants list networkpolicies)", u)
-	}
-	if u := e.policies.NamespacesUnread; u != "" {
-		note(diagnose.NotePoliciesNotRead, nil, "namespace labels not read: %s; paths a namespaceSelector decides on them are expected unknown", u)
-	}
-	byException := map[string][]string{}
-	for i := range pl.Probes {
-		if x := pl.Probes[i].Exception; x != "" {
-			byException[x] = append(byException[x], pl.Probes[i].ID)
-		}
-	}
-	for _, x := range e.config.Exceptions() {
-		ids := byException[x.Name]
-		note(diagnose.NoteException, ids, "declared exception %s (%s): %s; %s", x.Name, x.Source, x.What, applied(len(ids)))
-	}
-	return append(out, o.asClientNote(inv)...)
-}
-
-func applied(n int) string {
-	switch n {
-	case 0:
-		return "it matched no probe of this run"
-	case 1:
-		return "it applied to 1 probe"
-	}
-	return fmt.Sprintf("it applied to %d probes", n)
-}
-
-// printExpectations is the dry run's account of expectations: the notes,
-// and how many probes NetworkPolicy changed.
-func (o *Options) printExpectations(w io.Writer, inv *probe.Inventory, pl *probe.Plan) {
-	notes := o.expectationNotes(inv, pl)
-	counts := map[probe.Want]int{}
-	for i := range pl.Probes {
-		if p := &pl.Probes[i]; len(p.Expect.Policies) > 0 {
-			counts[p.Expect.Want]++
-		}
-	}
-	if len(notes) == 0 && len(counts) == 0 && (o.expect == nil || len(o.expect.policies.Set.Policies) == 0) {
-		return
-	}
-	fmt.Fprintln(w, "\nEXPECTATIONS")
-	if o.expect != nil && o.expect.policies.Unread == "" {
-		n := len(o.expect.policies.Set.Policies)
-		what := fmt.Sprintf("%d NetworkPolicies apply", n)
-		if n == 1 {
-			what = "1 NetworkPolicy applies"
-		}
-		fmt.Fprintf(w, "  %s: %d probes expect noReach, %d unknown, %d reach through a policy that admits them\n",
-			what, counts[probe.NoReach], counts[probe.Unknown], counts[probe.Reach])
-	}
-	for _, n := range notes {
-		fmt.Fprintf(w, "  %s\n", n.Message)
-	}
 }
 
 // newConfigCmd is `config`: the --config file's schema, and a check.
@@ -204,14 +81,10 @@ func newConfigCmd(o *Options) *cobra.Command {
 	return cmd
 }
 
-// expectOptions are the flags of declared exceptions and --as-client, and
-// what Validate and Run make of them.
+// expectOptions are the flags of declared exceptions and --as-client.
 type expectOptions struct {
 	ConfigFile         string
 	ExpectRoutablePods bool
 	ExpectInternal     []string
 	AsClient           string
-
-	expect   *expectations
-	asClient *asClient
 }

@@ -44,8 +44,8 @@ func (f enforcingProber) Probe(ctx context.Context, p *probe.Probe) probe.Result
 	return f.fakeProber.Probe(ctx, p)
 }
 
-func withObjects(objs ...runtime.Object) func(*Options) {
-	return func(o *Options) {
+func withObjects(objs ...runtime.Object) func(*command) {
+	return func(o *command) {
 		for _, obj := range objs {
 			if err := o.client.(*fake.Clientset).Tracker().Add(obj); err != nil {
 				panic(err)
@@ -114,7 +114,7 @@ func TestDefaultDenyIsExpected(t *testing.T) {
 // TestPoliciesNotReadable: without permission to list NetworkPolicies the
 // run says so once and expects as before.
 func TestPoliciesNotReadable(t *testing.T) {
-	forbid := func(o *Options) {
+	forbid := func(o *command) {
 		o.client.(*fake.Clientset).PrependReactor("list", "networkpolicies", func(k8stesting.Action) (bool, runtime.Object, error) {
 			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "networking.k8s.io", Resource: "networkpolicies"}, "", errors.New("no"))
 		})
@@ -138,7 +138,7 @@ func TestPoliciesNotReadable(t *testing.T) {
 // expectations follow, and the report says how it ran.
 func TestAsClient(t *testing.T) {
 	agents := &fakeAgents{prober: enforcingProber{}}
-	setup := func(o *Options) {
+	setup := func(o *command) {
 		withObjects(defaultDeny, allowFrontend, frontend)(o)
 		o.agents = agents
 	}
@@ -196,7 +196,7 @@ func TestRoutablePods(t *testing.T) {
 }
 
 // allReady makes the fixture's NotReady, cordoned node Ready and schedulable.
-func allReady(o *Options) {
+func allReady(o *command) {
 	cs := o.client.(*fake.Clientset)
 	n, err := cs.CoreV1().Nodes().Get(context.Background(), "worker2", metav1.GetOptions{})
 	if err != nil {
@@ -275,22 +275,5 @@ func TestDryRunShowsExpectations(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run lacks %q:\n%s", want, out)
 		}
-	}
-}
-
-// TestAsClientNoteNamesSelectingServices: the note says which Services the
-// agent's labels made it an endpoint of, never a ready one.
-func TestAsClientNoteNamesSelectingServices(t *testing.T) {
-	o := &Options{}
-	o.asClient = &asClient{Namespace: "default", Kind: "deployment", Name: "web", Labels: map[string]string{"app": "hostname"}}
-	inv := probe.Inventory{Services: []probe.Service{
-		{Namespace: "default", Name: "hostname", Selector: map[string]string{"app": "hostname"}},
-		{Namespace: "default", Name: "peers", Selector: map[string]string{"app": "hostname"}, PublishNotReady: true},
-		{Namespace: "other", Name: "hostname", Selector: map[string]string{"app": "hostname"}},
-	}}
-	fs := o.asClientNote(&inv)
-	want := "so default/hostname, default/peers listed it only as a not-ready endpoint while it ran; default/peers publish not-ready addresses"
-	if len(fs) != 1 || !strings.Contains(fs[0].Message, want) {
-		t.Errorf("%+v", fs)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/svccheck/svccheck/plugin/cluster"
+	"github.com/svccheck/svccheck/plugin/engine"
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/agent"
 )
@@ -28,7 +29,7 @@ type fakeAgents struct {
 	reqs    []agent.Request
 }
 
-func (f *fakeAgents) Start(_ context.Context, from probe.From, cfg cluster.AgentConfig) (Agent, error) {
+func (f *fakeAgents) Start(_ context.Context, from probe.From, cfg cluster.AgentConfig) (engine.Agent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail[from]; err != nil {

@@ -167,7 +167,7 @@ func TestInterruptedExits130(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			o := NewOptions(genericStreams(&out))
+			o := newCommand(NewOptions(genericStreams(&out)))
 			cs := fixture.Clientset(t, clusterFixture)
 			o.client, o.namespace = cs, "default"
 			ctx, cancel := context.WithCancel(context.Background())
@@ -228,7 +228,7 @@ func TestRequestTimeout(t *testing.T) {
 		flags []string
 		want  string
 	}{{nil, "15s"}, {[]string{"--request-timeout", "0"}, "0s"}, {[]string{"--request-timeout", "3"}, "3s"}, {[]string{"--request-timeout", "1m"}, "1m0s"}} {
-		o := NewOptions(genericStreams(&bytes.Buffer{}))
+		o := newCommand(NewOptions(genericStreams(&bytes.Buffer{})))
 		cmd := newCmd(o)
 		if err := cmd.ParseFlags(append([]string{"--kubeconfig", kc}, tc.flags...)); err != nil {
 			t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/svccheck/svccheck/internal/exitcode"
 	"github.com/svccheck/svccheck/internal/fixture"
 	"github.com/svccheck/svccheck/plugin/cluster"
+	"github.com/svccheck/svccheck/plugin/engine"
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/agent"
 	"github.com/svccheck/svccheck/report"
@@ -45,7 +46,7 @@ type labelledAgents struct {
 	ids []string
 }
 
-func (l *labelledAgents) Start(ctx context.Context, _ probe.From, cfg cluster.AgentConfig) (Agent, error) {
+func (l *labelledAgents) Start(ctx context.Context, _ probe.From, cfg cluster.AgentConfig) (engine.Agent, error) {
 	labels := map[string]string{cluster.LabelName: "svccheck", cluster.LabelComponent: "agent", cluster.LabelRun: cfg.Run.ID}
 	cfg.Run.Creating(cfg.Deadline)
 	job, err := l.cs.BatchV1().Jobs(cfg.Namespace).Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "svccheck-agent-" + cfg.Run.ID, Namespace: cfg.Namespace, Labels: labels}}, metav1.CreateOptions{})
@@ -107,10 +108,10 @@ func (l *labelledAgents) left(t *testing.T) int {
 // runLife runs args with labelledAgents on the fixture cluster.
 func runLife(t *testing.T, la *labelledAgents, prober probe.Prober, args ...string) (*report.Report, error, int) {
 	t.Helper()
-	out, errOut, err := runOpts(t, prober, func(o *Options) {
+	out, errOut, err := runOpts(t, prober, func(o *command) {
 		la.cs, la.prober = o.client.(*fake.Clientset), prober
 		o.agents = la
-		o.life.cleanup = cluster.CleanupPolicy{Budget: time.Second, Attempt: 200 * time.Millisecond, Backoff: 5 * time.Millisecond}
+		o.cleanup = cluster.CleanupPolicy{Budget: time.Second, Attempt: 200 * time.Millisecond, Backoff: 5 * time.Millisecond}
 	}, append([]string{"-o", "json", "--from", "all", "hostname-nodeport"}, args...)...)
 	var r *report.Report
 	if out != "" {
@@ -192,7 +193,7 @@ func TestRunRemovesItsAgentsOnEveryExit(t *testing.T) {
 func TestRunRemovesItsAgentsWhenInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	la := &labelledAgents{cancel: cancel}
-	_, stderr, err := runOptsCtx(t, ctx, fakeProber{}, func(o *Options) {
+	_, stderr, err := runOptsCtx(t, ctx, fakeProber{}, func(o *command) {
 		la.cs, la.prober = o.client.(*fake.Clientset), fakeProber{}
 		o.agents = la
 	}, "-o", "json", "--from", "cluster", "hostname-nodeport")
@@ -208,11 +209,11 @@ func TestRunRemovesItsAgentsWhenInterrupted(t *testing.T) {
 // says so in one line naming the command, and keeps its exit code.
 func TestRunCleanupFailureIsOneLine(t *testing.T) {
 	la := &labelledAgents{}
-	_, stderr, err := runOpts(t, fakeProber{}, func(o *Options) {
+	_, stderr, err := runOpts(t, fakeProber{}, func(o *command) {
 		cs := o.client.(*fake.Clientset)
 		la.cs, la.prober = cs, fakeProber{}
 		o.agents = la
-		o.life.cleanup = cluster.CleanupPolicy{Budget: 300 * time.Millisecond, Attempt: 100 * time.Millisecond, Backoff: 5 * time.Millisecond}
+		o.cleanup = cluster.CleanupPolicy{Budget: 300 * time.Millisecond, Attempt: 100 * time.Millisecond, Backoff: 5 * time.Millisecond}
 		cs.PrependReactor("delete", "jobs", func(k8stesting.Action) (bool, runtime.Object, error) {
 			return true, nil, apierrors.NewServiceUnavailable("etcd down")
 		})
@@ -229,7 +230,7 @@ func TestRunCleanupFailureIsOneLine(t *testing.T) {
 
 func TestRunKeepAgentKeepsThem(t *testing.T) {
 	la := &labelledAgents{}
-	_, stderr, err := runOpts(t, fakeProber{}, func(o *Options) {
+	_, stderr, err := runOpts(t, fakeProber{}, func(o *command) {
 		la.cs, la.prober = o.client.(*fake.Clientset), fakeProber{}
 		o.agents = la
 	}, "-o", "json", "--from", "cluster", "--keep-agent", "hostname-nodeport")
@@ -245,7 +246,7 @@ func TestRunKeepAgentKeepsThem(t *testing.T) {
 // anything sends no delete.
 func TestRunWithoutCreatesCleansNothing(t *testing.T) {
 	var cs *fake.Clientset
-	_, _, err := runOpts(t, fakeProber{}, func(o *Options) {
+	_, _, err := runOpts(t, fakeProber{}, func(o *command) {
 		cs = o.client.(*fake.Clientset)
 		cs.PrependReactor("create", "selfsubjectaccessreviews", func(k8stesting.Action) (bool, runtime.Object, error) {
 			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "authorization.k8s.io", Resource: "selfsubjectaccessreviews"}, "", errors.New("no"))
@@ -272,7 +273,7 @@ func TestCleanupRun(t *testing.T) {
 	)
 	t.Setenv("SVCCHECK_AGENT_NAMESPACE", "elsewhere")
 	var out bytes.Buffer
-	o := NewOptions(genericStreams(&out))
+	o := newCommand(NewOptions(genericStreams(&out)))
 	o.client, o.namespace = cs, "tools"
 	cmd := newCmd(o)
 	cmd.SetArgs([]string{"cleanup", "--run", "0123456789", "-n", "tools"})
@@ -287,7 +288,7 @@ func TestCleanupRun(t *testing.T) {
 	if len(jobs.Items) != 1 || jobs.Items[0].Name != "b" || len(pods.Items) != 0 {
 		t.Errorf("left jobs %v pods %v", jobs.Items, pods.Items)
 	}
-	cmd = newCmd(NewOptions(genericStreams(&out)))
+	cmd = newCmd(newCommand(NewOptions(genericStreams(&out))))
 	cmd.SetArgs([]string{"cleanup", "--run", "nope"})
 	if err := cmd.Execute(); ExitCode(err) != ExitUsage {
 		t.Errorf("bad run id: %v", err)
@@ -295,10 +296,10 @@ func TestCleanupRun(t *testing.T) {
 }
 
 // runOptsCtx is runOpts with the command's context.
-func runOptsCtx(t *testing.T, ctx context.Context, prober probe.Prober, setup func(*Options), args ...string) (string, string, error) {
+func runOptsCtx(t *testing.T, ctx context.Context, prober probe.Prober, setup func(*command), args ...string) (string, string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	o := NewOptions(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	o := newCommand(NewOptions(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}))
 	o.client = fixture.Clientset(t, clusterFixture)
 	o.namespace = "default"
 	o.local = prober

@@ -18,8 +18,11 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/svccheck/svccheck/plugin/cluster"
+	"github.com/svccheck/svccheck/plugin/engine"
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/diagnose"
+	"github.com/svccheck/svccheck/probe/expect"
 	"github.com/svccheck/svccheck/probe/plan"
 	"github.com/svccheck/svccheck/report"
 )
@@ -29,7 +32,8 @@ import (
 // instead of after the operating system's TCP timeout.
 const defaultRequestTimeout = "15s"
 
-// Options are the command's flags and what Complete derives from them.
+// Options are the command's flags, nothing else: what Complete and Validate
+// make of them lives in a command.
 type Options struct {
 	ConfigFlags *genericclioptions.ConfigFlags
 	// PrintFlags are kubectl's printers: name, jsonpath, go-template, and
@@ -55,17 +59,12 @@ type Options struct {
 	DryRun        bool
 	Quiet         bool
 	// WaitConverged bounds the wait for recently changed Services' paths to
-	// agree with their expectations (converge.go); 0 is off.
+	// agree with their expectations; 0 is off.
 	WaitConverged  time.Duration
 	ConvergeWindow time.Duration
 	// scaleOptions: --max-connections, --exhaustive, --max-time,
 	// --agent-nodes, --agent-node-selector (scale.go).
 	scaleOptions
-
-	baseline *report.Report
-	// printer renders the report in a kubectl format; nil for the report's
-	// own formats (report.Formats).
-	printer reportPrinter
 
 	AgentNamespace  string
 	Image           string
@@ -77,23 +76,43 @@ type Options struct {
 	// expectOptions: --config, --expect-routable-pods, --expect-internal,
 	// --as-client (exceptions.go, policy.go).
 	expectOptions
+}
+
+// command is one invocation: its flags, the cluster they lead to
+// (Complete), and what Validate makes of them. Tests set the cluster and
+// the vantage points' probers themselves.
+type command struct {
+	*Options
 
 	namespace  string
 	client     kubernetes.Interface
 	restConfig *rest.Config
 	now        func() time.Time
-	// local probes from this machine (prober.Sockets when nil); agents start
-	// the in-cluster vantage points (Jobs when nil).
-	local  probe.Prober
-	agents Agents
-	// life is the run's ledger and its agents' failures (lifecycle.go).
-	life lifecycle
+	// local probes from this machine (real sockets when nil); reacher knocks
+	// on node addresses (the sockets when nil and local is nil); agents
+	// start the in-cluster vantage points (Jobs when nil).
+	local   probe.Prober
+	reacher engine.Reacher
+	agents  engine.Starter
+	// cleanup bounds the removal of the run's objects
+	// (cluster.DefaultCleanup when zero).
+	cleanup cluster.CleanupPolicy
 	// terminal tells whether a stream is a terminal (isTerminal when nil).
 	terminal func(any) bool
 	// completionTimeout bounds completion's API calls (completionTimeout
 	// when zero).
 	completionTimeout time.Duration
+
+	// What Validate made of the flags.
+	baseline *report.Report
+	// printer renders the report in a kubectl format; nil for the report's
+	// own formats (report.Formats).
+	printer  reportPrinter
+	expect   *expect.Config
+	asClient *engine.AsClient
 }
+
+func newCommand(o *Options) *command { return &command{Options: o, now: time.Now} }
 
 // NewOptions returns Options with defaults.
 func NewOptions(streams genericiooptions.IOStreams) *Options {
@@ -116,12 +135,11 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		AddressTypes: []string{"InternalIP"},
 		AgentTimeout: 60 * time.Second,
 		scaleOptions: scaleOptions{MaxConnections: defaultMaxConnections, AgentNodes: plan.DefaultAgentNodes},
-		now:          time.Now,
 	}
 }
 
 // Complete fills in what the flags imply: names, namespace, API client.
-func (o *Options) Complete(args []string) error {
+func (o *command) Complete(args []string) error {
 	o.Names = args
 	if err := o.validateRequestTimeout(); err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
@@ -168,7 +186,7 @@ func (o *Options) validateRequestTimeout() error {
 
 // checkKubeconfig says where a kubeconfig was looked for when none was found,
 // instead of letting client-go fall back to http://localhost:8080.
-func (o *Options) checkKubeconfig(loader clientcmd.ClientConfig) error {
+func (o *command) checkKubeconfig(loader clientcmd.ClientConfig) error {
 	cf := o.ConfigFlags
 	if cf.APIServer != nil && *cf.APIServer != "" || os.Getenv("KUBERNETES_MASTER") != "" {
 		return nil
@@ -193,7 +211,7 @@ func (o *Options) checkKubeconfig(loader clientcmd.ClientConfig) error {
 }
 
 // Validate rejects flag combinations that cannot work, with exit code 2.
-func (o *Options) Validate() error {
+func (o *command) Validate() error {
 	for _, check := range []func() error{o.validateOutput, o.validateProbing, o.validateAgent, o.validateConverge, o.validateScale} {
 		if err := check(); err != nil {
 			return &ExitError{Code: ExitUsage, Err: err}
@@ -207,7 +225,7 @@ func (o *Options) Validate() error {
 
 // validateOutput checks the report flags: format, colour, file, baseline,
 // --fail-on.
-func (o *Options) validateOutput() error {
+func (o *command) validateOutput() error {
 	if err := o.validateFormat(); err != nil {
 		return err
 	}
@@ -250,7 +268,7 @@ func checkWritable(name string) error {
 	return os.Remove(f.Name())
 }
 
-func (o *Options) loadBaseline() error {
+func (o *command) loadBaseline() error {
 	data, err := os.ReadFile(o.Baseline)
 	if err != nil {
 		return fmt.Errorf("--baseline: %v", err)
@@ -267,7 +285,7 @@ func (o *Options) loadBaseline() error {
 }
 
 // validateProbing checks what and how to probe.
-func (o *Options) validateProbing() error {
+func (o *command) validateProbing() error {
 	if _, err := o.vantagePoints(); err != nil {
 		return err
 	}

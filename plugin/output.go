@@ -34,7 +34,7 @@ type reportPrinter func(w io.Writer, rep *report.Report) error
 // validateFormat checks -o and, for kubectl's formats, builds the printer:
 // jsonpath and templates apply to the JSON report, name and custom-columns
 // print one line per Service.
-func (o *Options) validateFormat() error {
+func (o *command) validateFormat() error {
 	if tmpl := o.PrintFlags.TemplatePrinterFlags.TemplateArgument; tmpl != nil && *tmpl != "" && o.Output == "table" {
 		o.Output = "go-template" // --template alone means a Go template, as in kubectl
 	}
@@ -170,7 +170,7 @@ func printColumns(w io.Writer, rep *report.Report, cols []column, noHeaders bool
 }
 
 // render writes the report to w in the -o format.
-func (o *Options) render(w io.Writer, rep *report.Report) error {
+func (o *command) render(w io.Writer, rep *report.Report) error {
 	if o.printer != nil {
 		// kubectl's printers say a failed template with the whole object,
 		// some on the output itself: print all or nothing, and one line.
@@ -196,7 +196,7 @@ func (o *Options) render(w io.Writer, rep *report.Report) error {
 }
 
 // colored is --color: auto colours a terminal unless NO_COLOR is set.
-func (o *Options) colored() bool {
+func (o *command) colored() bool {
 	switch o.Color {
 	case "always":
 		return true

@@ -91,7 +91,7 @@ func TestColor(t *testing.T) {
 		{"never", true, "", false},
 	} {
 		t.Setenv("NO_COLOR", tc.noColor)
-		out, _, err := runOpts(t, fakeProber{brokenNode: "worker1"}, func(o *Options) {
+		out, _, err := runOpts(t, fakeProber{brokenNode: "worker1"}, func(o *command) {
 			o.terminal = func(any) bool { return tc.terminal }
 		}, "hostname-nodeport", "--color", tc.color)
 		if ExitCode(err) != ExitFailed || strings.Contains(out, red) != tc.want {

@@ -1,9 +1,7 @@
 package plugin
 
 import (
-	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -12,29 +10,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/svccheck/svccheck/plugin/cluster"
+	"github.com/svccheck/svccheck/plugin/engine"
 	"github.com/svccheck/svccheck/probe"
-	"github.com/svccheck/svccheck/probe/diagnose"
-	"github.com/svccheck/svccheck/probe/policy"
 )
-
-// asClient is --as-client: the client whose identity the agent pod takes,
-// so that NetworkPolicy treats the agent as that client.
-type asClient struct {
-	Namespace string
-	// Kind and Name name the client's workload ("deployment", "frontend");
-	// empty when the labels were given.
-	Kind, Name string
-	// Labels are the client's pod labels: given, or resolved from the
-	// workload's pod template in Run.
-	Labels map[string]string
-}
-
-func (c *asClient) String() string {
-	if c.Kind != "" {
-		return c.Namespace + "/" + c.Kind + "/" + c.Name
-	}
-	return c.Namespace + "/" + cluster.LabelString(c.Labels)
-}
 
 func addAsClientFlag(f *pflag.FlagSet, o *Options) {
 	f.StringVar(&o.AsClient, "as-client", "", "run the agent pod as a client: in NAMESPACE with the pod labels of NAMESPACE/KIND/NAME ("+
@@ -44,7 +22,7 @@ func addAsClientFlag(f *pflag.FlagSet, o *Options) {
 
 // parseAsClient checks --as-client's syntax: NAMESPACE/KIND/NAME or
 // NAMESPACE/KEY=VALUE,...
-func parseAsClient(s string) (*asClient, error) {
+func parseAsClient(s string) (*engine.AsClient, error) {
 	bad := func(why string) error {
 		return fmt.Errorf("invalid --as-client %q: %s; want NAMESPACE/KIND/NAME (KIND: %s) or NAMESPACE/KEY=VALUE[,KEY=VALUE...]",
 			s, why, strings.Join(cluster.ClientKinds, ", "))
@@ -61,7 +39,7 @@ func parseAsClient(s string) (*asClient, error) {
 		if err != nil {
 			return nil, bad(err.Error())
 		}
-		return &asClient{Namespace: ns, Labels: set}, nil
+		return &engine.AsClient{Namespace: ns, Labels: set}, nil
 	}
 	kind, name, ok := strings.Cut(rest, "/")
 	if !ok || name == "" || strings.Contains(name, "/") {
@@ -71,7 +49,7 @@ func parseAsClient(s string) (*asClient, error) {
 	if k == "" {
 		return nil, bad("unknown kind " + kind)
 	}
-	return &asClient{Namespace: ns, Kind: k, Name: name}, nil
+	return &engine.AsClient{Namespace: ns, Kind: k, Name: name}, nil
 }
 
 // normalizeKind maps a kind as kubectl accepts it (plural, short name) to
@@ -90,17 +68,8 @@ func normalizeKind(k string) string {
 	return ""
 }
 
-// asClientNamespace is --as-client's namespace, where every agent of the
-// run goes, or "".
-func (o *Options) asClientNamespace() string {
-	if o.asClient == nil {
-		return ""
-	}
-	return o.asClient.Namespace
-}
-
 // validateAsClient checks --as-client against the other flags.
-func (o *Options) validateAsClient() error {
+func (o *command) validateAsClient() error {
 	if o.AsClient == "" {
 		return nil
 	}
@@ -117,74 +86,4 @@ func (o *Options) validateAsClient() error {
 	}
 	o.asClient = c
 	return nil
-}
-
-// resolveAsClient reads the client workload's pod labels.
-func (o *Options) resolveAsClient(ctx context.Context) error {
-	c := o.asClient
-	if c == nil || c.Kind == "" {
-		return nil
-	}
-	l, err := cluster.ClientLabels(ctx, o.client, c.Namespace, c.Kind, c.Name)
-	if err != nil {
-		return err
-	}
-	c.Labels = l
-	return nil
-}
-
-// asClientAgent makes the pod agent's config carry the client's labels.
-func (o *Options) asClientAgent(cfg *cluster.AgentConfig, from probe.From) {
-	if o.asClient != nil && from == probe.FromPod {
-		cfg.PodLabels, cfg.NeverReady = o.asClient.Labels, true
-	}
-}
-
-// agentHost is the pod agent as NetworkPolicy will see it: its namespace,
-// and its labels (the client's, with svccheck's where svccheck keeps them).
-func (o *Options) agentHost() policy.Host {
-	l := map[string]string{}
-	desc := "svccheck's agent"
-	if c := o.asClient; c != nil {
-		maps.Copy(l, c.Labels)
-		desc += " as " + c.String()
-	}
-	l[cluster.LabelName], l[cluster.LabelComponent] = "svccheck", "agent"
-	return policy.Host{Pod: true, Namespace: o.agentNamespace(), Labels: l, Desc: desc}
-}
-
-// asClientNote says that the agent probed as a client: with which labels,
-// which it could not carry, and which Services list it (never as ready).
-func (o *Options) asClientNote(inv *probe.Inventory) []diagnose.Finding {
-	c := o.asClient
-	if c == nil {
-		return nil
-	}
-	msg := fmt.Sprintf("the agent pod ran in namespace %s as %s with its pod labels %s", c.Namespace, c.String(), cluster.LabelString(c.Labels))
-	var kept []string
-	for _, k := range cluster.AgentLabelKeys {
-		if v, ok := c.Labels[k]; ok {
-			kept = append(kept, k+"="+v)
-		}
-	}
-	if len(kept) > 0 {
-		msg += fmt.Sprintf(", except %s (svccheck finds its pods by that label; expectations use the agent's value)", strings.Join(kept, ", "))
-	}
-	var selecting, publishing []string
-	for _, s := range inv.Services {
-		if s.Namespace == c.Namespace && len(s.Selector) > 0 && labels.SelectorFromSet(s.Selector).Matches(labels.Set(c.Labels)) {
-			selecting = append(selecting, s.Key())
-			if s.PublishNotReady {
-				publishing = append(publishing, s.Key())
-			}
-		}
-	}
-	msg += fmt.Sprintf("; it never became ready (readiness gate %s)", cluster.NeverReadyCondition)
-	if len(selecting) > 0 {
-		msg += ", so " + strings.Join(selecting, ", ") + " listed it only as a not-ready endpoint while it ran"
-	}
-	if len(publishing) > 0 {
-		msg += "; " + strings.Join(publishing, ", ") + " publish not-ready addresses: their DNS names included the agent's while it ran"
-	}
-	return []diagnose.Finding{{Severity: diagnose.SevInfo, Code: diagnose.NoteAsClient, Message: msg}}
 }

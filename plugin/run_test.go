@@ -65,11 +65,11 @@ func runWith(t *testing.T, prober probe.Prober, args []string, flags ...string) 
 
 // runOpts runs the command on the fixture cluster with prober for local and
 // in-cluster probes; setup, when set, adjusts the Options first.
-func runOpts(t *testing.T, prober probe.Prober, setup func(*Options), args ...string) (string, string, error) {
+func runOpts(t *testing.T, prober probe.Prober, setup func(*command), args ...string) (string, string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
-	o := NewOptions(streams)
+	o := newCommand(NewOptions(streams))
 	o.client = fixture.Clientset(t, clusterFixture)
 	o.namespace = "default"
 	o.now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
@@ -182,7 +182,7 @@ func TestRunUsageErrors(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			o := NewOptions(genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
+			o := newCommand(NewOptions(genericiooptions.IOStreams{Out: &out, ErrOut: &errOut}))
 			o.client = fixture.Clientset(t, clusterFixture)
 			o.namespace = "default"
 			cmd := newCmd(o)
@@ -249,7 +249,7 @@ func (b blocking) Probe(ctx context.Context, p *probe.Probe) probe.Result {
 
 func TestRunInterruptedPrintsPartialReport(t *testing.T) {
 	var out, errOut bytes.Buffer
-	o := NewOptions(genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
+	o := newCommand(NewOptions(genericiooptions.IOStreams{Out: &out, ErrOut: &errOut}))
 	o.client = fixture.Clientset(t, clusterFixture)
 	o.namespace = "default"
 	b := blocking{started: make(chan struct{}, 10)}

@@ -1,21 +1,13 @@
 package plugin
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"runtime/debug"
-	"slices"
 	"time"
 
 	"github.com/spf13/pflag"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/svccheck/svccheck/plugin/cluster"
-	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/plan"
-	"github.com/svccheck/svccheck/probe/prober"
 )
 
 // defaultMaxConnections is how many sockets a run keeps open at once by
@@ -31,8 +23,7 @@ import (
 const defaultMaxConnections = 2048
 
 // scaleOptions are the flags that keep a run's cost growing with what can
-// fail rather than with Services × nodes (scale.go), and what the run
-// learns doing so.
+// fail rather than with Services × nodes.
 type scaleOptions struct {
 	// MaxConnections bounds the sockets open at once (--max-connections).
 	MaxConnections int
@@ -44,13 +35,6 @@ type scaleOptions struct {
 	AgentNodes int
 	// AgentNodeSelector selects the nodes that may run a node agent.
 	AgentNodeSelector string
-
-	limiter    *prober.Limiter
-	agentNodes []string // nil: every Ready node
-	reach      *reachPass
-	// reacher knocks on node addresses (the local Sockets when nil and the
-	// local prober is the real one; tests set their own).
-	reacher reacher
 }
 
 // addScaleFlags adds the flags of scaleOptions.
@@ -94,178 +78,4 @@ func (o *Options) maxConnections() int {
 		n = min(n, fds)
 	}
 	return max(n, 1)
-}
-
-// sockets is the run's limit on open sockets, shared by the reachability
-// pass and the local prober.
-func (o *Options) sockets() *prober.Limiter {
-	if o.limiter == nil {
-		o.limiter = prober.NewLimiter(o.maxConnections())
-	}
-	return o.limiter
-}
-
-// schedule is how local probes run: as many in flight as sockets allow,
-// --concurrency finished probes processed at once, --attempts tries.
-func (o *Options) schedule() probe.Schedule {
-	return probe.Schedule{InFlight: o.maxConnections(), Work: o.Concurrency, Tries: o.Tries}
-}
-
-// withScale adds the scale options to the planner's.
-func (o *Options) withScale(opts plan.Options) plan.Options {
-	opts.Exhaustive = o.Exhaustive
-	opts.AgentNodes = o.agentNodes
-	return opts
-}
-
-// withMaxTime bounds ctx by --max-time counted from start; its cause is
-// probe.ErrDeadline when it passes.
-func (o *Options) withMaxTime(ctx context.Context, start time.Time) (context.Context, context.CancelFunc) {
-	if o.MaxTime <= 0 {
-		return ctx, func() {}
-	}
-	return context.WithDeadlineCause(ctx, start.Add(o.MaxTime), probe.ErrDeadline)
-}
-
-// stoppedByDeadline rewrites the results that were cut short when ctx's
-// deadline (--max-time) passed (agents report them interrupted) as NotRun
-// because of the deadline.
-func stoppedByDeadline(ctx context.Context, pl *probe.Plan, results []probe.Result) {
-	if context.Cause(ctx) != probe.ErrDeadline {
-		return
-	}
-	for i := range results {
-		if r := &results[i]; r.Interrupted || r.ID == "" {
-			*r = probe.Stopped(ctx, pl.Probes[i].ID)
-			probe.Evaluate(&pl.Probes[i], r)
-		}
-	}
-}
-
-// worstCase is how long conns connections take when every one times out,
-// as many at once as sockets allow, and chain connections one after
-// another at least.
-func (o *Options) worstCase(conns, chain int) time.Duration {
-	l := o.maxConnections()
-	return time.Duration(max((conns+l-1)/l, chain)) * o.Timeout
-}
-
-// runLocal runs the local probes idx, results[i] for pl.Probes[i], without
-// copying the plan: the reachability pass (reach.go) while the probes that
-// do not go through a node address run, then the node paths it did not
-// rule out, all as schedule says.
-func (o *Options) runLocal(ctx context.Context, pl *probe.Plan, idx []int, results []probe.Result, prog *progress) {
-	var nodeIdx, other []int
-	for _, i := range idx {
-		if nodePath(&pl.Probes[i]) {
-			nodeIdx = append(nodeIdx, i)
-		} else {
-			other = append(other, i)
-		}
-	}
-	probers := map[probe.From]probe.Prober{probe.FromLocal: o.localProber()}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		probe.RunSubset(ctx, pl.Probes, other, probers, o.schedule(), results, prog.done)
-	}()
-	skipped := o.reachNodes(ctx, pl, nodeIdx, results)
-	todo := nodeIdx[:0:0]
-	for _, i := range nodeIdx {
-		if skipped[i] {
-			prog.done(i, results[i])
-			continue
-		}
-		todo = append(todo, i)
-	}
-	probe.RunSubset(ctx, pl.Probes, todo, probers, o.schedule(), results, prog.done)
-	<-done
-}
-
-// deadConnections is how many connections the probes idx make when every
-// connection times out: a dead path is given up after one round of at most
-// two, each try.
-func (o *Options) deadConnections(pl *probe.Plan, idx []int) int {
-	n := 0
-	for _, i := range idx {
-		if pl.Probes[i].Skip == "" {
-			n += min(max(pl.Probes[i].Connections, 1), 2) * max(o.Tries, 1)
-		}
-	}
-	return n
-}
-
-// agentWork bounds how long an agent may probe idx: every connection of
-// every probe timing out (not only the first round's), as many at once as
-// it keeps in flight, or --max-time.
-func (o *Options) agentWork(pl *probe.Plan, idx []int) time.Duration {
-	conns, chain := 0, 1
-	for _, i := range idx {
-		c := max(pl.Probes[i].Connections, 1)
-		conns += c * max(o.Tries, 1)
-		chain = max(chain, 1+(max(c-2, 0)+7)/8) // rounds of 2, then 8 (prober/rounds.go)
-	}
-	work := o.worstCase(conns, chain*max(o.Tries, 1))
-	if o.MaxTime > 0 {
-		work = min(work, o.MaxTime)
-	}
-	return work
-}
-
-// pickAgentNodes chooses the nodes of the node agents (--from nodes): the
-// Ready nodes matching --agent-node-selector, at most --agent-nodes of them
-// (plan.PickAgentNodes). Without a selector or a bound it leaves the choice
-// to the planner (every Ready node).
-func (o *Options) pickAgentNodes(ctx context.Context, inv probe.Inventory, from []probe.From) error {
-	if !slices.Contains(from, probe.FromNodes) || o.AgentNodeSelector == "" && (o.AgentNodes == 0 || o.AgentNodes >= len(inv.Nodes)) {
-		return nil
-	}
-	var candidates []string
-	match := map[string]bool{}
-	if o.AgentNodeSelector != "" {
-		var names []string
-		err := cluster.RetryAPI(ctx, func(ctx context.Context) error {
-			l, err := o.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: o.AgentNodeSelector})
-			names = names[:0]
-			if err == nil {
-				for _, n := range l.Items {
-					names = append(names, n.Name)
-				}
-			}
-			return err
-		})
-		if err != nil {
-			return cluster.AccessError("list nodes matching --agent-node-selector", err)
-		}
-		for _, n := range names {
-			match[n] = true
-		}
-	}
-	for _, n := range inv.Nodes {
-		if n.Ready && (o.AgentNodeSelector == "" || match[n.Name]) {
-			candidates = append(candidates, n.Name)
-		}
-	}
-	if len(candidates) == 0 {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("no Ready node matches --agent-node-selector %q", o.AgentNodeSelector)}
-	}
-	o.agentNodes = plan.PickAgentNodes(candidates, o.AgentNodes)
-	return nil
-}
-
-// memoryLimit is the Go heap's soft limit while a run works, unless
-// GOMEMLIMIT says otherwise: a plan of 200,000 probes, their results and the
-// report's rows are about 250 MiB live at the peak, and the collector's
-// default pace would let the heap grow to twice that; with the limit it
-// collects more often only near it.
-const memoryLimit = 400 << 20
-
-// boundMemory sets memoryLimit for the run and returns what restores the
-// previous limit.
-func boundMemory() func() {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return func() {}
-	}
-	prev := debug.SetMemoryLimit(memoryLimit)
-	return func() { debug.SetMemoryLimit(prev) }
 }

@@ -171,7 +171,7 @@ func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return le
 // runSim runs svccheck -n sim -o json on objs with real sockets.
 func runSim(b *testing.B, objs []kruntime.Object, args ...string) (int, int) {
 	var out countingWriter
-	o := NewOptions(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: io.Discard})
+	o := newCommand(NewOptions(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: io.Discard}))
 	cs := fake.NewClientset(objs...)
 	o.client, o.namespace = cs, "sim"
 	cmd := newCmd(o)

@@ -13,9 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/svccheck/svccheck/plugin/engine"
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/diagnose"
-	"github.com/svccheck/svccheck/probe/plan"
 	"github.com/svccheck/svccheck/probe/prober"
 	"github.com/svccheck/svccheck/report"
 )
@@ -47,9 +47,9 @@ func (f *fakeReacher) Reach(_ context.Context, ts []prober.ReachTarget) []prober
 	return out
 }
 
-func runJSON(t *testing.T, r reacher, args ...string) (*report.Report, int) {
+func runJSON(t *testing.T, r engine.Reacher, args ...string) (*report.Report, int) {
 	t.Helper()
-	out, errOut, err := runOpts(t, fakeProber{}, func(o *Options) { o.reacher = r; addNodePort(t, o, "second", 30090) },
+	out, errOut, err := runOpts(t, fakeProber{}, func(o *command) { o.reacher = r; addNodePort(t, o, "second", 30090) },
 		append([]string{"-o", "json", "--http"}, args...)...)
 	var rep report.Report
 	if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
@@ -60,7 +60,7 @@ func runJSON(t *testing.T, r reacher, args ...string) (*report.Report, int) {
 
 // addNodePort adds a second NodePort Service in front of the hostname
 // pods, so that the reachability pass has two Services to knock on.
-func addNodePort(t *testing.T, o *Options, name string, port int32) {
+func addNodePort(t *testing.T, o *command, name string, port int32) {
 	t.Helper()
 	ctx := context.Background()
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: corev1.ServiceSpec{
@@ -98,7 +98,7 @@ func TestUnreachableNode(t *testing.T) {
 	if code != ExitFailed {
 		t.Errorf("exit %d, want %d", code, ExitFailed)
 	}
-	fs := findings(rep, CodeNodeUnreachable)
+	fs := findings(rep, engine.CodeNodeUnreachable)
 	if len(fs) != 1 || fs[0].Node != "worker1" || fs[0].Service != "" ||
 		!strings.Contains(fs[0].Message, "node worker1 unreachable from here: 10.10.0.11 (InternalIP) answered on no NodePort (30080 (default/hostname-nodeport) or 30090 (default/second) within 2s, timeout) where other nodes answer; its 2 NodePort probes were not run") {
 		t.Errorf("findings %+v", fs)
@@ -121,7 +121,7 @@ func TestUnreachableNode(t *testing.T) {
 func TestNoNodeAnswers(t *testing.T) {
 	r := &fakeReacher{down: map[string]bool{"10.10.0.10": true, "10.10.0.11": true, "10.10.0.12": true}}
 	rep, code := runJSON(t, r)
-	fs := findings(rep, CodeNodeUnreachable)
+	fs := findings(rep, engine.CodeNodeUnreachable)
 	if code != ExitFailed || len(fs) != 1 || fs[0].Node != "" || !strings.HasPrefix(fs[0].Message, "no node answers from here: none of 3 node addresses answered") {
 		t.Errorf("exit %d, findings %+v", code, fs)
 	}
@@ -158,7 +158,7 @@ func TestMaxTime(t *testing.T) {
 	if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
 		t.Fatalf("no report: %v (%v)", jerr, err)
 	}
-	fs := findings(&rep, CodeRunDeadline)
+	fs := findings(&rep, engine.CodeRunDeadline)
 	if ExitCode(err) != ExitFailed || rep.Interrupted || len(fs) != 1 || !strings.HasPrefix(fs[0].Message, "run deadline (--max-time 200ms) reached: ") {
 		t.Errorf("exit %d interrupted %v findings %+v", ExitCode(err), rep.Interrupted, fs)
 	}
@@ -199,17 +199,8 @@ func TestAgentNodesBounded(t *testing.T) {
 func TestDeadServiceIsNotADeadNode(t *testing.T) {
 	r := &fakeReacher{dead: map[int32]bool{30080: true}}
 	rep, _ := runJSON(t, r, "hostname-nodeport", "second")
-	if fs := findings(rep, CodeNodeUnreachable); len(fs) != 0 {
+	if fs := findings(rep, engine.CodeNodeUnreachable); len(fs) != 0 {
 		t.Errorf("findings %+v", fs)
-	}
-	k := &knocks{addrs: make([]plan.NodeAddress, 2), answered: []bool{false, true}, silent: [][]int32{{30080, 31000}, {30080}},
-		outcome: []probe.Outcome{probe.Timeout, probe.Timeout}, alive: map[int32]bool{}}
-	if k.evidence(0) != 0 {
-		t.Errorf("timing out on ports that answered nowhere is no evidence against a node")
-	}
-	k.alive[31000] = true
-	if k.evidence(0) != 1 {
-		t.Errorf("timing out on a port that answered elsewhere is")
 	}
 }
 
@@ -219,7 +210,7 @@ func TestDeadServiceIsNotADeadNode(t *testing.T) {
 func TestOneServiceBlockedIsNotADeadNode(t *testing.T) {
 	r := &perNodePort{silent: map[string]int32{"10.10.0.11": 30080}}
 	rep, _ := runJSON(t, r, "hostname-nodeport", "second")
-	if fs := findings(rep, CodeNodeUnreachable); len(fs) != 0 {
+	if fs := findings(rep, engine.CodeNodeUnreachable); len(fs) != 0 {
 		t.Errorf("findings %+v", fs)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/svccheck/svccheck/plugin/cluster"
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/diagnose"
 	"github.com/svccheck/svccheck/probe/expect"
@@ -93,6 +94,15 @@ type AsClient struct {
 	// Labels are the client's pod labels: given, or read from the
 	// workload's pod template by the run.
 	Labels map[string]string
+}
+
+// String names the client: NAMESPACE/KIND/NAME, or NAMESPACE/LABELS when
+// the labels were given.
+func (c *AsClient) String() string {
+	if c.Kind != "" {
+		return c.Namespace + "/" + c.Kind + "/" + c.Name
+	}
+	return c.Namespace + "/" + cluster.LabelString(c.Labels)
 }
 
 // Limits are what a vantage point may spend on a pass. Run gives every

@@ -93,4 +93,3 @@ func pickAgentNodes(ctx context.Context, client kubernetes.Interface, cfg *Confi
 	}
 	return plan.PickAgentNodes(candidates, cfg.AgentNodes), nil
 }
-

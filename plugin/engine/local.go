@@ -22,7 +22,7 @@ type Local struct {
 	Prober probe.Prober
 	// Reacher knocks on node addresses (the sockets when nil and Prober
 	// is nil; no pass otherwise).
-	Reacher reacher
+	Reacher Reacher
 
 	once    sync.Once
 	limiter *prober.Limiter
@@ -103,8 +103,8 @@ func (l *Local) addReach(rp *ReachPass) {
 	}
 }
 
-// reacher knocks on node addresses (prober.Sockets.Reach).
-type reacher interface {
+// Reacher knocks on node addresses (prober.Sockets.Reach).
+type Reacher interface {
 	Reach(ctx context.Context, targets []prober.ReachTarget) []prober.Reach
 }
 
@@ -161,7 +161,7 @@ type knocks struct {
 
 // round knocks on each address at (indexes into k.addrs) at the NodePorts
 // portsFor gives it.
-func (k *knocks) round(ctx context.Context, r reacher, at []int, portsFor func(a int) []plan.ReachPort) {
+func (k *knocks) round(ctx context.Context, r Reacher, at []int, portsFor func(a int) []plan.ReachPort) {
 	var targets []prober.ReachTarget
 	var asked [][]plan.ReachPort
 	var who []int
@@ -310,7 +310,7 @@ func nodePath(p *probe.Probe) bool {
 
 // reacherFor is what knocks on nodes: the test's, or the real sockets when
 // the prober is the real one; nil (no pass) otherwise.
-func (l *Local) reacherFor(lim Limits) reacher {
+func (l *Local) reacherFor(lim Limits) Reacher {
 	switch {
 	case l.Reacher != nil:
 		return l.Reacher
