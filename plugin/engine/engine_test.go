@@ -61,7 +61,7 @@ type fakeProvider struct {
 }
 
 func (f *fakeProvider) Prepare(context.Context, []probe.From, string, string) error { return nil }
-func (f *fakeProvider) Close()                                                     {}
+func (f *fakeProvider) Close()                                                      {}
 func (f *fakeProvider) Open(_ context.Context, from probe.From, need Need) (Vantage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -183,4 +183,3 @@ func TestClusterDNS(t *testing.T) {
 		})
 	}
 }
-
