@@ -94,12 +94,12 @@ const (
 	TrafficInternal
 )
 
-// Target is what a probe's key is built from.
+// Target is what a probe's key is built from: the probe's vantage point,
+// node, node address type and host (its address or name).
 type Target struct {
 	From              From
 	Node, AddressType string
-	// Host is the probe's address or name.
-	Host string
+	Host              string
 	// Endpoints maps an endpoint's address to its stable name (owner and
 	// position: "Deployment/web#0"); read only for direct probes.
 	Endpoints map[string]string
@@ -117,7 +117,8 @@ type Group struct {
 }
 
 // pathKinds is the registry, in the order of the Via constants (and of the
-// report schema's via enum).
+// report schema's via enum). A new kind is an entry here, its planners in
+// probe/plan (planners), and a report schema version that lists it.
 var pathKinds = []PathKind{
 	{
 		Via: ViaEndpoint, Route: RouteDirect, Through: ThroughNone, Traffic: TrafficNone, ClusterInternal: true,
