@@ -275,25 +275,11 @@ func groupRows(name string, s *Service) [][]string {
 }
 
 func pathLabel(g []ProbeRow) string {
-	p := g[0]
-	port := p.Target[strings.LastIndexByte(p.Target, ':')+1:]
-	switch p.Via {
-	case probe.ViaNodePort:
-		nodes := map[string]bool{}
-		for _, q := range g {
-			nodes[q.Node] = true
-		}
-		return fmt.Sprintf("nodePort :%s on %d node%s", port, len(nodes), plural(len(nodes)))
-	case probe.ViaEndpoint:
-		if p.From == probe.FromLocal && len(g) == 1 {
-			return "pod IP " + p.Target
-		}
-		return fmt.Sprintf("endpoint ×%d", len(g))
+	nodes := map[string]bool{}
+	for _, q := range g {
+		nodes[q.Node] = true
 	}
-	if len(g) == 1 {
-		return string(p.Via) + " " + p.Target
-	}
-	return fmt.Sprintf("%s ×%d", p.Via, len(g))
+	return g[0].Via.Kind().Label(probe.Group{From: g[0].From, Target: g[0].Target, Count: len(g), Nodes: len(nodes)})
 }
 
 func expectLabel(g []ProbeRow) string {
@@ -361,7 +347,7 @@ func outcomeText(p ProbeRow) string {
 
 func member(p ProbeRow) string {
 	switch {
-	case p.Via == probe.ViaNodePort:
+	case p.Via.Kind().NamedByNode:
 		return p.Node
 	case p.Pod != "":
 		return p.Pod
@@ -386,7 +372,7 @@ func backendsLabel(g []ProbeRow) string {
 			for _, s := range p.Coverage.Missing {
 				total[s] = true
 			}
-		case p.Via == probe.ViaEndpoint && p.Pod != "":
+		case p.Via.Kind().Route == probe.RouteDirect && p.Pod != "":
 			total[p.Pod] = true
 			if p.Backend != "" {
 				measured++

@@ -159,23 +159,8 @@ func baselineID(version string, p ProbeRow) string {
 	if strings.Contains(host, ":") {
 		v6 = "/ipv6"
 	}
-	key := host
-	switch p.Via {
-	case probe.ViaNodePort:
-		key = p.Node + "/" + p.AddressType + v6
-	case probe.ViaHealthCheck:
-		key = p.Node + v6
-	case probe.ViaClusterIP:
-		key = "ipv4"
-		if v6 != "" {
-			key = "ipv6"
-		}
-	case probe.ViaEndpoint:
-		key = p.Pod + v6
-		if p.From == probe.FromLocal {
-			key = "podNetwork" + v6
-		}
-	}
+	key := p.Via.Kind().Key(probe.Target{From: p.From, Node: p.Node, AddressType: p.AddressType, Host: host,
+		Endpoints: map[string]string{host: p.Pod + v6}})
 	id := p.ID[:strings.LastIndex(p.ID, "/"+string(p.Via)+"/")]
 	return id + "/" + string(p.Via) + "/" + key
 }
@@ -517,7 +502,7 @@ func newRow(p *probe.Probe, res probe.Result) ProbeRow {
 		LatencyMs: float64(res.Latency.Microseconds()) / 1000, HTTPStatus: res.HTTPStatus, Backend: res.Backend,
 		Attribution: res.Attribution, Connections: res.Connections, Failures: res.Failures, Tries: res.Tries,
 		Observed: res.Observed, FailedBackends: res.FailedBackends, Policies: p.Expect.Policies, Exception: p.Exception}
-	if p.Via != probe.ViaEndpoint && len(p.Backends) > 0 && res.Connections > res.Failures && (p.HTTP || len(res.Seen) > 0) {
+	if p.Via.Kind().Route == probe.RouteForwarded && len(p.Backends) > 0 && res.Connections > res.Failures && (p.HTTP || len(res.Seen) > 0) {
 		seen := append([]string{}, res.Seen...)
 		sort.Strings(seen)
 		miss := missing(p.Backends, seen)

@@ -133,15 +133,17 @@ func reachNodePort(p *probe.Probe) bool {
 	return p.Via == probe.ViaNodePort && p.Expect.Want == probe.Reach
 }
 
-// viaNode is the node a probe's path is forwarded by (the NodePort's node,
-// or the node of the vantage point of a ClusterIP or of a DNS name, which
-// resolves to the ClusterIP), or "".
+// viaNode is the node a probe's forwarded path is forwarded by (the
+// NodePort's node, or the node of the vantage point of a ClusterIP or of a
+// DNS name, which resolves to the ClusterIP), or "".
 func (c *svcContext) viaNode(p *probe.Probe) string {
-	switch p.Via {
-	case probe.ViaNodePort:
-		return p.Node
-	case probe.ViaClusterIP, probe.ViaDNS:
-		return c.plan.NodeOf(p.From)
+	if k := p.Via.Kind(); k.Route == probe.RouteForwarded {
+		switch k.Through {
+		case probe.ThroughTarget:
+			return p.Node
+		case probe.ThroughVantage:
+			return c.plan.NodeOf(p.From)
+		}
 	}
 	return ""
 }
@@ -150,14 +152,14 @@ func (c *svcContext) viaNode(p *probe.Probe) string {
 // a NodePort that must reach them (not kube-proxy's health check, which
 // answers for the node, not for a backend).
 func forwardedReach(p *probe.Probe) bool {
-	return p.Via != probe.ViaEndpoint && p.Via != probe.ViaHealthCheck && p.Expect.Want == probe.Reach
+	return p.Via.Kind().Route == probe.RouteForwarded && p.Expect.Want == probe.Reach
 }
 
 // exposureProbe: a cluster-internal address probed from outside, which must
 // not answer; the exposure rule judges these, and no verdict about the
 // Service's reach cites them.
 func exposureProbe(p *probe.Probe) bool {
-	return p.From == probe.FromLocal && p.Expect.Want == probe.NoReach && (p.Via == probe.ViaClusterIP || p.Via == probe.ViaEndpoint)
+	return p.From == probe.FromLocal && p.Expect.Want == probe.NoReach && p.Via.Kind().ClusterInternal
 }
 
 // notExposure: any probe but an exposure probe.

@@ -48,10 +48,10 @@ func (o *Observation) failed() bool { return !o.Pass && o.Outcome != probe.NotRu
 // inside the cluster answered, or a forwarded path reached it (a health
 // check answers for its node, never for a backend).
 func (o *Observation) answeredBy(pod string) bool {
-	switch o.Via {
-	case probe.ViaEndpoint:
+	switch o.Via.Kind().Route {
+	case probe.RouteDirect:
 		return o.From != probe.FromLocal && o.Pod == pod && o.Outcome == probe.OK
-	case probe.ViaHealthCheck:
+	case probe.RouteProxy:
 		return false
 	}
 	return slices.Contains(o.Seen, pod)
@@ -61,13 +61,17 @@ func (o *Observation) answeredBy(pod string) bool {
 // tells: directly from a vantage point, or forwarded by a NodePort's node,
 // by the vantage point of a ClusterIP or DNS name, or by a LoadBalancer.
 func (o *Observation) place() string {
-	switch o.Via {
-	case probe.ViaEndpoint:
+	k := o.Via.Kind()
+	if k.Route == probe.RouteDirect {
 		return "direct|" + string(o.From)
-	case probe.ViaNodePort:
-		return "forwarded|node/" + o.Node
-	case probe.ViaLoadBalancer:
-		return "forwarded|lb"
+	}
+	if k.Route == probe.RouteForwarded {
+		switch k.Through {
+		case probe.ThroughTarget:
+			return "forwarded|node/" + o.Node
+		case probe.ThroughAny:
+			return "forwarded|lb"
+		}
 	}
 	return "forwarded|" + string(o.From)
 }
@@ -76,10 +80,10 @@ func (o *Observation) place() string {
 // n, or may be (a ClusterIP or DNS name probed from an agent pod, whose node
 // a report does not say).
 func (o *Observation) throughNode(n string) bool {
-	switch o.Via {
-	case probe.ViaNodePort, probe.ViaHealthCheck:
+	switch o.Via.Kind().Through {
+	case probe.ThroughTarget:
 		return o.Node == n
-	case probe.ViaClusterIP, probe.ViaDNS:
+	case probe.ThroughVantage:
 		return o.From == probe.FromNode(n) || o.From == probe.FromPod
 	}
 	return false

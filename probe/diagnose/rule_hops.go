@@ -156,18 +156,4 @@ func describeHop(p *probe.Probe) string {
 }
 
 // pathKind names a probe's kind of path: "NodePort 30080", "ClusterIP".
-func pathKind(p *probe.Probe) string {
-	switch p.Via {
-	case probe.ViaNodePort:
-		return fmt.Sprintf("NodePort %d", p.TargetPort)
-	case probe.ViaEndpoint:
-		return "endpoints"
-	case probe.ViaClusterIP:
-		return "ClusterIP"
-	case probe.ViaLoadBalancer:
-		return "LoadBalancer"
-	case probe.ViaHealthCheck:
-		return "healthCheckNodePort"
-	}
-	return "DNS name"
-}
+func pathKind(p *probe.Probe) string { return p.Via.Kind().Name(p) }

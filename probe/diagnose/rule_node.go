@@ -185,22 +185,7 @@ func (c *svcContext) hopsList(idx []int) []string {
 	var hs []string
 	for _, i := range idx {
 		p, _ := c.probe(i)
-		var h string
-		switch p.Via {
-		case probe.ViaNodePort:
-			h = fmt.Sprintf("NodePort %d", p.TargetPort)
-		case probe.ViaHealthCheck:
-			h = fmt.Sprintf("healthCheckNodePort %d", p.TargetPort)
-		case probe.ViaClusterIP:
-			h = "ClusterIP " + p.Host
-		case probe.ViaLoadBalancer:
-			h = "LoadBalancer " + p.Host
-		case probe.ViaDNS:
-			h = "DNS name " + p.Host
-		default:
-			h = "pod IP " + p.Host
-		}
-		if !slices.Contains(hs, h) {
+		if h := p.Via.Kind().Hop(p); !slices.Contains(hs, h) {
 			hs = append(hs, h)
 		}
 	}

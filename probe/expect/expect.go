@@ -202,7 +202,7 @@ func (c *Config) Declared() func(p *probe.Probe) {
 		if p.From != probe.FromLocal || p.Skip != "" {
 			return
 		}
-		if c.RoutablePods && p.Via == probe.ViaEndpoint && p.Expect.Want == probe.NoReach {
+		if c.RoutablePods && p.Via.Kind().Route == probe.RouteDirect && p.Expect.Want == probe.NoReach {
 			p.Expect = probe.Expectation{Want: probe.Reach, Reason: "declared: the pod network is routable from outside (" + c.routableAt + ")"}
 			p.Exception = "routablePods"
 		}

@@ -6,7 +6,6 @@ package plan
 import (
 	"fmt"
 	"math"
-	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -188,14 +187,12 @@ func (b *planner) service(svc *probe.Service) {
 		}
 		for _, from := range b.opts.From {
 			switch from {
-			case probe.FromLocal:
-				b.local(&pc)
-			case probe.FromPod:
-				b.inCluster(&pc, from)
+			case probe.FromLocal, probe.FromPod:
+				b.paths(&pc, from)
 			case probe.FromNodes:
 				for _, n := range b.nodes {
 					if b.agents.runs(n) {
-						b.inCluster(&pc, probe.FromNode(n.Name))
+						b.paths(&pc, probe.FromNode(n.Name))
 					}
 				}
 			}
@@ -203,162 +200,13 @@ func (b *planner) service(svc *probe.Service) {
 	}
 }
 
-func (b *planner) local(pc *portCtx) {
-	svc := pc.svc
-	if pc.port.NodePort != 0 {
-		for _, n := range b.nodes {
-			for _, at := range b.addrTypes {
-				for _, host := range nodePortAddrs(svc, n.Addresses[at]) {
-					exp, backends := b.nodePortExpectation(pc, n.Name)
-					backends = b.covering(pc, n.Name, "", backends)
-					b.add(pc, probe.FromLocal, probe.ViaNodePort, n.Name, at, "", host, pc.port.NodePort, backends, exp)
-				}
-			}
-		}
-	}
-	if svc.Type == probe.TypeLoadBalancer {
-		for _, ing := range svc.LoadBalancerIngress {
-			b.add(pc, probe.FromLocal, probe.ViaLoadBalancer, "", "", "", ing, pc.port.Port, pc.backends,
-				probe.Expectation{Want: probe.Reach, Reason: "LoadBalancer ingress answers from outside the cluster"})
-		}
-	}
-	for _, ip := range svc.ClusterIPs {
-		b.add(pc, probe.FromLocal, probe.ViaClusterIP, "", "", "", ip, pc.port.Port, nil,
-			probe.Expectation{Want: probe.NoReach, Reason: "a ClusterIP is cluster-internal: answering from outside is an exposure"})
-	}
-	// One pod IP per Service port stands for the pod network: reachable from
-	// outside means every pod is exposed. Endpoints on a node's own address
-	// (hostNetwork pods, the API server) are meant to answer there.
-	for _, ep := range svc.Endpoints {
-		if tp, ok := ep.Ports[pc.port.Name]; ok && ep.Ready && ep.PodName != "" && !b.nodeAddr[ep.Address] {
-			b.add(pc, probe.FromLocal, probe.ViaEndpoint, ep.NodeName, "", ep.PodName, ep.Address, tp, nil,
-				probe.Expectation{Want: probe.NoReach, Reason: "pod IPs are cluster-internal: answering from outside is an exposure"})
-			break
-		}
-	}
-	if hc := svc.HealthCheckNodePort; hc != 0 && pc.port == svc.Ports[0] {
-		for _, n := range b.nodes {
-			for _, host := range nodePortAddrs(svc, n.Addresses["InternalIP"]) {
-				exp := probe.Expectation{Want: probe.Reach, Status: 503, Reason: "healthCheckNodePort answers 503 on a node without a ready local endpoint"}
-				if len(pc.byNode[n.Name]) > 0 {
-					exp = probe.Expectation{Want: probe.Reach, Status: 200, Reason: "healthCheckNodePort answers 200 on a node with a ready local endpoint"}
-				}
-				hp := *pc
-				hp.http = true
-				b.add(&hp, probe.FromLocal, probe.ViaHealthCheck, n.Name, "InternalIP", "", host, hc, nil, exp)
-			}
-		}
-	}
-}
-
-func (b *planner) nodePortExpectation(pc *portCtx, node string) (probe.Expectation, []string) {
-	if pc.svc.ExternalTrafficPolicy == probe.PolicyLocal {
-		if local := pc.byNode[node]; len(local) > 0 {
-			return probe.Expectation{Want: probe.Reach, Reason: "externalTrafficPolicy=Local and the node has a ready endpoint"}, local
-		}
-		return probe.Expectation{Want: probe.NoReach, Reason: "externalTrafficPolicy=Local and the node has no ready endpoint: it must drop"}, nil
-	}
-	return probe.Expectation{Want: probe.Reach, Reason: "a NodePort answers on every node"}, pc.backends
-}
-
-func (b *planner) inCluster(pc *portCtx, from probe.From) {
-	svc := pc.svc
-	self := from.Node() // "" for an agent pod
-	for _, ep := range svc.Endpoints {
-		tp, ok := ep.Ports[pc.port.Name]
-		if !ok {
-			continue
-		}
-		exp := probe.Expectation{Want: probe.Reach, Reason: "a ready endpoint answers on its target port"}
-		switch {
-		case ep.Terminating:
-			exp = probe.Expectation{Want: probe.Unknown, Reason: "endpoint is terminating"}
-		case !ep.Ready:
-			exp = probe.Expectation{Want: probe.Unknown, Reason: "endpoint is not ready"}
-		}
-		var backends []string
-		if ep.PodName != "" {
-			backends = []string{ep.PodName}
-		}
-		b.add(pc, from, probe.ViaEndpoint, ep.NodeName, "", ep.PodName, ep.Address, tp, backends, exp)
-	}
-	for _, ip := range svc.ClusterIPs {
-		exp, backends := probe.Expectation{Want: probe.Reach, Reason: "the ClusterIP forwards to every ready endpoint"}, pc.backends
-		if svc.InternalTrafficPolicy == probe.PolicyLocal && self != "" {
-			backends = pc.byNode[self]
-			exp = localExpectation(self, backends)
-		}
-		b.add(pc, from, probe.ViaClusterIP, "", "", "", ip, pc.port.Port, backends, exp)
-	}
-	if pc.port.NodePort != 0 {
-		for _, n := range b.nodes {
-			if !b.agents.probes(self, n.Name) {
-				continue
-			}
-			for _, host := range nodePortAddrs(svc, n.Addresses["InternalIP"]) {
-				exp, backends := probe.Expectation{Want: probe.Reach, Reason: "a NodePort answers on every node"}, pc.backends
-				switch {
-				case svc.ExternalTrafficPolicy != probe.PolicyLocal:
-				case self == n.Name:
-					exp.Reason = "externalTrafficPolicy=Local: a node's own traffic to its NodePort goes to any endpoint"
-				case self != "":
-					exp, backends = b.nodePortExpectation(pc, n.Name)
-				default:
-					exp = probe.Expectation{Want: probe.Unknown, Reason: "externalTrafficPolicy=Local: pod traffic to a NodePort depends on the proxy"}
-				}
-				backends = b.covering(pc, n.Name, self, backends)
-				b.add(pc, from, probe.ViaNodePort, n.Name, "InternalIP", "", host, pc.port.NodePort, backends, exp)
-			}
-		}
-	}
-	if self == "" { // a hostNetwork agent resolves with the node's resolver, not cluster DNS
-		name := svc.Name + "." + svc.Namespace + ".svc." + b.domain
-		exp, port := dnsExpectation(pc)
-		b.add(pc, from, probe.ViaDNS, "", "", "", name, port, pc.backends, exp)
-	}
-}
-
-// dnsExpectation is what the Service's DNS name must do, and the port a
-// client of the name connects to. The name must resolve to the ClusterIPs,
-// or for a headless Service to the endpoints cluster DNS publishes (ready
-// ones, or every one with publishNotReadyAddresses); an answer elsewhere is
-// a wrong answer. A headless name leads straight to the pods, so a client
-// connects to their target port when the endpoints agree on one.
-func dnsExpectation(pc *portCtx) (probe.Expectation, int32) {
-	svc := pc.svc
-	if len(svc.ClusterIPs) > 0 {
-		return probe.Expectation{Want: probe.Reach, Addresses: svc.ClusterIPs,
-			Reason: "the Service's DNS name resolves to its ClusterIP and answers"}, pc.port.Port
-	}
-	exp := probe.Expectation{Want: probe.Reach, Reason: "a headless Service's DNS name resolves to its endpoints, which answer"}
-	port := int32(0)
-	for _, ep := range svc.Endpoints {
-		if !ep.Ready && !svc.PublishNotReady || slices.Contains(exp.Addresses, ep.Address) {
-			continue
-		}
-		exp.Addresses = append(exp.Addresses, ep.Address)
-		if tp, ok := ep.Ports[pc.port.Name]; ok && ep.Ready {
-			switch port {
-			case 0:
-				port = tp
-			case tp:
-			default:
-				port = -1 // the endpoints disagree
-			}
-		}
-	}
-	if port <= 0 {
-		port = pc.port.Port
-	}
-	return exp, port
-}
-
 func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrType, pod, host string, port int32, backends []string, exp probe.Expectation) {
 	if b.counting {
 		b.count++
 		return
 	}
-	if pc.svc.SessionAffinity == "ClientIP" && exp.Want == probe.Reach && via != probe.ViaEndpoint && via != probe.ViaHealthCheck {
+	kind := via.Kind()
+	if pc.svc.SessionAffinity == "ClientIP" && exp.Want == probe.Reach && kind.Route == probe.RouteForwarded {
 		// kube-proxy keeps a client on one backend through every address of
 		// the Service (ClusterIP, NodePort, load balancer), by the client's
 		// own source address: one backend per path is what must be seen.
@@ -372,7 +220,7 @@ func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrTyp
 	switch {
 	case exp.Sticky && attributable:
 		attempts = 5
-	case attributable && exp.Want == probe.Reach && len(backends) > 1 && via != probe.ViaEndpoint:
+	case attributable && exp.Want == probe.Reach && len(backends) > 1 && kind.Route == probe.RouteForwarded:
 		attempts = Budget(len(backends))
 	}
 	if len(backends) == 0 {
@@ -382,7 +230,7 @@ func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrTyp
 	if skip == "" && port == 0 {
 		skip = "no target port resolved"
 	}
-	key := b.key(pc, from, via, node, addrType, host)
+	key := kind.Key(probe.Target{From: from, Node: node, AddressType: addrType, Host: host, Endpoints: pc.epKeys})
 	b.probes = append(b.probes, probe.Probe{
 		ID:           b.id(pc, from, via, key),
 		Key:          key,
@@ -433,36 +281,6 @@ func (b *planner) id(pc *portCtx, from probe.From, via probe.Via, key string) st
 	}
 	b.idBuf = buf
 	return string(buf)
-}
-
-// key identifies a probe's target within its path kind by what survives a
-// rollout: the node's name and address type, the address family of a VIP, an
-// endpoint's owner and position; only DNS names and LoadBalancer ingresses,
-// stable by nature, are used as they are.
-func (b *planner) key(pc *portCtx, from probe.From, via probe.Via, node, addrType, host string) string {
-	switch via {
-	case probe.ViaNodePort:
-		return node + "/" + addrType + v6(host)
-	case probe.ViaHealthCheck:
-		return node + v6(host)
-	case probe.ViaClusterIP:
-		return family(host)
-	case probe.ViaEndpoint:
-		if from == probe.FromLocal {
-			return "podNetwork" + v6(host) // one pod stands for the pod network
-		}
-		if k, ok := pc.epKeys[host]; ok {
-			return k
-		}
-	}
-	return host
-}
-
-func family(ip string) string {
-	if strings.Contains(ip, ":") {
-		return "ipv6"
-	}
-	return "ipv4"
 }
 
 // v6 marks an IPv6 target so both families of a dual-stack target differ.
@@ -530,47 +348,4 @@ func (b *planner) endpointKeys(svc *probe.Service) map[string]string {
 		keys[ep.Address] = k
 	}
 	return keys
-}
-
-// nodePortAddrs lists the addresses of a node that a Service's NodePort
-// answers on: each once, and of a dual-stack node only those of the
-// Service's families (kube-proxy serves a single-stack IPv4 Service's
-// NodePort on the node's IPv4 addresses alone). Names are kept.
-func nodePortAddrs(svc *probe.Service, addrs []string) []string {
-	addrs = uniqueAddrs(addrs)
-	var has4, has6 bool
-	for _, ip := range svc.ClusterIPs {
-		if strings.Contains(ip, ":") {
-			has6 = true
-		} else {
-			has4 = true
-		}
-	}
-	if has4 == has6 { // dual-stack, or no ClusterIP to tell
-		return addrs
-	}
-	out := make([]string, 0, len(addrs))
-	for _, a := range addrs {
-		if ip, err := netip.ParseAddr(a); err != nil || ip.Unmap().Is4() == has4 {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-func uniqueAddrs(addrs []string) []string {
-	if len(addrs) < 2 {
-		return addrs
-	}
-	out := make([]string, 0, len(addrs))
-	for _, a := range addrs {
-		dup := false
-		for _, o := range out {
-			dup = dup || o == a
-		}
-		if !dup {
-			out = append(out, a)
-		}
-	}
-	return out
 }

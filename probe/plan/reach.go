@@ -30,7 +30,7 @@ func NodeAddresses(probes []probe.Probe, idx []int) []NodeAddress {
 	var out []NodeAddress
 	for _, i := range idx {
 		p := &probes[i]
-		if p.From != probe.FromLocal || p.Via != probe.ViaNodePort && p.Via != probe.ViaHealthCheck || p.Node == "" {
+		if p.From != probe.FromLocal || p.Via.Kind().Through != probe.ThroughTarget || p.Node == "" {
 			continue
 		}
 		a := NodeAddress{Node: p.Node, AddressType: p.AddressType, Host: p.Host}

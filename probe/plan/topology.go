@@ -63,32 +63,27 @@ func Topology(pl *probe.Plan, inv *probe.Inventory) int {
 			continue
 		}
 		key := p.Namespace + "/" + p.Service
-		if nodes := local[key]; nodes != nil && p.From == probe.FromPod && (p.Via == probe.ViaClusterIP || p.Via == probe.ViaDNS) {
+		kind := p.Via.Kind()
+		if nodes := local[key]; nodes != nil && p.From == probe.FromPod && kind.Traffic == probe.TrafficInternal {
 			if localToAgent(pl, p, nodes) {
 				changed++
 			}
 			continue
 		}
 		svc := hinted[key]
-		if svc == nil {
+		if svc == nil || kind.Route != probe.RouteForwarded || !clusterWide(svc, kind.Traffic) {
 			continue
 		}
 		node := ""
-		switch p.Via {
-		case probe.ViaNodePort:
-			if svc.ExternalTrafficPolicy != probe.PolicyLocal {
-				node = p.Node
-			}
-		case probe.ViaClusterIP, probe.ViaDNS:
-			if !internalLocal(svc) && len(svc.ClusterIPs) > 0 {
-				node = pl.NodeOf(p.From)
-			}
-		case probe.ViaLoadBalancer:
-			if svc.ExternalTrafficPolicy != probe.PolicyLocal {
-				p.Backends = nil
-				p.Expect.Reason += "; topology hints: the nodes the ingress delivers to decide which pods answer"
-				changed++
-			}
+		switch kind.Through {
+		case probe.ThroughTarget:
+			node = p.Node
+		case probe.ThroughVantage:
+			node = pl.NodeOf(p.From)
+		case probe.ThroughAny:
+			p.Backends = nil
+			p.Expect.Reason += "; topology hints: the nodes the ingress delivers to decide which pods answer"
+			changed++
 			continue
 		}
 		if node == "" {
@@ -107,6 +102,18 @@ func Topology(pl *probe.Plan, inv *probe.Inventory) int {
 		changed++
 	}
 	return changed
+}
+
+// clusterWide: the traffic policy t of svc forwards to endpoints on any
+// node (Cluster), through a ClusterIP for internal traffic.
+func clusterWide(svc *probe.Service, t probe.Traffic) bool {
+	switch t {
+	case probe.TrafficExternal:
+		return svc.ExternalTrafficPolicy != probe.PolicyLocal
+	case probe.TrafficInternal:
+		return !internalLocal(svc) && len(svc.ClusterIPs) > 0
+	}
+	return false
 }
 
 // internalLocal: svc has a ClusterIP whose traffic each node forwards to its

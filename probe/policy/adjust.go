@@ -108,7 +108,7 @@ type check struct {
 // reason and the policies that decided; when policy admits it, the reason
 // names the policies that did.
 func (a *Adjuster) Adjust(p *probe.Probe) {
-	if len(a.set.Policies) == 0 || p.Skip != "" || p.Expect.Want != probe.Reach || p.Via == probe.ViaHealthCheck {
+	if len(a.set.Policies) == 0 || p.Skip != "" || p.Expect.Want != probe.Reach || p.Via.Kind().Route == probe.RouteProxy {
 		return
 	}
 	var vs []Verdict
@@ -201,10 +201,10 @@ func apply(p *probe.Probe, v Verdict) {
 	}
 }
 
-// targets lists the pods p's connections end at: the endpoint's pod, or
-// every backend of a Service path, each on its target port.
+// targets lists the pods p's connections end at: the endpoint's pod of a
+// direct path, or every backend of a forwarded one, each on its target port.
 func (a *Adjuster) targets(p *probe.Probe) []target {
-	if p.Via == probe.ViaEndpoint {
+	if p.Via.Kind().Route == probe.RouteDirect {
 		if p.Pod == "" {
 			return nil
 		}
@@ -281,7 +281,7 @@ func (a *Adjuster) paths(p *probe.Probe, t target) [][]check {
 func (a *Adjuster) fromAgent(p *probe.Probe, t target, masq bool) [][]check {
 	ag := a.clients.Agent
 	toPod := check{src: ag, dst: t.host, port: t.port, egress: true}
-	if p.Via != probe.ViaNodePort {
+	if p.Via.Kind().Through != probe.ThroughTarget {
 		return [][]check{{toPod, ingress(ag, t)}}
 	}
 	x := a.nodeHost(p.Node)
@@ -306,8 +306,8 @@ func (a *Adjuster) fromAgent(p *probe.Probe, t target, masq bool) [][]check {
 
 func (a *Adjuster) fromNode(n string, p *probe.Probe, t target) [][]check {
 	from := n
-	if p.Via == probe.ViaNodePort && p.Node != n && t.node != p.Node {
-		from = p.Node // forwarded and masqueraded by the NodePort's node
+	if p.Via.Kind().Through == probe.ThroughTarget && p.Node != n && t.node != p.Node {
+		from = p.Node // forwarded and masqueraded by the probe's node
 	}
 	if from == t.node {
 		return [][]check{{}} // a node's own traffic to its pods
@@ -316,17 +316,18 @@ func (a *Adjuster) fromNode(n string, p *probe.Probe, t target) [][]check {
 }
 
 func (a *Adjuster) fromOutside(p *probe.Probe, t target, masq bool) [][]check {
+	through := p.Via.Kind().Through
 	switch {
-	case !masq || p.Via == probe.ViaEndpoint || p.Via == probe.ViaClusterIP:
+	case !masq || through == probe.ThroughNone || through == probe.ThroughVantage:
 		return [][]check{{ingress(outside, t)}}
-	case p.Via == probe.ViaNodePort:
+	case through == probe.ThroughTarget:
 		if t.node == p.Node {
 			return [][]check{{ingress(outside, t)}}
 		}
 		return [][]check{{ingress(a.nodeHost(p.Node), t)}}
 	}
-	// A LoadBalancer delivers to any node: the target's own, or another
-	// that forwards from its address.
+	// A path through any node (a LoadBalancer's) delivers to the target's
+	// own node, or to another that forwards from its address.
 	out := [][]check{{ingress(outside, t)}}
 	for _, n := range a.nodeNames {
 		if n != t.node {

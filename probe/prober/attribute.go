@@ -31,7 +31,7 @@ func (s *Sockets) attribute(p *probe.Probe, a Attempt) (string, string) {
 	if b := s.trace(p, a.Local, a.Remote); b != "" {
 		return b, probe.AttrConntrack
 	}
-	if p.Via == probe.ViaEndpoint && len(p.Backends) == 1 {
+	if p.Via.Kind().Route == probe.RouteDirect && len(p.Backends) == 1 {
 		return p.Backends[0], probe.AttrDirect
 	}
 	return "", ""
@@ -39,7 +39,7 @@ func (s *Sockets) attribute(p *probe.Probe, a Attempt) (string, string) {
 
 // trace attributes a connection through a VIP by its tuple, or returns "".
 func (s *Sockets) trace(p *probe.Probe, local, remote net.Addr) string {
-	if s.Tracer == nil || local == nil || p.Via == probe.ViaEndpoint || len(p.BackendAddrs) == 0 {
+	if s.Tracer == nil || local == nil || p.Via.Kind().Route == probe.RouteDirect || len(p.BackendAddrs) == 0 {
 		return ""
 	}
 	la, lok := addrPort(local)

@@ -54,7 +54,7 @@ func dialFailure(err error, local *net.TCPAddr) Attempt {
 // sent it to; "" when neither says, and always for a direct connection, whose
 // backend is the probe's own.
 func (s *Sockets) failedBackend(p *probe.Probe, a Attempt) string {
-	if p.Via == probe.ViaEndpoint || !a.Connected && a.Local == nil {
+	if p.Via.Kind().Route == probe.RouteDirect || !a.Connected && a.Local == nil {
 		return ""
 	}
 	if a.Remote == nil {

@@ -204,7 +204,7 @@ func (t *tally) finish(p *probe.Probe, r *probe.Result) {
 	if len(r.Seen) == 1 {
 		r.Backend = r.Seen[0]
 	}
-	if len(r.Seen) > 0 && p.Via == probe.ViaEndpoint {
+	if len(r.Seen) > 0 && p.Via.Kind().Route == probe.RouteDirect {
 		r.Attribution = probe.AttrDirect
 	}
 }

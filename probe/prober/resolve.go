@@ -18,7 +18,7 @@ import (
 // not a timeout of the connection that never started. The connection then
 // dials the name as a client does.
 func resolveFirst(p *probe.Probe, c Connector, timeout time.Duration) Connector {
-	if p.Via != probe.ViaDNS {
+	if !p.Via.Kind().ByName {
 		return c
 	}
 	return &resolving{Connector: c, timeout: timeout}
@@ -48,7 +48,7 @@ func (r *resolving) Connect(ctx context.Context, p *probe.Probe) Attempt {
 // elsewhere, whatever the connection then saw. A name that did not resolve,
 // or a probe with no expected addresses, is left as it is.
 func checkResolved(p *probe.Probe, a *Attempt) {
-	if p.Via != probe.ViaDNS || len(p.Expect.Addresses) == 0 || a.Outcome == probe.DNSError {
+	if !p.Via.Kind().ByName || len(p.Expect.Addresses) == 0 || a.Outcome == probe.DNSError {
 		return
 	}
 	got, ok := remoteIP(a)
