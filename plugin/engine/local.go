@@ -305,7 +305,7 @@ func (rp *ReachPass) skip(pl *probe.Plan, idx []int, onResult func(i int, r prob
 
 // nodePath: a local probe through a node address (NodePort, health check).
 func nodePath(p *probe.Probe) bool {
-	return p.From == probe.FromLocal && (p.Via == probe.ViaNodePort || p.Via == probe.ViaHealthCheck)
+	return p.From == probe.FromLocal && p.Via.Kind().Through == probe.ThroughTarget
 }
 
 // reacherFor is what knocks on nodes: the test's, or the real sockets when
