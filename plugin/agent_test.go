@@ -5,16 +5,16 @@ import (
 	"context"
 	"testing"
 
+	"github.com/svccheck/svccheck/plugin/agentjob"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
-
-	"github.com/svccheck/svccheck/plugin/cluster"
 )
 
 func TestCleanupDeletesOnlyAgents(t *testing.T) {
-	labels := map[string]string{cluster.LabelName: "svccheck", cluster.LabelComponent: "agent", cluster.LabelRun: "r1"}
+	labels := map[string]string{agentjob.LabelName: "svccheck", agentjob.LabelComponent: "agent", agentjob.LabelRun: "r1"}
 	cs := fake.NewClientset(
 		&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "svccheck-agent-a", Namespace: "default", Labels: labels}},
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "svccheck-agent-a-p", Namespace: "default", Labels: labels}},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/svccheck/svccheck/plugin/agentjob"
+
 	"github.com/spf13/cobra"
 
 	"github.com/svccheck/svccheck/plugin/cluster"
@@ -20,7 +22,7 @@ func newCleanupCmd(o *command) *cobra.Command {
 		Short: "Delete svccheck agents left in the cluster (by label)",
 		Args:  cobra.NoArgs,
 		RunE: interruptible(func(c *cobra.Command, _ []string) error {
-			if run != "" && !cluster.ValidRunID(run) {
+			if run != "" && !agentjob.ValidRunID(run) {
 				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("invalid --run %q: want the 10 hex digits of a run id", run)}
 			}
 			if err := o.Complete(nil); err != nil {
@@ -36,13 +38,13 @@ func newCleanupCmd(o *command) *cobra.Command {
 			if o.AllNamespaces {
 				ns, where = "", "all namespaces"
 			}
-			selector, what := cluster.AgentSelector, "svccheck agent(s)"
+			selector, what := agentjob.AgentSelector, "svccheck agent(s)"
 			if run != "" {
-				selector, what = cluster.RunSelector(run), "svccheck agent(s) of run "+run
+				selector, what = agentjob.RunSelector(run), "svccheck agent(s) of run "+run
 			}
 			var n int
 			err := cluster.RetryAPI(c.Context(), func(ctx context.Context) (err error) {
-				n, err = cluster.DeleteAgents(ctx, o.client, ns, selector)
+				n, err = agentjob.DeleteAgents(ctx, o.client, ns, selector)
 				return err
 			})
 			if err != nil {

@@ -4,12 +4,13 @@ import (
 	"context"
 	"sync"
 
+	"github.com/svccheck/svccheck/plugin/agentjob"
+
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/svccheck/svccheck/plugin/cluster"
 	"github.com/svccheck/svccheck/plugin/engine"
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/agent"
@@ -25,11 +26,11 @@ type fakeAgents struct {
 	node string
 
 	mu      sync.Mutex
-	started []cluster.AgentConfig
+	started []agentjob.AgentConfig
 	reqs    []agent.Request
 }
 
-func (f *fakeAgents) Start(_ context.Context, from probe.From, cfg cluster.AgentConfig) (engine.Agent, error) {
+func (f *fakeAgents) Start(_ context.Context, from probe.From, cfg agentjob.AgentConfig) (engine.Agent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail[from]; err != nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svccheck/svccheck/plugin/agentjob"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,7 +24,6 @@ import (
 
 	"github.com/svccheck/svccheck/internal/exitcode"
 	"github.com/svccheck/svccheck/internal/fixture"
-	"github.com/svccheck/svccheck/plugin/cluster"
 	"github.com/svccheck/svccheck/plugin/engine"
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/agent"
@@ -46,8 +47,8 @@ type labelledAgents struct {
 	ids []string
 }
 
-func (l *labelledAgents) Start(ctx context.Context, _ probe.From, cfg cluster.AgentConfig) (engine.Agent, error) {
-	labels := map[string]string{cluster.LabelName: "svccheck", cluster.LabelComponent: "agent", cluster.LabelRun: cfg.Run.ID}
+func (l *labelledAgents) Start(ctx context.Context, _ probe.From, cfg agentjob.AgentConfig) (engine.Agent, error) {
+	labels := map[string]string{agentjob.LabelName: "svccheck", agentjob.LabelComponent: "agent", agentjob.LabelRun: cfg.Run.ID}
 	cfg.Run.Creating(cfg.Deadline)
 	job, err := l.cs.BatchV1().Jobs(cfg.Namespace).Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "svccheck-agent-" + cfg.Run.ID, Namespace: cfg.Namespace, Labels: labels}}, metav1.CreateOptions{})
 	if err != nil {
@@ -97,7 +98,7 @@ func (l *labelledAgents) left(t *testing.T) int {
 	}
 	n := 0
 	for _, id := range l.ids {
-		sel := metav1.ListOptions{LabelSelector: cluster.RunSelector(id)}
+		sel := metav1.ListOptions{LabelSelector: agentjob.RunSelector(id)}
 		jobs, _ := l.cs.BatchV1().Jobs("default").List(context.Background(), sel)
 		pods, _ := l.cs.CoreV1().Pods("default").List(context.Background(), sel)
 		n += len(jobs.Items) + len(pods.Items)
@@ -111,7 +112,7 @@ func runLife(t *testing.T, la *labelledAgents, prober probe.Prober, args ...stri
 	out, errOut, err := runOpts(t, prober, func(o *command) {
 		la.cs, la.prober = o.client.(*fake.Clientset), prober
 		o.agents = la
-		o.cleanup = cluster.CleanupPolicy{Budget: time.Second, Attempt: 200 * time.Millisecond, Backoff: 5 * time.Millisecond}
+		o.cleanup = agentjob.CleanupPolicy{Budget: time.Second, Attempt: 200 * time.Millisecond, Backoff: 5 * time.Millisecond}
 	}, append([]string{"-o", "json", "--from", "all", "hostname-nodeport"}, args...)...)
 	var r *report.Report
 	if out != "" {
@@ -213,7 +214,7 @@ func TestRunCleanupFailureIsOneLine(t *testing.T) {
 		cs := o.client.(*fake.Clientset)
 		la.cs, la.prober = cs, fakeProber{}
 		o.agents = la
-		o.cleanup = cluster.CleanupPolicy{Budget: 300 * time.Millisecond, Attempt: 100 * time.Millisecond, Backoff: 5 * time.Millisecond}
+		o.cleanup = agentjob.CleanupPolicy{Budget: 300 * time.Millisecond, Attempt: 100 * time.Millisecond, Backoff: 5 * time.Millisecond}
 		cs.PrependReactor("delete", "jobs", func(k8stesting.Action) (bool, runtime.Object, error) {
 			return true, nil, apierrors.NewServiceUnavailable("etcd down")
 		})
@@ -264,7 +265,7 @@ func TestRunWithoutCreatesCleansNothing(t *testing.T) {
 
 func TestCleanupRun(t *testing.T) {
 	labels := func(run string) map[string]string {
-		return map[string]string{cluster.LabelName: "svccheck", cluster.LabelComponent: "agent", cluster.LabelRun: run}
+		return map[string]string{agentjob.LabelName: "svccheck", agentjob.LabelComponent: "agent", agentjob.LabelRun: run}
 	}
 	cs := fake.NewClientset(
 		&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "tools", Labels: labels("0123456789")}},

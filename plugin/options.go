@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/svccheck/svccheck/plugin/agentjob"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -18,7 +20,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/svccheck/svccheck/plugin/cluster"
 	"github.com/svccheck/svccheck/plugin/engine"
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/diagnose"
@@ -95,8 +96,8 @@ type command struct {
 	reacher engine.Reacher
 	agents  engine.Starter
 	// cleanup bounds the removal of the run's objects
-	// (cluster.DefaultCleanup when zero).
-	cleanup cluster.CleanupPolicy
+	// (agentjob.DefaultCleanup when zero).
+	cleanup agentjob.CleanupPolicy
 	// terminal tells whether a stream is a terminal (isTerminal when nil).
 	terminal func(any) bool
 	// completionTimeout bounds completion's API calls (completionTimeout

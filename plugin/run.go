@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/svccheck/svccheck/plugin/agentjob"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/svccheck/svccheck/plugin/cluster"
@@ -64,7 +66,7 @@ func (o *command) vantages(cfg *engine.Config) *engine.Vantages {
 	return &engine.Vantages{
 		Local:  &engine.Local{Prober: o.local, Reacher: o.reacher},
 		Client: o.client, RESTConfig: o.restConfig, Starter: o.agents,
-		Agent: cluster.AgentConfig{Namespace: cfg.AgentNamespace, Image: o.Image, ImagePullPolicy: corev1.PullPolicy(o.ImagePullPolicy),
+		Agent: agentjob.AgentConfig{Namespace: cfg.AgentNamespace, Image: o.Image, ImagePullPolicy: corev1.PullPolicy(o.ImagePullPolicy),
 			Node: o.Node, StartTimeout: o.AgentTimeout, Keep: o.KeepAgent},
 		Deadline: o.AgentDeadline, Cleanup: o.cleanup, ErrOut: o.ErrOut,
 	}

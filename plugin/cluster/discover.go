@@ -1,6 +1,7 @@
-// Package cluster is svccheck's side of the Kubernetes API: discovery of Services,
-// EndpointSlices, Nodes and Pods into an inventory, the RBAC preflight, and the
-// agent lifecycle (a Job per vantage point, exec streaming, deletion).
+// Package cluster is what svccheck reads from the Kubernetes API: discovery of
+// Services, EndpointSlices, Nodes and Pods into an inventory, NetworkPolicies
+// and namespace labels, a client workload's pod labels, the cluster DNS; and
+// how every API call rides out an unavailable API server (RetryAPI).
 package cluster
 
 import (
@@ -116,7 +117,7 @@ func addProbeMessages(ctx context.Context, cs kubernetes.Interface, inv *probe.I
 			if !ok || e.InvolvedObject.Kind != "Pod" {
 				continue
 			}
-			at := eventTime(&e)
+			at := EventTime(&e)
 			if at.Before(latest[p.Name]) {
 				continue
 			}
@@ -469,4 +470,16 @@ func ReadClusterDNS(ctx context.Context, cs kubernetes.Interface) (*probe.Cluste
 		}
 	}
 	return dns, nil
+}
+
+// EventTime is when an event last happened: its last timestamp, its
+// event time, or its creation.
+func EventTime(e *corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svccheck/svccheck/plugin/agentjob"
+
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,7 +16,6 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/svccheck/svccheck/internal/fixture"
-	"github.com/svccheck/svccheck/plugin/cluster"
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/diagnose"
 )
@@ -133,7 +134,7 @@ func TestAgentDeadlineCoversTheRun(t *testing.T) {
 		pl.Probes[i].Connections = 10
 	}
 	cfg := &Config{Limits: Limits{Timeout: 2 * time.Second, InFlight: 2048, Work: 64, Tries: 1}}
-	v := &Vantages{Agent: cluster.AgentConfig{StartTimeout: time.Minute}}
+	v := &Vantages{Agent: agentjob.AgentConfig{StartTimeout: time.Minute}}
 	got := v.AgentConfig(probe.FromPod, Need{Work: agentWork(cfg, &pl, idx)})
 	// 6400 attempts / 2048 sockets in flight * 2 s + 60 s start + 30 s margin
 	if got.Deadline != 98*time.Second || got.StartTimeout != time.Minute {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/svccheck/svccheck/plugin/agentjob"
+
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
@@ -87,7 +89,7 @@ func (e *expectations) agentHost() policy.Host {
 		maps.Copy(l, e.clientLabels)
 		desc += " as " + e.clientName()
 	}
-	l[cluster.LabelName], l[cluster.LabelComponent] = "svccheck", "agent"
+	l[agentjob.LabelName], l[agentjob.LabelComponent] = "svccheck", "agent"
 	return policy.Host{Pod: true, Namespace: e.agentNamespace, Labels: l, Desc: desc}
 }
 
@@ -149,7 +151,7 @@ func (e *expectations) clientNote(inv *probe.Inventory) []diagnose.Finding {
 	}
 	msg := fmt.Sprintf("the agent pod ran in namespace %s as %s with its pod labels %s", c.Namespace, e.clientName(), cluster.LabelString(e.clientLabels))
 	var kept []string
-	for _, k := range cluster.AgentLabelKeys {
+	for _, k := range agentjob.AgentLabelKeys {
 		if v, ok := e.clientLabels[k]; ok {
 			kept = append(kept, k+"="+v)
 		}
@@ -166,7 +168,7 @@ func (e *expectations) clientNote(inv *probe.Inventory) []diagnose.Finding {
 			}
 		}
 	}
-	msg += fmt.Sprintf("; it never became ready (readiness gate %s)", cluster.NeverReadyCondition)
+	msg += fmt.Sprintf("; it never became ready (readiness gate %s)", agentjob.NeverReadyCondition)
 	if len(selecting) > 0 {
 		msg += ", so " + strings.Join(selecting, ", ") + " listed it only as a not-ready endpoint while it ran"
 	}

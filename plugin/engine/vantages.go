@@ -6,11 +6,12 @@ import (
 	"io"
 	"time"
 
+	"github.com/svccheck/svccheck/plugin/agentjob"
+
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
-	"github.com/svccheck/svccheck/plugin/cluster"
 	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/agent"
 )
@@ -28,12 +29,12 @@ type Agent interface {
 // Starter starts in-cluster agents. On error nothing of the agent is left
 // in the cluster.
 type Starter interface {
-	Start(ctx context.Context, from probe.From, cfg cluster.AgentConfig) (Agent, error)
+	Start(ctx context.Context, from probe.From, cfg agentjob.AgentConfig) (Agent, error)
 }
 
 // Vantages is the Provider of a run: this machine (Local), and for every
 // other vantage point an agent in the cluster, a Job labelled with the run's
-// id (cluster.StartAgent), which Close deletes by that label however the
+// id (agentjob.StartAgent), which Close deletes by that label however the
 // run ended.
 type Vantages struct {
 	// Local is this machine (real sockets when nil).
@@ -45,17 +46,17 @@ type Vantages struct {
 	Starter Starter
 	// Agent is every agent's configuration but for its node, deadline and
 	// labels, which Open sets per vantage point.
-	Agent cluster.AgentConfig
+	Agent agentjob.AgentConfig
 	// Deadline, when set, is every agent's activeDeadlineSeconds instead
 	// of one derived from its work.
 	Deadline time.Duration
 	// Cleanup bounds the removal of the run's objects
-	// (cluster.DefaultCleanup when zero).
-	Cleanup cluster.CleanupPolicy
+	// (agentjob.DefaultCleanup when zero).
+	Cleanup agentjob.CleanupPolicy
 	// ErrOut is where Close says what it kept or could not remove.
 	ErrOut io.Writer
 
-	ledger *cluster.Ledger
+	ledger *agentjob.Ledger
 }
 
 // Prepare starts the run's ledger and checks the agents' RBAC when a vantage
@@ -64,9 +65,9 @@ func (v *Vantages) Prepare(ctx context.Context, from []probe.From, namespace, ag
 	if !WantsAgent(from) {
 		return nil
 	}
-	v.ledger = cluster.NewLedger(agentNamespace)
+	v.ledger = agentjob.NewLedger(agentNamespace)
 	klog.V(1).InfoS("svccheck run", "run", v.ledger.ID, "agentNamespace", v.ledger.Namespace)
-	return cluster.Preflight(ctx, v.Client, namespace, agentNamespace)
+	return agentjob.Preflight(ctx, v.Client, namespace, agentNamespace)
 }
 
 // Open returns Local for this machine, and starts an agent for any other
@@ -97,7 +98,7 @@ func (v *Vantages) starter() Starter {
 // need says so, and a deadline after which the cluster removes it even if
 // svccheck was killed: the start, the work and half a minute (at least a
 // minute, at most six hours).
-func (v *Vantages) AgentConfig(from probe.From, need Need) cluster.AgentConfig {
+func (v *Vantages) AgentConfig(from probe.From, need Need) agentjob.AgentConfig {
 	cfg := v.Agent
 	deadline := min(max(cfg.StartTimeout+need.Work+30*time.Second, 60*time.Second), 6*time.Hour)
 	if v.Deadline > 0 {
@@ -130,7 +131,7 @@ func (v *Vantages) Close() {
 	}
 	p := v.Cleanup
 	if p.Budget <= 0 {
-		p = cluster.DefaultCleanup()
+		p = agentjob.DefaultCleanup()
 	}
 	if err := l.Cleanup(v.Client, p); err != nil {
 		v.say("%s\n", err.Error())
@@ -149,8 +150,8 @@ type jobStarter struct {
 	config *rest.Config
 }
 
-func (j jobStarter) Start(ctx context.Context, _ probe.From, cfg cluster.AgentConfig) (Agent, error) {
-	a, err := cluster.StartAgent(ctx, j.client, j.config, cfg)
+func (j jobStarter) Start(ctx context.Context, _ probe.From, cfg agentjob.AgentConfig) (Agent, error) {
+	a, err := agentjob.StartAgent(ctx, j.client, j.config, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,11 @@
-package cluster
+package agentjob
 
 import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/svccheck/svccheck/plugin/cluster"
 
 	"golang.org/x/sync/errgroup"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -28,15 +30,15 @@ func (p permission) String() string {
 	}
 	where := fmt.Sprintf("in namespace %q", p.namespace)
 	if p.namespace == "" {
-		where = "cluster-wide"
+		where = "cluster.cluster-wide"
 	}
 	return fmt.Sprintf("%s %s %s", p.verb, r, where)
 }
 
-// agentPermissions lists what a run with the in-cluster agent needs: reading
+// agentPermissions lists what a run with the in-cluster.cluster agent needs: reading
 // the scope, and running, watching, execing into and deleting the agent.
 func agentPermissions(scopeNS, agentNS string) []permission {
-	const read, agent = "to discover Services", "to run the in-cluster agent"
+	const read, agent = "to discover Services", "to run the in-cluster.cluster agent"
 	return []permission{
 		{"list", "", "services", "", scopeNS, read},
 		{"list", "discovery.k8s.io", "endpointslices", "", scopeNS, read},
@@ -67,12 +69,12 @@ func Preflight(ctx context.Context, cs kubernetes.Interface, scopeNS, agentNS st
 					Group: p.group, Resource: p.resource, Subresource: p.subresource},
 			}}
 			var res *authorizationv1.SelfSubjectAccessReview
-			err := RetryAPI(gctx, func(ctx context.Context) (err error) {
+			err := cluster.RetryAPI(gctx, func(ctx context.Context) (err error) {
 				res, err = cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
 				return err
 			})
 			if err != nil {
-				return AccessError("check permission to "+p.String(), err)
+				return cluster.AccessError("check permission to "+p.String(), err)
 			}
 			if !res.Status.Allowed {
 				denied[i] = p.String() + " (needed " + p.why + ")"

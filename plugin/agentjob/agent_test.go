@@ -1,4 +1,4 @@
-package cluster
+package agentjob
 
 import (
 	"context"
@@ -122,7 +122,7 @@ func TestPreflight(t *testing.T) {
 		return true, r, nil
 	})
 	err := Preflight(context.Background(), cs, "shop", "tools")
-	if exitcode.Of(err) != exitcode.Cluster || !strings.Contains(err.Error(), `forbidden: you cannot watch pods in namespace "tools" (needed to run the in-cluster agent); cannot create pods/exec in namespace "tools" (needed to run the in-cluster agent)`) {
+	if exitcode.Of(err) != exitcode.Cluster || !strings.Contains(err.Error(), `forbidden: you cannot watch pods in namespace "tools" (needed to run the in-cluster.cluster agent); cannot create pods/exec in namespace "tools" (needed to run the in-cluster.cluster agent)`) {
 		t.Errorf("err = %v", err)
 	}
 }

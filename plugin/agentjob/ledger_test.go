@@ -1,4 +1,4 @@
-package cluster
+package agentjob
 
 import (
 	"context"
@@ -10,12 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svccheck/svccheck/plugin/cluster"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -299,4 +302,17 @@ func TestLedgerCleanupReleasesJobPods(t *testing.T) {
 	if err != nil || slices.Contains(got.Finalizers, jobTracking) || len(got.Finalizers) != 1 {
 		t.Errorf("pod %v (%v): want the job-tracking finalizer gone and the other kept", got, err)
 	}
+}
+
+// timeoutErr is a network timeout, as client-go returns for an API server
+// that does not answer.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+// fastRetry is cluster.DefaultRetry's shape at a test's pace.
+func fastRetry(ctx context.Context) context.Context {
+	return cluster.WithRetryPolicy(ctx, cluster.RetryPolicy{Backoff: wait.Backoff{Duration: 5 * time.Millisecond, Factor: 2, Steps: 6, Cap: 20 * time.Millisecond}, Budget: time.Second})
 }

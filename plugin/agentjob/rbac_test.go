@@ -1,4 +1,4 @@
-package cluster
+package agentjob
 
 import (
 	"slices"
@@ -12,7 +12,7 @@ import (
 
 // TestDeployRBACGrantsThePreflight: deploy/rbac.yaml grants every permission
 // the preflight checks, the reader role discovery and the agent role (bound
-// in the dedicated svccheck namespace) the agent's, and nothing cluster-wide
+// in the dedicated svccheck namespace) the agent's, and nothing cluster.cluster-wide
 // for the agent.
 func TestDeployRBACGrantsThePreflight(t *testing.T) {
 	roles := map[string][]rbacv1.PolicyRule{}
@@ -49,7 +49,7 @@ func TestDeployRBACGrantsThePreflight(t *testing.T) {
 			t.Errorf("%s does not grant %s", role, p)
 		}
 		if role == "svccheck-agent" && p.verb != "list" && grants(roles["svccheck-reader"], p) {
-			t.Errorf("svccheck-reader grants %s cluster-wide", p)
+			t.Errorf("svccheck-reader grants %s cluster.cluster-wide", p)
 		}
 	}
 }

@@ -1,4 +1,9 @@
-package cluster
+// Package agentjob runs svccheck's in-cluster vantage points: an agent is a
+// Job per vantage point (a pod on the pod network, or a hostNetwork pod on a
+// node) labelled with the run's id, checked beforehand by the RBAC preflight,
+// driven through an exec stream, and deleted with everything else of its run
+// by the run's Ledger however the run ends.
+package agentjob
 
 import (
 	"context"
@@ -12,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/svccheck/svccheck/plugin/cluster"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -45,7 +52,7 @@ const (
 	agentUID = 65532
 )
 
-// AgentConfig says where and how the in-cluster agent runs.
+// AgentConfig says where and how the in-cluster.cluster agent runs.
 type AgentConfig struct {
 	Namespace       string
 	Image           string
@@ -53,7 +60,7 @@ type AgentConfig struct {
 	Node            string
 	// StartTimeout bounds the wait for the agent pod to run.
 	StartTimeout time.Duration
-	// Deadline is the agent's activeDeadlineSeconds: after it the cluster
+	// Deadline is the agent's activeDeadlineSeconds: after it the cluster.cluster
 	// stops and removes the agent even if svccheck was killed.
 	Deadline time.Duration
 	Keep     bool
@@ -77,9 +84,9 @@ type AgentConfig struct {
 	NeverReady bool
 }
 
-// Agent is one running in-cluster agent: a Job whose single pod svccheck execs
+// Agent is one running in-cluster.cluster agent: a Job whose single pod svccheck execs
 // into. The Job (ttlSecondsAfterFinished 0, activeDeadlineSeconds) guarantees
-// the cluster removes it even when svccheck is SIGKILLed.
+// the cluster.cluster removes it even when svccheck is SIGKILLed.
 type Agent struct {
 	client kubernetes.Interface
 	config *rest.Config
@@ -218,12 +225,12 @@ func (a *Agent) waitRunning(parent context.Context) error {
 }
 
 // lastLook reads the agent's pods once more when the start timeout is up,
-// riding out an API server that does not answer (RetryAPI): the timeout
+// riding out an API server that does not answer (cluster.RetryAPI): the timeout
 // judges the pod, and a pause of the API server while it started says
 // nothing about it.
 func (a *Agent) lastLook(ctx context.Context, last *string) (bool, error) {
 	var list *corev1.PodList
-	err := RetryAPI(ctx, func(ctx context.Context) (err error) {
+	err := cluster.RetryAPI(ctx, func(ctx context.Context) (err error) {
 		list, err = a.client.CoreV1().Pods(a.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: a.selector()})
 		return err
 	})
@@ -248,7 +255,7 @@ func (a *Agent) watchPod(ctx context.Context, last *string) (bool, error) {
 	list, err := pods.List(ctx, opts)
 	if err != nil {
 		if apierrors.IsForbidden(err) {
-			return false, AccessError("list pods in namespace "+a.cfg.Namespace, err)
+			return false, cluster.AccessError("list pods in namespace "+a.cfg.Namespace, err)
 		}
 		if ctx.Err() == nil {
 			*last = err.Error()
@@ -267,7 +274,7 @@ func (a *Agent) watchPod(ctx context.Context, last *string) (bool, error) {
 	w, err := pods.Watch(ctx, opts)
 	if err != nil {
 		if apierrors.IsForbidden(err) {
-			return false, AccessError("watch pods in namespace "+a.cfg.Namespace, err)
+			return false, cluster.AccessError("watch pods in namespace "+a.cfg.Namespace, err)
 		}
 		if ctx.Err() == nil {
 			*last = err.Error()
@@ -333,7 +340,7 @@ func (a *Agent) cannotCreate(ctx context.Context) error {
 	for i := range evs.Items {
 		// The field selector already chose them; its test double does not.
 		if e := &evs.Items[i]; e.InvolvedObject.Name == a.job && e.Reason == "FailedCreate" && refusedCreate(e.Message) &&
-			(last == nil || eventTime(e).After(eventTime(last))) {
+			(last == nil || cluster.EventTime(e).After(cluster.EventTime(last))) {
 			last = e
 		}
 	}
@@ -351,17 +358,6 @@ func (a *Agent) cannotCreate(ctx context.Context) error {
 func refusedCreate(msg string) bool {
 	return strings.Contains(msg, " is forbidden: ") || strings.Contains(msg, " is invalid: ") ||
 		strings.Contains(msg, "admission webhook") && strings.Contains(msg, "denied")
-}
-
-// eventTime is when an event last happened.
-func eventTime(e *corev1.Event) time.Time {
-	switch {
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	}
-	return e.CreationTimestamp.Time
 }
 
 // observe records one state of the agent's pod: whether it runs, or why it

@@ -1,4 +1,4 @@
-package cluster
+package agentjob
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/svccheck/svccheck/plugin/cluster"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,7 +23,7 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// Ledger is one svccheck run as the cluster sees it: the run id every object
+// Ledger is one svccheck run as the cluster.cluster sees it: the run id every object
 // the run creates carries (label svccheck.dev/run), and what the run asked the
 // API server to create. Whatever the run learned or lost of those requests
 // (a create whose response never came), Cleanup finds its objects by label.
@@ -147,7 +149,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // Cleanup deletes every agent Job (background propagation) and pod of the run
 // in its namespace, with a context of its own (it runs after Ctrl-C too), and
-// verifies with a List by label that nothing of the run is left. Transient
+// verifies with a List by label that nothing of the run is left. cluster.Transient
 // API errors and objects still terminating are retried within the policy's
 // budget; a permanent error (forbidden) ends it at once. Nothing is sent when
 // the run never created anything. The error is a *CleanupError.
@@ -178,7 +180,7 @@ func (l *Ledger) Cleanup(cs kubernetes.Interface, p CleanupPolicy) error {
 			continue
 		case err == nil && len(left) == 0:
 			return nil
-		case err != nil && !Transient(err):
+		case err != nil && !cluster.Transient(err):
 			return fail(left, err)
 		}
 		if !sleepCtx(ctx, wait) {

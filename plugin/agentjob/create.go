@@ -1,8 +1,10 @@
-package cluster
+package agentjob
 
 import (
 	"context"
 	"fmt"
+
+	"github.com/svccheck/svccheck/plugin/cluster"
 
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,7 +23,7 @@ func (a *Agent) createJob(ctx context.Context) (*batchv1.Job, error) {
 	jobs := a.client.BatchV1().Jobs(a.cfg.Namespace)
 	var job *batchv1.Job
 	uncertain := false
-	err := RetryAPI(ctx, func(ctx context.Context) error {
+	err := cluster.RetryAPI(ctx, func(ctx context.Context) error {
 		if uncertain {
 			list, err := jobs.List(ctx, metav1.ListOptions{LabelSelector: a.selector()})
 			if err != nil {
@@ -35,7 +37,7 @@ func (a *Agent) createJob(ctx context.Context) (*batchv1.Job, error) {
 		a.run.Creating(a.cfg.Deadline)
 		j, err := jobs.Create(ctx, a.jobSpec(), metav1.CreateOptions{})
 		if err != nil {
-			if Transient(err) {
+			if cluster.Transient(err) {
 				uncertain = true
 				a.run.Lost()
 			}
