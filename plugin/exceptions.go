@@ -95,51 +95,21 @@ func (o *Options) withExpectations(inv probe.Inventory, opts plan.Options) plan.
 	return opts
 }
 
-// expectationNotes are the report's notes on expectations: NetworkPolicy
-// or namespace labels that could not be read, each declared exception and
-// the probes it changed, and --as-client.
-func (o *Options) expectationNotes(inv *probe.Inventory, pl *probe.Plan) []diagnose.Finding {
+// expectationFacts are the expectations as diagnosis notes them: what could
+// not be read, the declared exceptions, and --as-client.
+func (o *Options) expectationFacts() diagnose.ExpectationFacts {
 	e := o.expect
 	if e == nil {
-		return nil
+		return diagnose.ExpectationFacts{}
 	}
-	var out []diagnose.Finding
-	note := func(code diagnose.Code, probes []string, format string, args ...any) {
-		out = append(out, diagnose.Finding{Severity: diagnose.SevInfo, Code: code, Probes: probes, Message: fmt.Sprintf(format, args...)})
-	}
-	if u := e.policies.Unread; u != "" {
-		note(diagnose.NotePoliciesNotRead, nil, "NetworkPolicies not read: %s; every path is expected as if no policy applied (deploy/rbac.yaml grants list networkpolicies)", u)
-	}
-	if u := e.policies.NamespacesUnread; u != "" {
-		note(diagnose.NotePoliciesNotRead, nil, "namespace labels not read: %s; paths a namespaceSelector decides on them are expected unknown", u)
-	}
-	byException := map[string][]string{}
-	for i := range pl.Probes {
-		if x := pl.Probes[i].Exception; x != "" {
-			byException[x] = append(byException[x], pl.Probes[i].ID)
-		}
-	}
-	for _, x := range e.config.Exceptions() {
-		ids := byException[x.Name]
-		note(diagnose.NoteException, ids, "declared exception %s (%s): %s; %s", x.Name, x.Source, x.What, applied(len(ids)))
-	}
-	return append(out, o.asClientNote(inv)...)
-}
-
-func applied(n int) string {
-	switch n {
-	case 0:
-		return "it matched no probe of this run"
-	case 1:
-		return "it applied to 1 probe"
-	}
-	return fmt.Sprintf("it applied to %d probes", n)
+	return diagnose.ExpectationFacts{PoliciesUnread: e.policies.Unread, NamespacesUnread: e.policies.NamespacesUnread,
+		Exceptions: e.config.Exceptions(), AsClient: o.asClientFacts()}
 }
 
 // printExpectations is the dry run's account of expectations: the notes,
 // and how many probes NetworkPolicy changed.
 func (o *Options) printExpectations(w io.Writer, inv *probe.Inventory, pl *probe.Plan) {
-	notes := o.expectationNotes(inv, pl)
+	notes := diagnose.ExpectationNotes(*inv, *pl, o.expectationFacts())
 	counts := map[probe.Want]int{}
 	for i := range pl.Probes {
 		if p := &pl.Probes[i]; len(p.Expect.Policies) > 0 {

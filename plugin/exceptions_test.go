@@ -288,7 +288,7 @@ func TestAsClientNoteNamesSelectingServices(t *testing.T) {
 		{Namespace: "default", Name: "peers", Selector: map[string]string{"app": "hostname"}, PublishNotReady: true},
 		{Namespace: "other", Name: "hostname", Selector: map[string]string{"app": "hostname"}},
 	}}
-	fs := o.asClientNote(&inv)
+	fs := diagnose.ExpectationNotes(inv, probe.Plan{}, diagnose.ExpectationFacts{AsClient: o.asClientFacts()})
 	want := "so default/hostname, default/peers listed it only as a not-ready endpoint while it ran; default/peers publish not-ready addresses"
 	if len(fs) != 1 || !strings.Contains(fs[0].Message, want) {
 		t.Errorf("%+v", fs)

@@ -153,38 +153,12 @@ func (o *Options) agentHost() policy.Host {
 	return policy.Host{Pod: true, Namespace: o.agentNamespace(), Labels: l, Desc: desc}
 }
 
-// asClientNote says that the agent probed as a client: with which labels,
-// which it could not carry, and which Services list it (never as ready).
-func (o *Options) asClientNote(inv *probe.Inventory) []diagnose.Finding {
+// asClientFacts is --as-client as diagnosis notes it, or nil.
+func (o *Options) asClientFacts() *diagnose.AsClientFacts {
 	c := o.asClient
 	if c == nil {
 		return nil
 	}
-	msg := fmt.Sprintf("the agent pod ran in namespace %s as %s with its pod labels %s", c.Namespace, c.String(), cluster.LabelString(c.Labels))
-	var kept []string
-	for _, k := range cluster.AgentLabelKeys {
-		if v, ok := c.Labels[k]; ok {
-			kept = append(kept, k+"="+v)
-		}
-	}
-	if len(kept) > 0 {
-		msg += fmt.Sprintf(", except %s (svccheck finds its pods by that label; expectations use the agent's value)", strings.Join(kept, ", "))
-	}
-	var selecting, publishing []string
-	for _, s := range inv.Services {
-		if s.Namespace == c.Namespace && len(s.Selector) > 0 && labels.SelectorFromSet(s.Selector).Matches(labels.Set(c.Labels)) {
-			selecting = append(selecting, s.Key())
-			if s.PublishNotReady {
-				publishing = append(publishing, s.Key())
-			}
-		}
-	}
-	msg += fmt.Sprintf("; it never became ready (readiness gate %s)", cluster.NeverReadyCondition)
-	if len(selecting) > 0 {
-		msg += ", so " + strings.Join(selecting, ", ") + " listed it only as a not-ready endpoint while it ran"
-	}
-	if len(publishing) > 0 {
-		msg += "; " + strings.Join(publishing, ", ") + " publish not-ready addresses: their DNS names included the agent's while it ran"
-	}
-	return []diagnose.Finding{{Severity: diagnose.SevInfo, Code: diagnose.NoteAsClient, Message: msg}}
+	return &diagnose.AsClientFacts{Namespace: c.Namespace, Kind: c.Kind, Name: c.Name, Labels: c.Labels,
+		AgentLabelKeys: cluster.AgentLabelKeys, ReadinessGate: cluster.NeverReadyCondition}
 }

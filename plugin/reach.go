@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/probe/diagnose"
 	"github.com/svccheck/svccheck/probe/plan"
 	"github.com/svccheck/svccheck/probe/prober"
 )
@@ -45,14 +45,17 @@ type downNode struct {
 
 // portsText names NodePorts: "30080 (default/web) or 31000 (shop/api)".
 func (rp *reachPass) portsText(ports []int32) string {
-	parts := make([]string, 0, len(ports))
-	for _, p := range ports[:min(len(ports), 4)] {
-		parts = append(parts, fmt.Sprintf("%d (%s)", p, rp.services[p]))
+	return (&diagnose.ReachFacts{Services: rp.services}).NamePorts(ports)
+}
+
+// facts is what the pass found, as diagnosis reads it.
+func (rp *reachPass) facts() *diagnose.ReachFacts {
+	f := &diagnose.ReachFacts{Addrs: rp.addrs, All: rp.all, Timeout: rp.timeout, Services: rp.services}
+	for _, d := range rp.down {
+		f.Down = append(f.Down, diagnose.DownNode{Node: d.Node, AddressType: d.AddressType, Host: d.Host,
+			Ports: d.ports, Outcome: d.outcome, Probes: d.probes})
 	}
-	if len(ports) > 4 {
-		parts = append(parts, fmt.Sprintf("%d more", len(ports)-4))
-	}
-	return strings.Join(parts, " or ")
+	return f
 }
 
 // detail is why a probe of an unreachable node did not run.

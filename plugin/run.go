@@ -67,10 +67,8 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	stoppedByDeadline(pctx, &pl, results)
-	found := diagnose.Diagnose(inv, pl, results)
-	o.recentChanges(found, &inv, start)
 	rep := report.Build(report.Input{Inventory: inv, Plan: pl, Results: results,
-		Findings: append(append(o.runFindings(&pl, results), found...), o.expectationNotes(&inv, &pl)...), Metadata: o.metadata(start), Scope: o.scope(sc, from),
+		Findings: diagnose.Diagnose(inv, pl, results, o.runFacts(start)), Metadata: o.metadata(start), Scope: o.scope(sc, from),
 		FailOn: diagnose.Severity(o.FailOn)})
 	if o.baseline != nil {
 		rep.ApplyBaseline(o.Baseline, o.baseline)
