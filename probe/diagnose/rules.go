@@ -26,36 +26,38 @@ type always struct{ rule }
 //     path answered all the same (staleForwarding, terminatingFallback)
 //     (stops).
 //  6. endpointsNotReady: some endpoints not ready, a warning.
-//  7. networkPolicy: paths NetworkPolicy must block that answered; notes.
-//  8. dnsFaults: the DNS name fails (dnsFailed) or resolves elsewhere
+//  7. endpointsOnOneNode: two or more ready endpoints, all on one node, a
+//     note.
+//  8. networkPolicy: paths NetworkPolicy must block that answered; notes.
+//  9. dnsFaults: the DNS name fails (dnsFailed) or resolves elsewhere
 //     (dnsWrongAnswer) from a vantage point where the addresses it should
 //     resolve to answer.
-//  9. vantageCutOff: an in-cluster vantage point whose node reaches nothing
+//  10. vantageCutOff: an in-cluster vantage point whose node reaches nothing
 //     (dataplaneBroken), before the backend rules blame the pods.
-//  10. undeclaredPortRefused: direct connections from inside are refused on
+//  11. undeclaredPortRefused: direct connections from inside are refused on
 //     a targetPort no container declares; explains those and the port's
 //     failed forwarded paths.
-//  11. backendFaults: what is wrong with individual backends, from direct
+//  12. backendFaults: what is wrong with individual backends, from direct
 //     probes and the failed connections of forwarded paths
 //     (applicationError, backendUnreachableFrom, backendNotListening,
 //     backendHung, endpointUnreachable, backendUnreachable); explains those
 //     and the forwarded paths that failed because of them.
-//  12. undeclaredPortFromOutside: without failing direct probes, every
+//  13. undeclaredPortFromOutside: without failing direct probes, every
 //     NodePort is refused and a numeric targetPort no container declares.
-//  13. healthCheckMismatch: a node's healthCheckNodePort answering 200
+//  14. healthCheckMismatch: a node's healthCheckNodePort answering 200
 //     without a ready local endpoint (stale kube-proxy) or 503 with one.
-//  14. nodeFaults: failed connections through one node's NodePort or
+//  15. nodeFaults: failed connections through one node's NodePort or
 //     ClusterIP, placed on the node (dataplaneBroken, blockedFromOperator,
 //     nodePortBlocked, nodePathFailed).
-//  15. loadBalancerNotDelivering: a LoadBalancer ingress failing from here
+//  16. loadBalancerNotDelivering: a LoadBalancer ingress failing from here
 //     while every node that should answers on the Service's NodePort.
-//  16. exposure (always): a ClusterIP or pod IP answers from outside; no
+//  17. exposure (always): a ClusterIP or pod IP answers from outside; no
 //     other rule cites these probes, so an exposure is reported whatever
 //     else is wrong with the Service.
-//  17. hopFailures: whatever failure is left, and partial coverage, one
+//  18. hopFailures: whatever failure is left, and partial coverage, one
 //     finding per kind of hop; it cites every failed probe no rule before it
 //     cited.
-//  18. udpSilence (always): UDP paths that got no reply, a note.
+//  19. udpSilence (always): UDP paths that got no reply, a note.
 //
 // The endpoint rules come first because a Service with nothing to reach
 // explains every path; the backend rules come before the node rule because a
@@ -68,6 +70,7 @@ var rules = []rule{
 	namedPortMismatch{},
 	noReadyEndpoints{},
 	endpointsNotReady{},
+	endpointsOnOneNode{},
 	networkPolicy{}, // rule_policy.go: paths policy must block that answered, before the direct and node rules claim them; notes
 	dnsFaults{},     // rule_dns.go: a name that fails where its addresses answer, before the vantage and node rules blame the dataplane
 	vantageCutOff{}, // rule_vantage.go: a vantage point's node that reaches nothing, before the backend rules blame the pods

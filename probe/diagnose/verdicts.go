@@ -136,6 +136,8 @@ var registry = []CodeInfo{
 		Summary: "a failure no other verdict explains"},
 	{Code: VerdictRunDeadline, Kind: KindVerdict, Severities: errorOnly,
 		Summary: "--max-time reached before every probe ran"},
+	{Code: VerdictEndpointsOnOneNode, Kind: KindVerdict, Severities: infoOnly,
+		Summary: "every ready endpoint of a Service with several runs on one node"},
 
 	{Code: NoteNodeNotReady, Kind: KindNote, Severities: warningOnly, Summary: "a node is NotReady"},
 	{Code: NoteNodeUnschedulable, Kind: KindNote, Severities: infoOnly, Summary: "a node is cordoned"},
