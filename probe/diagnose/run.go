@@ -25,7 +25,7 @@ const (
 // finding, hint or note.
 type RunFacts struct {
 	// Start is when the run started. When set, an error finding of a
-	// CatchingUp code about a Service that changed within RecentWindow
+	// CatchingUp code about a Service that changed within recentWindow
 	// before Start says when it changed.
 	Start time.Time
 	// WaitedConverged: the run waited for changed Services to converge
@@ -169,16 +169,16 @@ func insideAnswers(pl *probe.Plan, results []probe.Result) map[string]bool {
 	return out
 }
 
-// RecentWindow is how long after a change to a Service or its endpoints its
+// recentWindow is how long after a change to a Service or its endpoints its
 // paths may still fail while the proxies program it: kube-proxy's
 // programming latency is seconds, more on large clusters.
-const RecentWindow = time.Minute
+const recentWindow = time.Minute
 
 // hintRecent says, in each error finding of fs of a CatchingUp code, when
-// svc changed, if that was within RecentWindow before the run: the failure
+// svc changed, if that was within recentWindow before the run: the failure
 // may be the proxies catching up rather than a fault.
 func (facts *RunFacts) hintRecent(svc *probe.Service, fs []Finding) {
-	if facts.WaitedConverged || facts.Start.IsZero() || svc.LastChange.IsZero() || facts.Start.Sub(svc.LastChange) > RecentWindow {
+	if facts.WaitedConverged || facts.Start.IsZero() || svc.LastChange.IsZero() || facts.Start.Sub(svc.LastChange) > recentWindow {
 		return
 	}
 	ago := max(facts.Start.Sub(svc.LastChange), 0).Round(time.Second)

@@ -64,7 +64,7 @@ func TestDiagnoseNoNodeAnswers(t *testing.T) {
 }
 
 // TestDiagnoseRecentChangeHint: an error a proxy catching up also produces,
-// about a Service changed within RecentWindow before the run, says when it
+// about a Service changed within recentWindow before the run, says when it
 // changed, unless the run waited for convergence.
 func TestDiagnoseRecentChangeHint(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
