@@ -98,7 +98,7 @@ func TestUnreachableNode(t *testing.T) {
 	if code != ExitFailed {
 		t.Errorf("exit %d, want %d", code, ExitFailed)
 	}
-	fs := findings(rep, engine.CodeNodeUnreachable)
+	fs := findings(rep, diagnose.VerdictNodeUnreachable)
 	if len(fs) != 1 || fs[0].Node != "worker1" || fs[0].Service != "" ||
 		!strings.Contains(fs[0].Message, "node worker1 unreachable from here: 10.10.0.11 (InternalIP) answered on no NodePort (30080 (default/hostname-nodeport) or 30090 (default/second) within 2s, timeout) where other nodes answer; its 2 NodePort probes were not run") {
 		t.Errorf("findings %+v", fs)
@@ -121,7 +121,7 @@ func TestUnreachableNode(t *testing.T) {
 func TestNoNodeAnswers(t *testing.T) {
 	r := &fakeReacher{down: map[string]bool{"10.10.0.10": true, "10.10.0.11": true, "10.10.0.12": true}}
 	rep, code := runJSON(t, r)
-	fs := findings(rep, engine.CodeNodeUnreachable)
+	fs := findings(rep, diagnose.VerdictNodeUnreachable)
 	if code != ExitFailed || len(fs) != 1 || fs[0].Node != "" || !strings.HasPrefix(fs[0].Message, "no node answers from here: none of 3 node addresses answered") {
 		t.Errorf("exit %d, findings %+v", code, fs)
 	}
@@ -158,7 +158,7 @@ func TestMaxTime(t *testing.T) {
 	if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
 		t.Fatalf("no report: %v (%v)", jerr, err)
 	}
-	fs := findings(&rep, engine.CodeRunDeadline)
+	fs := findings(&rep, diagnose.VerdictRunDeadline)
 	if ExitCode(err) != ExitFailed || rep.Interrupted || len(fs) != 1 || !strings.HasPrefix(fs[0].Message, "run deadline (--max-time 200ms) reached: ") {
 		t.Errorf("exit %d interrupted %v findings %+v", ExitCode(err), rep.Interrupted, fs)
 	}
@@ -199,7 +199,7 @@ func TestAgentNodesBounded(t *testing.T) {
 func TestDeadServiceIsNotADeadNode(t *testing.T) {
 	r := &fakeReacher{dead: map[int32]bool{30080: true}}
 	rep, _ := runJSON(t, r, "hostname-nodeport", "second")
-	if fs := findings(rep, engine.CodeNodeUnreachable); len(fs) != 0 {
+	if fs := findings(rep, diagnose.VerdictNodeUnreachable); len(fs) != 0 {
 		t.Errorf("findings %+v", fs)
 	}
 }
@@ -210,7 +210,7 @@ func TestDeadServiceIsNotADeadNode(t *testing.T) {
 func TestOneServiceBlockedIsNotADeadNode(t *testing.T) {
 	r := &perNodePort{silent: map[string]int32{"10.10.0.11": 30080}}
 	rep, _ := runJSON(t, r, "hostname-nodeport", "second")
-	if fs := findings(rep, engine.CodeNodeUnreachable); len(fs) != 0 {
+	if fs := findings(rep, diagnose.VerdictNodeUnreachable); len(fs) != 0 {
 		t.Errorf("findings %+v", fs)
 	}
 }

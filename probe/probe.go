@@ -120,6 +120,8 @@ type Probe struct {
 	Expect       Expectation       `json:"expect"`
 	// Skip, when set, is why the probe is planned but not run.
 	Skip string `json:"skip,omitempty"`
+	// SkipCause, when set, is Skip's cause as data.
+	SkipCause NotRunCause `json:"skipCause,omitempty"`
 	// Exception, when set, names the declared exception (probe/expect) that
 	// set the probe's expectation or skipped it.
 	Exception string `json:"exception,omitempty"`

@@ -78,6 +78,41 @@ type Result struct {
 	FailedBackends map[string]int `json:"failedBackends,omitempty"`
 	Pass           bool           `json:"pass"`
 	Interrupted    bool           `json:"interrupted,omitempty"`
+	// Cause says why a NotRun probe did not run, where a reader must know
+	// (Detail says it in words); empty otherwise.
+	Cause NotRunCause `json:"cause,omitempty"`
+	// Resolved lists the addresses a DNS name resolved to that are none of
+	// the probe's Expect.Addresses (a wrong answer), in the order seen.
+	Resolved []string `json:"resolved,omitempty"`
+}
+
+// NotRunCause says, as data, why a probe did not run.
+type NotRunCause string
+
+// Causes of a probe not run that a reader acts on.
+const (
+	// NotRunProtocol: the probers do not speak the probe's protocol.
+	NotRunProtocol NotRunCause = "protocol"
+	// NotRunDeadline: the run's deadline (--max-time) passed before the
+	// probe finished.
+	NotRunDeadline NotRunCause = "deadline"
+)
+
+// NotRunCauses lists every NotRunCause value.
+var NotRunCauses = []NotRunCause{NotRunProtocol, NotRunDeadline}
+
+// CauseOf is why probe p, with result r, did not run: r's cause, or the
+// plan's when it skipped p; empty when p ran or no cause is known.
+func CauseOf(p *Probe, r *Result) NotRunCause {
+	switch {
+	case r.Outcome != NotRun:
+		return ""
+	case r.Cause != "":
+		return r.Cause
+	case p.Skip != "":
+		return p.SkipCause
+	}
+	return ""
 }
 
 // Evaluate sets r.Pass by comparing the outcome with the probe's expectation:

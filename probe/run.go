@@ -135,11 +135,11 @@ func runOne(ctx context.Context, pr Prober, p *Probe, tries int) Result {
 }
 
 // Stopped is the Result of a probe that ctx ended before it finished:
-// NotRun, with ErrDeadline's text when the run's deadline passed, else
-// "interrupted".
+// NotRun, with cause NotRunDeadline and ErrDeadline's text when the run's
+// deadline passed, else "interrupted".
 func Stopped(ctx context.Context, id string) Result {
 	if errors.Is(context.Cause(ctx), ErrDeadline) {
-		return Result{ID: id, Outcome: NotRun, Detail: ErrDeadline.Error()}
+		return Result{ID: id, Outcome: NotRun, Detail: ErrDeadline.Error(), Cause: NotRunDeadline}
 	}
 	return Result{ID: id, Outcome: NotRun, Detail: "interrupted", Interrupted: true}
 }

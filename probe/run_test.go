@@ -179,7 +179,7 @@ func TestRunScheduledDeadline(t *testing.T) {
 		switch {
 		case r.Outcome == OK:
 			done++
-		case r.Outcome == NotRun && r.Detail == ErrDeadline.Error() && !r.Interrupted && r.Pass:
+		case r.Outcome == NotRun && r.Detail == ErrDeadline.Error() && r.Cause == NotRunDeadline && !r.Interrupted && r.Pass:
 			cut++
 		default:
 			t.Fatalf("unexpected result %+v", r)

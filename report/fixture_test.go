@@ -166,7 +166,7 @@ func run(t *testing.T, inv probe.Inventory, from []probe.From, s script, failOn 
 	for _, f := range from {
 		scope.From = append(scope.From, string(f))
 	}
-	return Input{Inventory: inv, Plan: pl, Results: results, Findings: diagnose.Diagnose(inv, pl, results),
+	return Input{Inventory: inv, Plan: pl, Results: results, Findings: diagnose.Diagnose(inv, pl, results, diagnose.RunFacts{}),
 		Metadata: Metadata{GeneratedAt: generatedAt, DurationMs: 2150, Server: "https://10.10.0.10:6443", Context: "lab"},
 		Scope:    scope, FailOn: failOn}
 }

@@ -111,11 +111,12 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	stoppedByDeadline(pctx, &pl, results)
-	found := diagnose.Diagnose(inv, pl, results)
-	r.recentChanges(found, &inv)
-	rep := report.Build(report.Input{Inventory: inv, Plan: pl, Results: results,
-		Findings: append(append(r.runFindings(reach, &pl, results), found...), r.expect.notes(&inv, &pl)...), Metadata: r.metadata(), Scope: r.scope(sc),
-		FailOn: cfg.FailOn})
+	facts := diagnose.RunFacts{Start: r.start, WaitedConverged: cfg.WaitConverged > 0, MaxTime: cfg.MaxTime, Expectations: r.expect.facts()}
+	if reach != nil && len(reach.down) > 0 {
+		facts.Reach = reach.facts(&pl, results)
+	}
+	rep := report.Build(report.Input{Inventory: inv, Plan: pl, Results: results, Findings: diagnose.Diagnose(inv, pl, results, facts),
+		Metadata: r.metadata(), Scope: r.scope(sc), FailOn: cfg.FailOn})
 	if cfg.Baseline != nil {
 		rep.ApplyBaseline(cfg.BaselineName, cfg.Baseline)
 	}

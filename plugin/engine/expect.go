@@ -6,11 +6,9 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/svccheck/svccheck/plugin/agentjob"
 
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/svccheck/svccheck/plugin/cluster"
@@ -87,101 +85,30 @@ func (e *expectations) agentHost() policy.Host {
 	desc := "svccheck's agent"
 	if c := e.client; c != nil {
 		maps.Copy(l, e.clientLabels)
-		desc += " as " + e.clientName()
+		desc += " as " + (&AsClient{Namespace: c.Namespace, Kind: c.Kind, Name: c.Name, Labels: e.clientLabels}).String()
 	}
 	l[agentjob.LabelName], l[agentjob.LabelComponent] = "svccheck", "agent"
 	return policy.Host{Pod: true, Namespace: e.agentNamespace, Labels: l, Desc: desc}
 }
 
-// clientName names the client: NAMESPACE/KIND/NAME or NAMESPACE/LABELS.
-func (e *expectations) clientName() string {
-	c := e.client
-	if c.Kind != "" {
-		return c.Namespace + "/" + c.Kind + "/" + c.Name
+// facts are the expectations as diagnosis notes them: what could not be
+// read, the declared exceptions, and the client the agent stood for.
+func (e *expectations) facts() diagnose.ExpectationFacts {
+	f := diagnose.ExpectationFacts{PoliciesUnread: e.policies.Unread, NamespacesUnread: e.policies.NamespacesUnread}
+	if e.config != nil {
+		f.Exceptions = e.config.Exceptions()
 	}
-	return c.Namespace + "/" + cluster.LabelString(e.clientLabels)
-}
-
-// notes are the report's notes on expectations: NetworkPolicy or namespace
-// labels that could not be read, each declared exception and the probes it
-// changed, and the client the agent stood for.
-func (e *expectations) notes(inv *probe.Inventory, pl *probe.Plan) []diagnose.Finding {
-	if e.config == nil {
-		return nil
+	if c := e.client; c != nil {
+		f.AsClient = &diagnose.AsClientFacts{Namespace: c.Namespace, Kind: c.Kind, Name: c.Name, Labels: e.clientLabels,
+			AgentLabelKeys: agentjob.AgentLabelKeys, ReadinessGate: agentjob.NeverReadyCondition}
 	}
-	var out []diagnose.Finding
-	note := func(code diagnose.Code, probes []string, format string, args ...any) {
-		out = append(out, diagnose.Finding{Severity: diagnose.SevInfo, Code: code, Probes: probes, Message: fmt.Sprintf(format, args...)})
-	}
-	if u := e.policies.Unread; u != "" {
-		note(diagnose.NotePoliciesNotRead, nil, "NetworkPolicies not read: %s; every path is expected as if no policy applied (deploy/rbac.yaml grants list networkpolicies)", u)
-	}
-	if u := e.policies.NamespacesUnread; u != "" {
-		note(diagnose.NotePoliciesNotRead, nil, "namespace labels not read: %s; paths a namespaceSelector decides on them are expected unknown", u)
-	}
-	byException := map[string][]string{}
-	for i := range pl.Probes {
-		if x := pl.Probes[i].Exception; x != "" {
-			byException[x] = append(byException[x], pl.Probes[i].ID)
-		}
-	}
-	for _, x := range e.config.Exceptions() {
-		ids := byException[x.Name]
-		note(diagnose.NoteException, ids, "declared exception %s (%s): %s; %s", x.Name, x.Source, x.What, applied(len(ids)))
-	}
-	return append(out, e.clientNote(inv)...)
-}
-
-func applied(n int) string {
-	switch n {
-	case 0:
-		return "it matched no probe of this run"
-	case 1:
-		return "it applied to 1 probe"
-	}
-	return fmt.Sprintf("it applied to %d probes", n)
-}
-
-// clientNote says that the agent probed as a client: with which labels,
-// which it could not carry, and which Services list it (never as ready).
-func (e *expectations) clientNote(inv *probe.Inventory) []diagnose.Finding {
-	c := e.client
-	if c == nil {
-		return nil
-	}
-	msg := fmt.Sprintf("the agent pod ran in namespace %s as %s with its pod labels %s", c.Namespace, e.clientName(), cluster.LabelString(e.clientLabels))
-	var kept []string
-	for _, k := range agentjob.AgentLabelKeys {
-		if v, ok := e.clientLabels[k]; ok {
-			kept = append(kept, k+"="+v)
-		}
-	}
-	if len(kept) > 0 {
-		msg += fmt.Sprintf(", except %s (svccheck finds its pods by that label; expectations use the agent's value)", strings.Join(kept, ", "))
-	}
-	var selecting, publishing []string
-	for _, s := range inv.Services {
-		if s.Namespace == c.Namespace && len(s.Selector) > 0 && labels.SelectorFromSet(s.Selector).Matches(labels.Set(e.clientLabels)) {
-			selecting = append(selecting, s.Key())
-			if s.PublishNotReady {
-				publishing = append(publishing, s.Key())
-			}
-		}
-	}
-	msg += fmt.Sprintf("; it never became ready (readiness gate %s)", agentjob.NeverReadyCondition)
-	if len(selecting) > 0 {
-		msg += ", so " + strings.Join(selecting, ", ") + " listed it only as a not-ready endpoint while it ran"
-	}
-	if len(publishing) > 0 {
-		msg += "; " + strings.Join(publishing, ", ") + " publish not-ready addresses: their DNS names included the agent's while it ran"
-	}
-	return []diagnose.Finding{{Severity: diagnose.SevInfo, Code: diagnose.NoteAsClient, Message: msg}}
+	return f
 }
 
 // print is the dry run's account of expectations: the notes, and how many
 // probes NetworkPolicy changed.
 func (e *expectations) print(w io.Writer, inv *probe.Inventory, pl *probe.Plan) {
-	notes := e.notes(inv, pl)
+	notes := diagnose.ExpectationNotes(*inv, *pl, e.facts())
 	counts := map[probe.Want]int{}
 	for i := range pl.Probes {
 		if p := &pl.Probes[i]; len(p.Expect.Policies) > 0 {

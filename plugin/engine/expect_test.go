@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/probe/diagnose"
 )
 
 // TestAsClientNoteNamesSelectingServices: the note says which Services the
@@ -16,7 +17,7 @@ func TestAsClientNoteNamesSelectingServices(t *testing.T) {
 		{Namespace: "default", Name: "peers", Selector: map[string]string{"app": "hostname"}, PublishNotReady: true},
 		{Namespace: "other", Name: "hostname", Selector: map[string]string{"app": "hostname"}},
 	}}
-	fs := e.clientNote(&inv)
+	fs := diagnose.ExpectationNotes(inv, probe.Plan{}, e.facts())
 	want := "so default/hostname, default/peers listed it only as a not-ready endpoint while it ran; default/peers publish not-ready addresses"
 	if len(fs) != 1 || !strings.Contains(fs[0].Message, want) {
 		t.Errorf("%+v", fs)

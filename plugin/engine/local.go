@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/svccheck/svccheck/probe"
+	"github.com/svccheck/svccheck/probe/diagnose"
 	"github.com/svccheck/svccheck/probe/plan"
 	"github.com/svccheck/svccheck/probe/prober"
 )
@@ -135,14 +135,27 @@ type downNode struct {
 
 // portsText names NodePorts: "30080 (default/web) or 31000 (shop/api)".
 func (rp *ReachPass) portsText(ports []int32) string {
-	parts := make([]string, 0, len(ports))
-	for _, p := range ports[:min(len(ports), 4)] {
-		parts = append(parts, fmt.Sprintf("%d (%s)", p, rp.services[p]))
+	return (&diagnose.ReachFacts{Services: rp.services}).NamePorts(ports)
+}
+
+// facts is what the passes found, as diagnosis reads it, with the node
+// paths through each unreachable address that the report holds as not run
+// because of it.
+func (rp *ReachPass) facts(pl *probe.Plan, results []probe.Result) *diagnose.ReachFacts {
+	skipped := map[plan.NodeAddress]int{}
+	for i := range pl.Probes {
+		p := &pl.Probes[i]
+		a := plan.NodeAddress{Node: p.Node, AddressType: p.AddressType, Host: p.Host}
+		if nodePath(p) && results[i].Outcome == probe.NotRun && results[i].Detail == rp.detailOf(a) && results[i].Detail != "" {
+			skipped[a]++
+		}
 	}
-	if len(ports) > 4 {
-		parts = append(parts, fmt.Sprintf("%d more", len(ports)-4))
+	f := &diagnose.ReachFacts{Addrs: rp.addrs, All: rp.all, Timeout: rp.timeout, Services: rp.services}
+	for _, d := range rp.down {
+		f.Down = append(f.Down, diagnose.DownNode{Node: d.Node, AddressType: d.AddressType, Host: d.Host,
+			Ports: d.ports, Outcome: d.outcome, Probes: skipped[d.NodeAddress]})
 	}
-	return strings.Join(parts, " or ")
+	return f
 }
 
 // detail is why a probe of an unreachable node did not run.

@@ -33,7 +33,7 @@ func TestServeSpeaksTheWireFormat(t *testing.T) {
 	pn, _ := strconv.Atoi(port)
 	probes := []probe.Probe{
 		{ID: "up", From: probe.FromPod, Host: "127.0.0.1", TargetPort: int32(pn), Connections: 1, Expect: probe.Expectation{Want: probe.Reach}},
-		{ID: "udp", From: probe.FromPod, Skip: "protocol UDP is not probed"},
+		{ID: "udp", From: probe.FromPod, Skip: "protocol UDP is not probed", SkipCause: probe.NotRunProtocol},
 	}
 	var in bytes.Buffer
 	if err := json.NewEncoder(&in).Encode(Request{Timeout: time.Second, Concurrency: 2, Probes: probes}); err != nil {
@@ -44,7 +44,7 @@ func TestServeSpeaksTheWireFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	rr := NewResultReader(&out, probes)
-	got := map[string]probe.Outcome{}
+	got := map[string]probe.Result{}
 	for {
 		_, r, err := rr.Next()
 		if err == io.EOF {
@@ -53,10 +53,10 @@ func TestServeSpeaksTheWireFormat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got[r.ID] = r.Outcome
+		got[r.ID] = r
 	}
-	if got["up"] != probe.OK || got["udp"] != probe.NotRun {
-		t.Errorf("results %v", got)
+	if got["up"].Outcome != probe.OK || got["udp"].Outcome != probe.NotRun || got["udp"].Cause != probe.NotRunProtocol {
+		t.Errorf("results %+v", got)
 	}
 	if err := Serve(context.Background(), strings.NewReader("{"), io.Discard, io.Discard); err == nil {
 		t.Errorf("bad request: %v", err)

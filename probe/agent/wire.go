@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -175,6 +176,17 @@ func sanitize(p *probe.Probe, r *probe.Result) error {
 	}
 	if r.Tries < 0 || r.Tries > 100 {
 		return fmt.Errorf("impossible tries %d", r.Tries)
+	}
+	if r.Cause != "" && (r.Outcome != probe.NotRun || !slices.Contains(probe.NotRunCauses, r.Cause)) {
+		return fmt.Errorf("impossible cause %.40q of outcome %s", r.Cause, r.Outcome)
+	}
+	if len(r.Resolved) > r.Failures {
+		return fmt.Errorf("%d wrong DNS answers for %d failed connections", len(r.Resolved), r.Failures)
+	}
+	for _, a := range r.Resolved {
+		if _, err := netip.ParseAddr(a); err != nil {
+			return fmt.Errorf("resolved address %.80q is no IP address", a)
+		}
 	}
 	r.Pass = false // the plugin evaluates; the agent's opinion is not trusted
 	return nil

@@ -40,6 +40,10 @@ func TestResultReader(t *testing.T) {
 		{"unknown observed outcome", `{"id":"a","outcome":"refused","latency":0,"attempts":2,"failures":2,"observed":{"meh":1},"pass":true}`, "impossible observation"},
 		{"failed backend foreign", `{"id":"a","outcome":"serverError","latency":0,"attempts":2,"failures":1,"failedBackends":{"evil":1},"pass":true}`, "not one of the Service"},
 		{"failed backends exceed failures", `{"id":"a","outcome":"serverError","latency":0,"attempts":3,"failures":1,"failedBackends":{"web-a":2},"pass":true}`, "2 failed connections attributed, 1 failed"},
+		{"cause of a probe that ran", `{"id":"b","outcome":"ok","latency":0,"attempts":1,"pass":true,"cause":"protocol"}`, "impossible cause"},
+		{"unknown cause", `{"id":"b","outcome":"notRun","latency":0,"attempts":0,"pass":true,"cause":"whim"}`, "impossible cause"},
+		{"resolved no address", `{"id":"b","outcome":"dnsError","latency":0,"attempts":1,"failures":1,"pass":true,"resolved":["evil"]}`, "no IP address"},
+		{"resolved more than failed", `{"id":"b","outcome":"dnsError","latency":0,"attempts":1,"failures":1,"pass":true,"resolved":["10.0.0.1","10.0.0.2"]}`, "2 wrong DNS answers"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,4 +118,26 @@ func FuzzResultReader(f *testing.F) {
 		}
 		t.Fatal("more results than probes")
 	})
+}
+
+// TestResultReaderKeepsTypedFacts: a result's not-run cause and the
+// addresses a name resolved to survive the wire.
+func TestResultReaderKeepsTypedFacts(t *testing.T) {
+	in := `{"id":"a","outcome":"notRun","latency":0,"attempts":0,"pass":true,"detail":"protocol SCTP is not probed","cause":"protocol"}` + "\n" +
+		`{"id":"b","outcome":"dnsError","latency":0,"attempts":1,"failures":1,"pass":false,"resolved":["10.96.0.200"]}` + "\n"
+	rr := NewResultReader(strings.NewReader(in), wireProbes())
+	got := map[string]probe.Result{}
+	for {
+		_, r, err := rr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[r.ID] = r
+	}
+	if got["a"].Cause != probe.NotRunProtocol || len(got["b"].Resolved) != 1 || got["b"].Resolved[0] != "10.96.0.200" {
+		t.Errorf("results %+v", got)
+	}
 }

@@ -89,13 +89,6 @@ func (o *Observation) throughNode(n string) bool {
 	return false
 }
 
-// Codes whose findings claim that their pod does not answer on the ports of
-// the probes they cite, from anywhere.
-var deadPodCodes = []Code{VerdictBackendNotListening, VerdictBackendHung, VerdictEndpointUnreachable, VerdictBackendUnreachable}
-
-// Codes whose findings claim that their node forwards badly.
-var nodeCodes = []Code{VerdictDataplaneBroken, VerdictBlockedFromOperator, VerdictNodePathFailed, VerdictNodePortBlocked}
-
 // Contradictions checks every finding against the probes of the same report
 // and says, one line each, which findings a probe contradicts or nothing
 // supports: a finding citing a probe the report lacks; an error citing
@@ -132,39 +125,41 @@ func Contradictions(fs []Finding, obs []Observation) []string {
 	return out
 }
 
-// citesAnswers are the error codes whose evidence is paths that answered
-// (there being no ready endpoint to answer): they may cite no failed probe.
-var citesAnswers = map[Code]bool{VerdictStaleForwarding: true, VerdictTerminatingFallback: true}
-
 // contradiction says why the probes of f's Service (all), of which f cites
 // cited, contradict f or leave it unsupported, or "".
 func contradiction(f Finding, cited, all []*Observation) string {
-	if f.Severity == SevError && len(cited) > 0 && !citesAnswers[f.Code] &&
+	ci := Lookup(f.Code)
+	if f.Severity == SevError && len(cited) > 0 && !ci.CitesAnswers &&
 		!slices.ContainsFunc(cited, func(o *Observation) bool { return o.failed() }) {
 		return "none of the probes it cites failed"
 	}
 	switch {
-	case slices.Contains(deadPodCodes, f.Code), f.Code == VerdictPortMismatch && f.Pod != "":
-		return podAnswered(f, cited, all)
-	case f.Code == VerdictBackendUnreachableFrom:
+	case ci.Has(ClaimPodSilent | ClaimPodSilentOnTarget):
+		if f.Pod != "" {
+			return podAnswered(f, ci.Has(ClaimPodSilentOnTarget), cited, all)
+		}
+	case ci.Has(ClaimPodUnreachableSomewhere):
 		return answeredWhereUnreachable(f, cited, all)
-	case f.Code == VerdictApplicationError:
+	case ci.Has(ClaimServerError):
 		if !slices.ContainsFunc(cited, func(o *Observation) bool { return o.Outcome == probe.ServerError || o.Observed[probe.ServerError] > 0 }) {
 			return "no probe it cites saw an HTTP 5xx"
 		}
-	case slices.Contains(nodeCodes, f.Code):
-		return nodeContradiction(f, cited, all)
-	case f.Code == VerdictNoEndpoints || f.Code == VerdictEndpointNotReady && f.Severity == SevError:
+	case ci.Has(ClaimNodeForwards):
+		return nodeContradiction(f, ci, cited, all)
+	case ci.Has(ClaimNothingAnswers):
+		if f.Severity != SevError {
+			break
+		}
 		if i := slices.IndexFunc(all, func(o *Observation) bool {
 			return o.Want == probe.Reach && o.Via != probe.ViaHealthCheck && o.Pass && o.Outcome == probe.OK
 		}); i >= 0 {
 			return "probe " + all[i].ID + " reached the Service"
 		}
-	case f.Code == VerdictExposed:
+	case ci.Has(ClaimExposed):
 		if i := slices.IndexFunc(cited, func(o *Observation) bool { return o.From != probe.FromLocal || o.Pass }); i >= 0 {
 			return "probe " + cited[i].ID + " is no answer from outside"
 		}
-	case f.Code == VerdictNotSticky:
+	case ci.Has(ClaimSeveralBackends):
 		if !slices.ContainsFunc(cited, func(o *Observation) bool { return len(o.Seen) > 1 }) {
 			return "no probe it cites reached several backends"
 		}
@@ -172,13 +167,13 @@ func contradiction(f Finding, cited, all []*Observation) string {
 	return ""
 }
 
-// podAnswered: f's pod answered on a port of the probes f cites (for a port
-// mismatch, on a target port of the direct probes it cites).
-func podAnswered(f Finding, cited, all []*Observation) string {
+// podAnswered: f's pod answered on a port of the probes f cites (onTarget:
+// for direct probes, on a target port of the direct probes it cites).
+func podAnswered(f Finding, onTarget bool, cited, all []*Observation) string {
 	for _, o := range all {
 		for _, c := range cited {
 			same := o.Port == c.Port
-			if f.Code == VerdictPortMismatch {
+			if onTarget {
 				same = same && (o.Via != probe.ViaEndpoint || c.Via == probe.ViaEndpoint && o.TargetPort == c.TargetPort)
 			}
 			if same && o.answeredBy(f.Pod) {
@@ -212,16 +207,16 @@ func answeredWhereUnreachable(f Finding, cited, all []*Observation) string {
 
 // nodeContradiction: a node verdict citing a path that does not go through
 // its node, or saying its NodePort fails from outside while it passed there.
-func nodeContradiction(f Finding, cited, all []*Observation) string {
-	// A dataplane verdict also covers what a vantage point on the node
-	// sent: every such probe leaves through the node's network.
+func nodeContradiction(f Finding, ci CodeInfo, cited, all []*Observation) string {
+	// What a vantage point on the node sent leaves through the node's
+	// network.
 	through := func(o *Observation) bool {
-		return o.throughNode(f.Node) || f.Code == VerdictDataplaneBroken && (o.From == probe.FromNode(f.Node) || o.From == probe.FromPod)
+		return o.throughNode(f.Node) || ci.Has(ClaimNodeSends) && (o.From == probe.FromNode(f.Node) || o.From == probe.FromPod)
 	}
 	if i := slices.IndexFunc(cited, func(o *Observation) bool { return !through(o) }); i >= 0 {
 		return "probe " + cited[i].ID + " does not go through " + f.Node
 	}
-	if f.Code != VerdictBlockedFromOperator && f.Code != VerdictNodePathFailed {
+	if !ci.Has(ClaimNodePortFailsOutside) {
 		return ""
 	}
 	outside := func(o *Observation) bool {

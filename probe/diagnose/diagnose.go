@@ -128,26 +128,30 @@ type Finding struct {
 }
 
 // Diagnose correlates the results of every vantage point with the inventory
-// into verdicts that name the broken hop. A failure explained by a verdict
-// (no endpoints explains every refused path) yields no finding of its own;
-// every failed probe is covered by some finding. Findings come in this
-// order: node notes, then each Service's findings in inventory order, each
-// Service's in the order of rules.
-func Diagnose(inv probe.Inventory, plan probe.Plan, results []probe.Result) []Finding {
-	out := nodeNotes(inv.Nodes)
+// into verdicts that name the broken hop, and adds what facts says of the
+// run. A failure explained by a verdict (no endpoints explains every refused
+// path) yields no finding of its own; every failed probe is covered by some
+// finding. Findings come in this order: the run's own (unreachable nodes,
+// the deadline), node notes, then each Service's findings in inventory
+// order, each Service's in the order of rules, then ExpectationNotes.
+func Diagnose(inv probe.Inventory, plan probe.Plan, results []probe.Result, facts RunFacts) []Finding {
+	out := runFindings(&plan, results, &facts)
+	out = append(out, nodeNotes(inv.Nodes)...)
 	byKey := map[string][]int{}
 	for i := range plan.Probes {
 		p := &plan.Probes[i]
 		k := p.Namespace + "/" + p.Service
 		byKey[k] = append(byKey[k], i)
 	}
-	facts := &runFacts{}
+	memo := &runFacts{}
 	for i := range inv.Services {
 		svc := &inv.Services[i]
-		c := newSvcContext(svc, inv.Pods, &plan, results, byKey[svc.Key()], facts, inv.ClusterDNS)
-		out = append(out, c.run(rules)...)
+		c := newSvcContext(svc, inv.Pods, &plan, results, byKey[svc.Key()], memo, inv.ClusterDNS)
+		fs := c.run(rules)
+		facts.hintRecent(svc, fs)
+		out = append(out, fs...)
 	}
-	return out
+	return append(out, ExpectationNotes(inv, plan, facts.Expectations)...)
 }
 
 // nodeNotes warns about NotReady nodes and notes cordoned ones.

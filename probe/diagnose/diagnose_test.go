@@ -156,7 +156,7 @@ func TestDiagnose(t *testing.T) {
 			}
 			pl := plan.Build(inv, plan.Options{From: tc.from, HTTP: true, Protocols: probed})
 			res := scriptedResults(pl, tc.outcome)
-			fs := Diagnose(inv, pl, res)
+			fs := Diagnose(inv, pl, res, RunFacts{})
 			if got := codes(fs); got != tc.codes {
 				t.Fatalf("findings %s, want %s: %+v", got, tc.codes, fs)
 			}
@@ -189,7 +189,7 @@ func TestDiagnosePodAgentNode(t *testing.T) {
 	res := scriptedResults(pl, failing(func(p *probe.Probe) bool {
 		return p.Via == probe.ViaNodePort && p.Node == "worker1" || p.Via == probe.ViaClusterIP && p.From == probe.FromPod
 	}, probe.Refused))
-	fs := Diagnose(inv, pl, res)
+	fs := Diagnose(inv, pl, res, RunFacts{})
 	if got := codes(fs); got != "error:dataplaneBroken" || fs[0].Node != "worker1" {
 		t.Fatalf("findings %s: %+v", got, fs)
 	}
@@ -205,7 +205,7 @@ func TestDiagnoseBackendNotListening(t *testing.T) {
 	withPods(&inv)
 	pl := plan.Build(inv, plan.Options{From: []probe.From{probe.FromLocal, probe.FromPod, probe.FromNodes}, HTTP: true, Protocols: probed})
 	res := badPod("web-b", probe.Refused).results(&pl)
-	fs := Diagnose(inv, pl, res)
+	fs := Diagnose(inv, pl, res, RunFacts{})
 	if got := codes(fs); got != "error:backendNotListening" || fs[0].Pod != "web-b" || fs[0].Node != "worker1" {
 		t.Fatalf("findings %s: %+v", got, fs)
 	}
@@ -288,7 +288,7 @@ func TestNoLongerContradicted(t *testing.T) {
 					probe.Evaluate(&pl.Probes[i], &res[i])
 				}
 			}
-			fs := Diagnose(inv, pl, res)
+			fs := Diagnose(inv, pl, res, RunFacts{})
 			if got := codes(fs); got != tc.codes {
 				t.Fatalf("findings %s, want %s:\n%s", got, tc.codes, describe(fs))
 			}

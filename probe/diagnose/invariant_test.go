@@ -22,7 +22,7 @@ func TestInvariants(t *testing.T) {
 	counts := map[Code]int{}
 	for n := range invariantCases {
 		c := generate(rng)
-		fs := Diagnose(c.inv, c.plan, c.results)
+		fs := Diagnose(c.inv, c.plan, c.results, RunFacts{})
 		if err := checkInvariants(c, fs); err != nil {
 			t.Fatalf("case %d: %v\nfindings: %+v", n, err, fs)
 		}
@@ -54,7 +54,7 @@ func observations(c genCase) []Observation {
 // backendCodes are the codes whose findings are about one backend: findings
 // about different backends may cite one path that failed some connections
 // and reached neither.
-var backendCodes = append([]Code{VerdictBackendUnreachableFrom, VerdictApplicationError}, deadPodCodes...)
+var backendCodes = append([]Code{VerdictBackendUnreachableFrom, VerdictApplicationError}, codesClaiming(ClaimPodSilent)...)
 
 // hopCodes are the codes whose findings are about one kind of hop (a Service
 // port, a vantage point, a path) and name a node only when every failing

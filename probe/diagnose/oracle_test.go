@@ -114,7 +114,7 @@ func oneVerdict(s *sim, v vantage) (verdict, []Finding) {
 		pl.AgentNodes = map[probe.From]string{probe.FromPod: v.agent}
 	}
 	res := s.results(&pl)
-	fs := Diagnose(inv, pl, res)
+	fs := Diagnose(inv, pl, res, RunFacts{})
 	c := genCase{inv: inv, plan: pl, results: res}
 	if err := checkInvariants(c, fs); err != nil {
 		return verdict("invariant: " + err.Error()), fs
@@ -186,7 +186,7 @@ func deadEverywhere(fs []Finding, precise verdict) bool {
 		case f.Severity != SevError:
 		case verdict(fmt.Sprintf("%s@%s/%s", f.Code, f.Node, f.Pod)) == precise:
 			ok = true
-		case slices.Contains(nodeCodes, f.Code) && len(f.Probes) >= 5:
+		case Lookup(f.Code).Has(ClaimNodeForwards) && len(f.Probes) >= 5:
 		default:
 			return false
 		}

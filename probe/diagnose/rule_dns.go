@@ -74,10 +74,10 @@ func (dnsFaults) apply(c *svcContext) bool {
 	return false
 }
 
-// dnsFaultCode tells a name that resolved elsewhere from one that did not
-// resolve, by the prober's words (see prober.checkResolved).
+// dnsFaultCode tells a name that resolved elsewhere (its result names the
+// addresses, Result.Resolved) from one that did not resolve.
 func dnsFaultCode(r *probe.Result) Code {
-	if r != nil && strings.HasPrefix(r.Detail, "resolved to ") {
+	if r != nil && len(r.Resolved) > 0 {
 		return VerdictDNSWrongAnswer
 	}
 	return VerdictDNSFailed

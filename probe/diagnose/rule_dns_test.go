@@ -15,6 +15,13 @@ func TestDNSFaults(t *testing.T) {
 			}
 		}
 	}
+	wrongAnswer := func(d string, addrs ...string) func(p *probe.Probe, r *probe.Result) {
+		return func(p *probe.Probe, r *probe.Result) {
+			if dns(p) {
+				r.Detail, r.Resolved = d, addrs
+			}
+		}
+	}
 	lookup := "lookup web.default.svc.cluster.local on 10.96.0.10:53: read udp 10.244.1.9:40000->10.96.0.10:53: i/o timeout"
 	inside := []probe.From{probe.FromLocal, probe.FromPod, probe.FromNodes}
 	testRule(t, dnsFaults{}, []ruleCase{
@@ -34,7 +41,7 @@ func TestDNSFaults(t *testing.T) {
 			outcome: failing(dns, probe.DNSError), tweak: detail(lookup), codes: "error:dnsFailed", cites: everyFailed,
 			msgs: []string{"the cluster DNS Service kube-system/kube-dns has 2 ready endpoint(s) that do not answer there"}},
 		{name: "resolves elsewhere", from: []probe.From{probe.FromPod}, outcome: failing(dns, probe.DNSError),
-			tweak: detail("resolved to 10.96.0.200, not the ClusterIP 10.96.0.100"),
+			tweak: wrongAnswer("resolved to 10.96.0.200, not the ClusterIP 10.96.0.100", "10.96.0.200"),
 			codes: "error:dnsWrongAnswer", cites: everyFailed,
 			msgs: []string{"DNS name web.default.svc.cluster.local:8080 from pod: resolved to 10.96.0.200, not the ClusterIP 10.96.0.100, while ClusterIP 10.96.0.100:8080 answers there: a stale or rewritten record"}},
 		{name: "a headless Service's name, its endpoints answering", from: []probe.From{probe.FromPod},

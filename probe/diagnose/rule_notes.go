@@ -21,8 +21,8 @@ func (externalName) apply(c *svcContext) bool {
 }
 
 // protocolNotProbed notes each Service port whose probes were planned but
-// not run because the probers do not speak its protocol (a result "protocol
-// SCTP is not probed"). It cites no probe (probes that did not run never
+// not run because the probers do not speak its protocol (cause
+// probe.NotRunProtocol). It cites no probe (probes that did not run never
 // fail).
 type protocolNotProbed struct{}
 
@@ -30,7 +30,7 @@ func (protocolNotProbed) apply(c *svcContext) bool {
 	var noted []string
 	for _, i := range c.idx {
 		p, r := c.probe(i)
-		if r.Outcome != probe.NotRun || !strings.Contains(r.Detail, "is not probed") || slices.Contains(noted, p.Port) {
+		if probe.CauseOf(p, r) != probe.NotRunProtocol || slices.Contains(noted, p.Port) {
 			continue
 		}
 		noted = append(noted, p.Port)

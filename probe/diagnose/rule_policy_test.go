@@ -53,7 +53,7 @@ func TestNetworkPolicyRule(t *testing.T) {
 				}
 				return healthy(p)
 			})
-			fs := Diagnose(inv, pl, res)
+			fs := Diagnose(inv, pl, res, RunFacts{})
 			if got := codes(fs); got != tc.codes {
 				t.Fatalf("codes %s, want %s: %+v", got, tc.codes, fs)
 			}
@@ -79,7 +79,7 @@ func TestPolicyBlockedPathThatFailsOtherwise(t *testing.T) {
 			probe.Evaluate(&pl.Probes[i], &res[i])
 		}
 	}
-	for _, f := range Diagnose(inv, pl, res) {
+	for _, f := range Diagnose(inv, pl, res, RunFacts{}) {
 		if f.Code == VerdictPathFailed {
 			continue
 		}
@@ -103,7 +103,7 @@ func TestLocalIngress(t *testing.T) {
 		}
 		return healthy(p)
 	})
-	fs := Diagnose(inv, pl, res)
+	fs := Diagnose(inv, pl, res, RunFacts{})
 	if got := codes(fs); got != "info:localIngress" || fs[0].Node != "worker1" ||
 		!strings.Contains(fs[0].Message, "LoadBalancer 192.0.2.10:8080 reached web-b only (on worker1), not web-a") {
 		t.Errorf("%s: %+v", got, fs)
@@ -117,7 +117,7 @@ func TestLocalIngress(t *testing.T) {
 		}
 		return healthy(p)
 	})
-	if got := codes(Diagnose(inv, pl, res)); got != "warning:partialCoverage" {
+	if got := codes(Diagnose(inv, pl, res, RunFacts{})); got != "warning:partialCoverage" {
 		t.Errorf("externalTrafficPolicy=Cluster: %s", got)
 	}
 }

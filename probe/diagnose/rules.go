@@ -18,41 +18,46 @@ type always struct{ rule }
 // rules marked always run.
 //
 //  1. externalName: an ExternalName Service is not probed (stops).
-//  2. protocolNotProbed: a note per port whose protocol is not probed; and
-//     externalIPsNotProbed, a note naming the Service's externalIPs.
-//  3. namedPortMismatch: a named targetPort no selected pod declares
+//  2. protocolNotProbed: a note per port whose protocol is not probed.
+//  3. externalIPsNotProbed: a note naming the Service's externalIPs.
+//  4. namedPortMismatch: a named targetPort no selected pod declares
 //     explains every failure (stops).
-//  4. noReadyEndpoints: no ready endpoint explains every failure, unless a
-//     path answered all the same (staleForwarding) (stops).
-//  5. endpointsNotReady: some endpoints not ready, a warning.
-//  6. networkPolicy: paths NetworkPolicy must block that answered; notes.
-//  7. dnsFaults: the DNS name fails (dnsFailed) or resolves elsewhere
+//  5. noReadyEndpoints: no ready endpoint explains every failure, unless a
+//     path answered all the same (staleForwarding, terminatingFallback)
+//     (stops).
+//  6. endpointsNotReady: some endpoints not ready, a warning.
+//  7. endpointsOnOneNode: two or more ready endpoints, all on one node, a
+//     note.
+//  8. networkPolicy: paths NetworkPolicy must block that answered; notes.
+//  9. dnsFaults: the DNS name fails (dnsFailed) or resolves elsewhere
 //     (dnsWrongAnswer) from a vantage point where the addresses it should
 //     resolve to answer.
-//  8. undeclaredPortRefused: direct connections from inside are refused on a
-//     targetPort no container declares; explains those and the port's
+//  10. vantageCutOff: an in-cluster vantage point whose node reaches nothing
+//     (dataplaneBroken), before the backend rules blame the pods.
+//  11. undeclaredPortRefused: direct connections from inside are refused on
+//     a targetPort no container declares; explains those and the port's
 //     failed forwarded paths.
-//  9. backendFaults: what is wrong with individual backends, from direct
+//  12. backendFaults: what is wrong with individual backends, from direct
 //     probes and the failed connections of forwarded paths
 //     (applicationError, backendUnreachableFrom, backendNotListening,
 //     backendHung, endpointUnreachable, backendUnreachable); explains those
 //     and the forwarded paths that failed because of them.
-//  10. undeclaredPortFromOutside: without failing direct probes, every
+//  13. undeclaredPortFromOutside: without failing direct probes, every
 //     NodePort is refused and a numeric targetPort no container declares.
-//  11. healthCheckMismatch: a node's healthCheckNodePort answering 200
+//  14. healthCheckMismatch: a node's healthCheckNodePort answering 200
 //     without a ready local endpoint (stale kube-proxy) or 503 with one.
-//  12. nodeFaults: failed connections through one node's NodePort or
+//  15. nodeFaults: failed connections through one node's NodePort or
 //     ClusterIP, placed on the node (dataplaneBroken, blockedFromOperator,
 //     nodePortBlocked, nodePathFailed).
-//  13. loadBalancerNotDelivering: a LoadBalancer ingress failing from here
+//  16. loadBalancerNotDelivering: a LoadBalancer ingress failing from here
 //     while every node that should answers on the Service's NodePort.
-//  14. exposure (always): a ClusterIP or pod IP answers from outside; no
+//  17. exposure (always): a ClusterIP or pod IP answers from outside; no
 //     other rule cites these probes, so an exposure is reported whatever
 //     else is wrong with the Service.
-//  15. hopFailures: whatever failure is left, and partial coverage, one
+//  18. hopFailures: whatever failure is left, and partial coverage, one
 //     finding per kind of hop; it cites every failed probe no rule before it
 //     cited.
-//  16. udpSilence (always): UDP paths that got no reply, a note.
+//  19. udpSilence (always): UDP paths that got no reply, a note.
 //
 // The endpoint rules come first because a Service with nothing to reach
 // explains every path; the backend rules come before the node rule because a
@@ -65,6 +70,7 @@ var rules = []rule{
 	namedPortMismatch{},
 	noReadyEndpoints{},
 	endpointsNotReady{},
+	endpointsOnOneNode{},
 	networkPolicy{}, // rule_policy.go: paths policy must block that answered, before the direct and node rules claim them; notes
 	dnsFaults{},     // rule_dns.go: a name that fails where its addresses answer, before the vantage and node rules blame the dataplane
 	vantageCutOff{}, // rule_vantage.go: a vantage point's node that reaches nothing, before the backend rules blame the pods

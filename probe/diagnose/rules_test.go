@@ -1,6 +1,9 @@
 package diagnose
 
 import (
+	"os"
+	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -167,5 +170,29 @@ func TestRunStops(t *testing.T) {
 		if !slices.Equal(ran, tc.want) {
 			t.Errorf("stops %v: ran %v, want %v", tc.stops, ran, tc.want)
 		}
+	}
+}
+
+// TestRulesCommentMatchesList: the numbered list in rules' comment names
+// every entry of rules, in order, marking the always ones.
+func TestRulesCommentMatchesList(t *testing.T) {
+	b, err := os.ReadFile("rules.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, m := range regexp.MustCompile(`(?m)^//  \d+\. (\w+)( \(always\))?:`).FindAllStringSubmatch(string(b), -1) {
+		documented = append(documented, m[1]+m[2])
+	}
+	var listed []string
+	for _, r := range rules {
+		name := reflect.TypeOf(r).Name()
+		if a, ok := r.(always); ok {
+			name = reflect.TypeOf(a.rule).Name() + " (always)"
+		}
+		listed = append(listed, name)
+	}
+	if !slices.Equal(documented, listed) {
+		t.Errorf("rules.go's comment lists\n%v\nthe rules are\n%v", documented, listed)
 	}
 }

@@ -138,6 +138,7 @@ type portCtx struct {
 	port     probe.ServicePort
 	http     bool
 	skip     string
+	cause    probe.NotRunCause   // skip's
 	backends []string            // ready endpoint pods, sorted
 	byNode   map[string][]string // ready endpoint pods per node
 	addrs    map[string]string   // endpoint IP -> pod, shared by the port's probes
@@ -153,7 +154,7 @@ func (b *planner) service(svc *probe.Service) {
 	for _, port := range svc.Ports {
 		pc := portCtx{svc: svc, port: port, epKeys: epKeys, http: port.Protocol == "TCP" && (b.opts.HTTP || IsHTTP(port))}
 		if !slices.Contains(b.protocols, port.Protocol) {
-			pc.skip = "protocol " + port.Protocol + " is not probed"
+			pc.skip, pc.cause = "protocol "+port.Protocol+" is not probed", probe.NotRunProtocol
 		}
 		seen := map[string]bool{}
 		for _, ep := range svc.Endpoints {
@@ -253,6 +254,7 @@ func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrTyp
 		BackendHosts: pc.hosts,
 		Expect:       exp,
 		Skip:         skip,
+		SkipCause:    pc.cause,
 	})
 	b.adjust(&b.probes[len(b.probes)-1])
 }

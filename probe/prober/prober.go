@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -54,6 +56,9 @@ type Attempt struct {
 	Connected bool
 	// Local and Remote are the connection's addresses, for conntrack.
 	Local, Remote net.Addr
+	// Resolved, when valid, is the address outside the probe's expected
+	// addresses that its DNS name resolved to (see checkResolved).
+	Resolved netip.Addr
 }
 
 // Protocols are the Service port protocols Sockets probes; the planner marks
@@ -85,12 +90,12 @@ func (s *Sockets) connector(p *probe.Probe) Connector {
 func (s *Sockets) Probe(ctx context.Context, p *probe.Probe) probe.Result {
 	r := probe.Result{ID: p.ID}
 	if p.Skip != "" {
-		r.Outcome, r.Detail = probe.NotRun, p.Skip
+		r.Outcome, r.Detail, r.Cause = probe.NotRun, p.Skip, p.SkipCause
 		return r
 	}
 	conn := s.connector(p)
 	if conn == nil {
-		r.Outcome, r.Detail = probe.NotRun, "protocol "+p.Protocol+" is not probed"
+		r.Outcome, r.Detail, r.Cause = probe.NotRun, "protocol "+p.Protocol+" is not probed", probe.NotRunProtocol
 		return r
 	}
 	defer conn.Close()
@@ -126,6 +131,10 @@ type tally struct {
 	lat     []time.Duration
 	lastErr error
 	worst   probe.Outcome
+	// resolved are the wrong addresses the name resolved to, kept when
+	// the last failure was one (lastWrong).
+	resolved  []string
+	lastWrong bool
 }
 
 // add records connection a in r and reports whether another connection is
@@ -168,7 +177,10 @@ func (t *tally) failed(s *Sockets, p *probe.Probe, r *probe.Result, a Attempt) b
 		o = probe.NoAnswer
 	}
 	t.count(r, o)
-	t.lastErr, t.worst = a.Err, o
+	t.lastErr, t.worst, t.lastWrong = a.Err, o, a.Resolved.IsValid()
+	if ip := a.Resolved.String(); t.lastWrong && !slices.Contains(t.resolved, ip) {
+		t.resolved = append(t.resolved, ip)
+	}
 	if b := s.failedBackend(p, a); b != "" {
 		if r.FailedBackends == nil {
 			r.FailedBackends = map[string]int{}
@@ -190,6 +202,9 @@ func (t *tally) finish(p *probe.Probe, r *probe.Result) {
 	r.Outcome = probe.OK
 	if r.Failures > 0 {
 		r.Outcome, r.Detail = t.worst, t.lastErr.Error()
+		if t.lastWrong {
+			r.Resolved = t.resolved
+		}
 	} else if len(r.Observed) == 1 {
 		r.Observed = nil // every connection answered: the count is Connections
 	}

@@ -64,7 +64,7 @@ func checkResolved(p *probe.Probe, a *Attempt) {
 	if a.Err != nil {
 		err = fmt.Errorf("%w (and the connection failed: %v)", err, a.Err)
 	}
-	a.Err, a.Outcome = err, probe.DNSError
+	a.Err, a.Outcome, a.Resolved = err, probe.DNSError, got
 }
 
 // remoteIP is the address a connection went to: its remote address, or the

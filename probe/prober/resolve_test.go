@@ -57,6 +57,10 @@ func TestDNSAnswerPointingElsewhere(t *testing.T) {
 			if r.Outcome != tc.want || r.Pass != (tc.want == probe.OK) || !strings.Contains(r.Detail, tc.detail) {
 				t.Fatalf("got %s pass=%v detail %q, want %s with %q", r.Outcome, r.Pass, r.Detail, tc.want, tc.detail)
 			}
+			if wrong := strings.HasPrefix(tc.detail, "resolved to ") || strings.HasPrefix(tc.detail, "not "); wrong != (len(r.Resolved) > 0) ||
+				wrong && (len(r.Resolved) != 1 || r.Resolved[0] != "127.0.0.1") {
+				t.Errorf("resolved %q, want 127.0.0.1 exactly when the name resolved elsewhere", r.Resolved)
+			}
 			if tc.want == probe.DNSError && r.Connections > 2 {
 				t.Errorf("%d connections: a path whose first two fail is not retried", r.Connections)
 			}
