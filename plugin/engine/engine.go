@@ -64,7 +64,15 @@ type runner struct {
 	expect     expectations
 
 	mu     sync.Mutex
-	failed map[probe.From][]string
+	failed []agentFailure
+}
+
+// agentFailure is a vantage point that stopped before answering every
+// probe of a pass: why, and the probes it reported not run.
+type agentFailure struct {
+	from   probe.From
+	why    string
+	notRun map[string]bool
 }
 
 func (r *runner) run(ctx context.Context) (*Result, error) {
@@ -300,24 +308,31 @@ func (r *runner) pass(ctx context.Context, pl *probe.Plan, idx []int, vs map[pro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.agentFailed(f, v.Run(ctx, pl, by[f], r.cfg.Limits, record))
+			var mu sync.Mutex
+			notRun := map[string]bool{}
+			err := v.Run(ctx, pl, by[f], r.cfg.Limits, func(i int, res probe.Result) {
+				if res.Outcome == probe.NotRun && pl.Probes[i].Skip == "" && !res.Interrupted && res.Cause == "" { // lost, not skipped
+					mu.Lock()
+					notRun[res.ID] = true
+					mu.Unlock()
+				}
+				record(i, res)
+			})
+			r.agentFailed(f, err, notRun)
 		}()
 	}
 	wg.Wait()
 }
 
 // agentFailed records that vantage point from stopped before answering
-// every probe, and why.
-func (r *runner) agentFailed(from probe.From, err error) {
+// every probe of a pass, why, and the probes it reported not run.
+func (r *runner) agentFailed(from probe.From, err error, notRun map[string]bool) {
 	if err == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.failed == nil {
-		r.failed = map[probe.From][]string{}
-	}
-	r.failed[from] = append(r.failed[from], err.Error())
+	r.failed = append(r.failed, agentFailure{from: from, why: err.Error(), notRun: notRun})
 }
 
 // agentError is exit code 4 for a run whose report passes but in which an
@@ -332,11 +347,24 @@ func (r *runner) agentError(rep *report.Report) error {
 	if len(r.failed) == 0 || rep.Interrupted || !rep.Passed() {
 		return nil
 	}
+	notRun := map[string]bool{}
+	for _, s := range rep.Services {
+		for _, p := range s.Probes {
+			if p.Outcome == probe.NotRun {
+				notRun[p.ID] = true
+			}
+		}
+	}
 	var parts []string
-	for f, whys := range r.failed {
-		for _, why := range whys {
-			if notRunFrom(rep, f, why) {
-				parts = append(parts, fmt.Sprintf("%s: %s", f, why))
+	named := map[probe.From]bool{}
+	for _, a := range r.failed {
+		if named[a.from] {
+			continue
+		}
+		for id := range a.notRun {
+			if notRun[id] {
+				parts = append(parts, fmt.Sprintf("%s: %s", a.from, a.why))
+				named[a.from] = true
 				break
 			}
 		}
@@ -346,19 +374,6 @@ func (r *runner) agentError(rep *report.Report) error {
 	}
 	sort.Strings(parts)
 	return &exitcode.Error{Code: exitcode.Agent, Err: fmt.Errorf("agent stopped before every probe ran (its probes are reported not run): %s", strings.Join(parts, "; "))}
-}
-
-// notRunFrom reports whether the report has a probe from vantage point f not
-// run because of why.
-func notRunFrom(rep *report.Report, f probe.From, why string) bool {
-	for _, s := range rep.Services {
-		for _, p := range s.Probes {
-			if p.From == f && p.Outcome == probe.NotRun && p.Detail == why {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // withMaxTime bounds ctx by max counted from start; its cause is
