@@ -106,7 +106,7 @@ type Probe struct {
 	// Connections is the connection budget: 1 for a single check, more when the
 	// prober repeats connections through a VIP until every backend answered.
 	// (Whole-probe retries are tries, set per run, not per probe.)
-	Connections int `json:"attempts"`
+	Connections int `json:"connections"`
 	// Backends are the pods that may answer on this path; they drive
 	// attribution and coverage. Probes of one Service port share the slice.
 	Backends []string `json:"backends,omitempty"`

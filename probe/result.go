@@ -65,7 +65,7 @@ type Result struct {
 	Seen []string `json:"seen,omitempty"`
 	// Connections is the number of connections made; Failures how many of
 	// them failed.
-	Connections int `json:"attempts"`
+	Connections int `json:"connections"`
 	Failures    int `json:"failures,omitempty"`
 	// Tries is how many times the whole probe ran (--attempts retries a
 	// failed probe); 0 when it did not run.

@@ -134,7 +134,7 @@ func sanitize(p *probe.Probe, r *probe.Result) error {
 		return fmt.Errorf("unknown outcome %.40q", r.Outcome)
 	}
 	if r.Connections < 0 || r.Failures < 0 || r.Failures > r.Connections || r.Connections > max(p.Connections, 1) {
-		return fmt.Errorf("impossible attempts %d / failures %d for a budget of %d", r.Connections, r.Failures, p.Connections)
+		return fmt.Errorf("impossible connections %d / failures %d for a budget of %d", r.Connections, r.Failures, p.Connections)
 	}
 	if r.Latency < 0 || r.HTTPStatus < 0 || r.HTTPStatus > 999 {
 		return errors.New("impossible latency or HTTP status")

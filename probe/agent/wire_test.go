@@ -19,8 +19,8 @@ func wireProbes() []probe.Probe {
 }
 
 func TestResultReader(t *testing.T) {
-	good := `{"id":"b","outcome":"refused","latency":0,"attempts":1,"failures":1,"pass":true}` + "\n\n" +
-		`{"id":"a","outcome":"ok","latency":1500000,"seen":["web-a","web-b"],"attempts":3,"pass":false,"attribution":"httpBody","observed":{"ok":3}}` + "\n"
+	good := `{"id":"b","outcome":"refused","latency":0,"connections":1,"failures":1,"pass":true}` + "\n\n" +
+		`{"id":"a","outcome":"ok","latency":1500000,"seen":["web-a","web-b"],"connections":3,"pass":false,"attribution":"httpBody","observed":{"ok":3}}` + "\n"
 	tests := []struct {
 		name  string
 		input string
@@ -28,22 +28,22 @@ func TestResultReader(t *testing.T) {
 	}{
 		{"valid", good, ""},
 		{"early end", good[:strings.Index(good, "\n")+1], "unexpected EOF"},
-		{"unknown probe", `{"id":"zz","outcome":"ok","latency":0,"attempts":1,"pass":true}`, "unknown probe"},
-		{"duplicate", `{"id":"b","outcome":"ok","latency":0,"attempts":1,"pass":true}` + "\n" + `{"id":"b","outcome":"ok","latency":0,"attempts":1,"pass":true}`, "twice"},
-		{"unknown field", `{"id":"b","outcome":"ok","latency":0,"attempts":1,"pass":true,"x":1}`, "unknown field"},
-		{"bad outcome", `{"id":"b","outcome":"great","latency":0,"attempts":1,"pass":true}`, "unknown outcome"},
-		{"foreign backend", `{"id":"a","outcome":"ok","latency":0,"attempts":1,"pass":true,"backend":"evil"}`, "not one of the Service"},
-		{"too many attempts", `{"id":"b","outcome":"ok","latency":0,"attempts":99,"pass":true}`, "impossible attempts"},
+		{"unknown probe", `{"id":"zz","outcome":"ok","latency":0,"connections":1,"pass":true}`, "unknown probe"},
+		{"duplicate", `{"id":"b","outcome":"ok","latency":0,"connections":1,"pass":true}` + "\n" + `{"id":"b","outcome":"ok","latency":0,"connections":1,"pass":true}`, "twice"},
+		{"unknown field", `{"id":"b","outcome":"ok","latency":0,"connections":1,"pass":true,"x":1}`, "unknown field"},
+		{"bad outcome", `{"id":"b","outcome":"great","latency":0,"connections":1,"pass":true}`, "unknown outcome"},
+		{"foreign backend", `{"id":"a","outcome":"ok","latency":0,"connections":1,"pass":true,"backend":"evil"}`, "not one of the Service"},
+		{"too many attempts", `{"id":"b","outcome":"ok","latency":0,"connections":99,"pass":true}`, "impossible connections"},
 		{"long line", `{"id":"b","detail":"` + strings.Repeat("x", MaxResultLine) + `"}`, "longer than"},
 		{"not json", "hello\n", "invalid result"},
-		{"observed more than made", `{"id":"a","outcome":"refused","latency":0,"attempts":2,"failures":2,"observed":{"refused":3},"pass":true}`, "3 connections observed, 2 made"},
-		{"unknown observed outcome", `{"id":"a","outcome":"refused","latency":0,"attempts":2,"failures":2,"observed":{"meh":1},"pass":true}`, "impossible observation"},
-		{"failed backend foreign", `{"id":"a","outcome":"serverError","latency":0,"attempts":2,"failures":1,"failedBackends":{"evil":1},"pass":true}`, "not one of the Service"},
-		{"failed backends exceed failures", `{"id":"a","outcome":"serverError","latency":0,"attempts":3,"failures":1,"failedBackends":{"web-a":2},"pass":true}`, "2 failed connections attributed, 1 failed"},
-		{"cause of a probe that ran", `{"id":"b","outcome":"ok","latency":0,"attempts":1,"pass":true,"cause":"protocol"}`, "impossible cause"},
-		{"unknown cause", `{"id":"b","outcome":"notRun","latency":0,"attempts":0,"pass":true,"cause":"whim"}`, "impossible cause"},
-		{"resolved no address", `{"id":"b","outcome":"dnsError","latency":0,"attempts":1,"failures":1,"pass":true,"resolved":["evil"]}`, "no IP address"},
-		{"resolved more than failed", `{"id":"b","outcome":"dnsError","latency":0,"attempts":1,"failures":1,"pass":true,"resolved":["10.0.0.1","10.0.0.2"]}`, "2 wrong DNS answers"},
+		{"observed more than made", `{"id":"a","outcome":"refused","latency":0,"connections":2,"failures":2,"observed":{"refused":3},"pass":true}`, "3 connections observed, 2 made"},
+		{"unknown observed outcome", `{"id":"a","outcome":"refused","latency":0,"connections":2,"failures":2,"observed":{"meh":1},"pass":true}`, "impossible observation"},
+		{"failed backend foreign", `{"id":"a","outcome":"serverError","latency":0,"connections":2,"failures":1,"failedBackends":{"evil":1},"pass":true}`, "not one of the Service"},
+		{"failed backends exceed failures", `{"id":"a","outcome":"serverError","latency":0,"connections":3,"failures":1,"failedBackends":{"web-a":2},"pass":true}`, "2 failed connections attributed, 1 failed"},
+		{"cause of a probe that ran", `{"id":"b","outcome":"ok","latency":0,"connections":1,"pass":true,"cause":"protocol"}`, "impossible cause"},
+		{"unknown cause", `{"id":"b","outcome":"notRun","latency":0,"connections":0,"pass":true,"cause":"whim"}`, "impossible cause"},
+		{"resolved no address", `{"id":"b","outcome":"dnsError","latency":0,"connections":1,"failures":1,"pass":true,"resolved":["evil"]}`, "no IP address"},
+		{"resolved more than failed", `{"id":"b","outcome":"dnsError","latency":0,"connections":1,"failures":1,"pass":true,"resolved":["10.0.0.1","10.0.0.2"]}`, "2 wrong DNS answers"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,8 +95,8 @@ func TestReadRequest(t *testing.T) {
 // FuzzResultReader: no input may panic the reader, loop forever, or yield a
 // result that breaks the contract (unknown probe, foreign backend, trusted pass).
 func FuzzResultReader(f *testing.F) {
-	f.Add([]byte(`{"id":"a","outcome":"ok","latency":1,"seen":["web-a"],"attempts":2,"pass":true}` + "\n"))
-	f.Add([]byte(`{"id":"b","outcome":"timeout","latency":0,"attempts":1,"failures":1,"pass":false}`))
+	f.Add([]byte(`{"id":"a","outcome":"ok","latency":1,"seen":["web-a"],"connections":2,"pass":true}` + "\n"))
+	f.Add([]byte(`{"id":"b","outcome":"timeout","latency":0,"connections":1,"failures":1,"pass":false}`))
 	f.Add([]byte("{}\n{}\n"))
 	f.Add([]byte(`{"id":"a","outcome":"ok","latency":-1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -123,8 +123,8 @@ func FuzzResultReader(f *testing.F) {
 // TestResultReaderKeepsTypedFacts: a result's not-run cause and the
 // addresses a name resolved to survive the wire.
 func TestResultReaderKeepsTypedFacts(t *testing.T) {
-	in := `{"id":"a","outcome":"notRun","latency":0,"attempts":0,"pass":true,"detail":"protocol SCTP is not probed","cause":"protocol"}` + "\n" +
-		`{"id":"b","outcome":"dnsError","latency":0,"attempts":1,"failures":1,"pass":false,"resolved":["10.96.0.200"]}` + "\n"
+	in := `{"id":"a","outcome":"notRun","latency":0,"connections":0,"pass":true,"detail":"protocol SCTP is not probed","cause":"protocol"}` + "\n" +
+		`{"id":"b","outcome":"dnsError","latency":0,"connections":1,"failures":1,"pass":false,"resolved":["10.96.0.200"]}` + "\n"
 	rr := NewResultReader(strings.NewReader(in), wireProbes())
 	got := map[string]probe.Result{}
 	for {
