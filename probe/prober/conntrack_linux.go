@@ -16,7 +16,15 @@ import (
 // conntrackTracer reads the node's connection-tracking table over netlink.
 type conntrackTracer struct {
 	mu sync.Mutex
-	c  *conntrack.Conn
+	c  flowTable
+}
+
+// flowTable is what the tracer reads the table through: a netlink
+// connection (*conntrack.Conn), or a fake in tests. Get returns the entry
+// whose original tuple is f's, or an error when there is none.
+type flowTable interface {
+	Get(f conntrack.Flow) (conntrack.Flow, error)
+	Close() error
 }
 
 // NewConntrack opens the network namespace's conntrack table. It needs
