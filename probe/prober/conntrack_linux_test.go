@@ -188,6 +188,9 @@ func TestConntrackNotAsked(t *testing.T) {
 // tuple. Its remote address is the probe's when the failure does not say.
 func TestConntrackFailedBackend(t *testing.T) {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Addr: tcpAddr("10.96.0.10:80"), Err: syscall.ECONNREFUSED}
+	// A dial error names an IPv4 address in its 16-byte form, as the
+	// resolver returns it.
+	mapped := &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.ParseIP("10.96.0.10"), Port: 80}, Err: syscall.ECONNREFUSED}
 	noAddr := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("i/o timeout")}
 	entries := []conntrack.Flow{
 		natted(tcpProto, ap("10.0.0.9:40000"), ap("10.96.0.10:80"), ap("10.244.1.7:8080")),
@@ -203,6 +206,7 @@ func TestConntrackFailedBackend(t *testing.T) {
 		asked int
 	}{
 		{"refused, sent to a known backend", "10.96.0.10", probe.ViaClusterIP, dialFailure(refused, tcpAddr("10.0.0.9:40000")), "web-b", 1},
+		{"the error names the address IPv4-mapped", "10.96.0.10", probe.ViaClusterIP, dialFailure(mapped, tcpAddr("10.0.0.9:40000")), "web-b", 1},
 		{"the error names no address: the probe's is used", "10.96.0.10", probe.ViaClusterIP, dialFailure(noAddr, tcpAddr("10.0.0.9:40000")), "web-b", 1},
 		{"IPv6", "fd00:96::10", probe.ViaClusterIP, dialFailure(noAddr, tcpAddr("[fd00::9]:40000")), "web-a", 1},
 		{"no entry for this source port", "10.96.0.10", probe.ViaClusterIP, dialFailure(refused, tcpAddr("10.0.0.9:40001")), "", 1},
@@ -223,9 +227,9 @@ func TestConntrackFailedBackend(t *testing.T) {
 }
 
 // Through Sockets.Probe on loopback, with a conntrack that translated every
-// connection to web-b: the answers are attributed to web-b by conntrack. The
-// tuples looked up are the connections' own: bound loopback source, the
-// probe's port.
+// connection to web-b: the answers are attributed to web-b by conntrack, and
+// refused connections are counted against it. The tuples looked up are the
+// connections' own, in IPv4 form: bound loopback source, the probe's port.
 func TestConntrackProbe(t *testing.T) {
 	addrs := map[string]string{"10.244.0.5": "web-a", "10.244.1.7": "web-b"}
 	for _, tc := range []struct {
@@ -236,6 +240,16 @@ func TestConntrackProbe(t *testing.T) {
 	}{
 		{"tcp answered", func(t *testing.T) string { return acceptingListener(t).Addr().String() }, false, func(t *testing.T, r probe.Result) {
 			if r.Outcome != probe.OK || r.Attribution != probe.AttrConntrack || r.Backend != "web-b" || !slices.Equal(r.Seen, []string{"web-b"}) {
+				t.Errorf("got %+v", r)
+			}
+		}},
+		{"tcp refused", closedPort, false, func(t *testing.T, r probe.Result) {
+			if r.Outcome != probe.Refused || r.Attribution != "" || len(r.Seen) != 0 || r.FailedBackends["web-b"] != r.Connections || len(r.FailedBackends) != 1 {
+				t.Errorf("got %+v", r)
+			}
+		}},
+		{"http refused", closedPort, true, func(t *testing.T, r probe.Result) {
+			if r.Outcome != probe.Refused || r.FailedBackends["web-b"] != r.Connections || len(r.FailedBackends) != 1 {
 				t.Errorf("got %+v", r)
 			}
 		}},
