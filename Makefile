@@ -38,9 +38,18 @@ test: lint unit
 		$(MAKE) --no-print-directory e2e; \
 	else echo "e2e: skipped (needs root on Linux; E2E=$(E2E))"; fi
 
+## lint: go vet (the e2e suite too), gofmt, staticcheck, deadcode (functions no
+## program or test reaches), shellcheck. staticcheck and deadcode are pinned in
+## tools.mod, apart from go.mod so that their dependencies do not move the
+## binary's; `go tool` builds them from the module proxy on first use
+GOTOOL := $(GO) tool -modfile=tools.mod
 lint:
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GOTOOL) staticcheck -tags e2e ./...
+	@echo '$(GOTOOL) deadcode -test -tags e2e ./...'; out=$$($(GOTOOL) deadcode -test -tags e2e ./...) || exit 1; \
+		if [ -n "$$out" ]; then echo "$$out"; echo "deadcode: unreachable functions (delete them)"; exit 1; fi
 	@command -v shellcheck >/dev/null || { echo "lint: shellcheck not installed (apt-get install shellcheck)"; exit 1; }
 	shellcheck lab/*.sh lab/addons/*.sh e2e/*.sh .ci/* kubectl_complete-svccheck
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,12 +73,20 @@ func TestGoldenReportsMatchTheSchema(t *testing.T) {
 	validateFiles(t, compileSchema(t), files)
 }
 
-// TestPluginGoldenReportsMatchTheSchema validates the plugin's golden
-// reports too, when they are there.
+// TestPluginGoldenReportsMatchTheSchema validates the plugin's golden JSON
+// and YAML reports too. It fails when the directory or a report of either
+// format is missing, so that moving them updates this test instead of
+// turning the check off.
 func TestPluginGoldenReportsMatchTheSchema(t *testing.T) {
-	files := goldenReports(t, "../plugin/testdata")
-	if len(files) == 0 {
-		t.Skip("no golden reports in ../plugin/testdata")
+	const dir = "../plugin/testdata"
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the plugin's golden reports: %v (moved? point this test at the new directory)", err)
+	}
+	files := goldenReports(t, dir)
+	for _, ext := range []string{".json", ".yaml"} {
+		if !slices.ContainsFunc(files, func(f string) bool { return strings.HasSuffix(f, ext) }) {
+			t.Fatalf("no golden %s report in %s (found %v): the plugin's golden reports moved or were renamed; point this test at them", ext, dir, files)
+		}
 	}
 	validateFiles(t, compileSchema(t), files)
 }

@@ -33,11 +33,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// New returns an *Error with the code and a formatted message.
-func New(code int, format string, args ...any) error {
-	return &Error{Code: code, Err: fmt.Errorf(format, args...)}
-}
-
 // Of maps an error to the process exit code: nil is OK, an *Error its code,
 // anything else a usage error (cobra's own: unknown flags, bad arguments).
 func Of(err error) int {

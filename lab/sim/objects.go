@@ -119,7 +119,7 @@ func nodeStatus(name, ip string) corev1.NodeStatus {
 			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID"),
 		},
 		Capacity: res, Allocatable: res,
-		NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.34.4-sim", KubeProxyVersion: "v1.34.4-sim", OperatingSystem: "linux", Architecture: "amd64",
+		NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.34.4-sim", OperatingSystem: "linux", Architecture: "amd64",
 			ContainerRuntimeVersion: "sim://1"},
 	}
 }

@@ -16,7 +16,15 @@ import (
 // conntrackTracer reads the node's connection-tracking table over netlink.
 type conntrackTracer struct {
 	mu sync.Mutex
-	c  *conntrack.Conn
+	c  flowTable
+}
+
+// flowTable is what the tracer reads the table through: a netlink
+// connection (*conntrack.Conn), or a fake in tests. Get returns the entry
+// whose original tuple is f's, or an error when there is none.
+type flowTable interface {
+	Get(f conntrack.Flow) (conntrack.Flow, error)
+	Close() error
 }
 
 // NewConntrack opens the network namespace's conntrack table. It needs
@@ -41,6 +49,11 @@ func (t *conntrackTracer) Backend(protocol string, local, remote netip.AddrPort)
 	if !ok {
 		return netip.Addr{}, false
 	}
+	// A failed dial names the address it dialled in IPv4-mapped IPv6 form;
+	// conntrack keys an IPv4 connection by IPv4 addresses (and the netlink
+	// request refuses a tuple of mixed families).
+	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
 	f := conntrack.Flow{TupleOrig: conntrack.Tuple{
 		IP:    conntrack.IPTuple{SourceAddress: local.Addr(), DestinationAddress: remote.Addr()},
 		Proto: conntrack.ProtoTuple{Protocol: num, SourcePort: local.Port(), DestinationPort: remote.Port()},

@@ -14,6 +14,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -100,16 +101,18 @@ func serveUDP(c net.PacketConn, name string) {
 }
 
 // serveTCP greets every connection and closes it; hung, it holds every
-// connection open without a word.
+// connection open without a word until the client gives up.
 func serveTCP(l net.Listener, hang bool) {
-	var held []net.Conn
 	for {
 		c, err := l.Accept()
 		if err != nil {
 			log.Fatal(err)
 		}
 		if hang {
-			held = append(held, c)
+			go func() {
+				_, _ = io.Copy(io.Discard, c)
+				_ = c.Close()
+			}()
 			continue
 		}
 		_, _ = c.Write([]byte("hello\n"))
