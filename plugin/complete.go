@@ -33,12 +33,15 @@ func (o *command) completionBound() time.Duration {
 // and from the API (namespaces, nodes).
 func (o *command) registerCompletions(cmd *cobra.Command) {
 	fixed := map[string][]string{
-		"from": {"local\tthis machine", "cluster\tan agent pod", "nodes\ta hostNetwork agent on every Ready node",
-			"all\tlocal and cluster", "everywhere\tlocal, cluster and nodes"},
 		"fail-on":           {"error", "warning", "never"},
 		"image-pull-policy": {string(corev1.PullAlways), string(corev1.PullIfNotPresent), string(corev1.PullNever)},
 		"color":             colorModes,
 	}
+	var from []string
+	for _, v := range fromValues {
+		from = append(from, v.name+"\t"+v.help)
+	}
+	fixed["from"] = from
 	for name, values := range fixed {
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 	}

@@ -107,7 +107,7 @@ func (l *labelledAgents) left(t *testing.T) int {
 }
 
 // runLife runs args with labelledAgents on the fixture cluster.
-func runLife(t *testing.T, la *labelledAgents, prober probe.Prober, args ...string) (*report.Report, error, int) {
+func runLife(t *testing.T, la *labelledAgents, prober probe.Prober, args ...string) (*report.Report, int, error) {
 	t.Helper()
 	out, errOut, err := runOpts(t, prober, func(o *command) {
 		la.cs, la.prober = o.client.(*fake.Clientset), prober
@@ -124,7 +124,7 @@ func runLife(t *testing.T, la *labelledAgents, prober probe.Prober, args ...stri
 	if errOut != "" {
 		t.Errorf("stderr %q", errOut)
 	}
-	return r, err, ExitCode(err)
+	return r, ExitCode(err), err
 }
 
 // TestRunRemovesItsAgentsOnEveryExit: success, an agent that never starts,
@@ -146,7 +146,7 @@ func TestRunRemovesItsAgentsOnEveryExit(t *testing.T) {
 		{"agent dies, findings decide", &labelledAgents{dieAfter: 1, runErr: "exec stream broken: EOF"}, fakeProber{brokenNode: "worker1"}, ExitFailed, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err, code := runLife(t, tc.la, tc.prober)
+			r, code, err := runLife(t, tc.la, tc.prober)
 			if code != tc.code || (r != nil) != tc.report {
 				t.Errorf("exit %d report %v, want %d %v (%v)", code, r != nil, tc.code, tc.report, err)
 			}

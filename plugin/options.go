@@ -303,7 +303,7 @@ func (o *command) validateProbing() error {
 	case len(o.AddressTypes) == 0:
 		return fmt.Errorf("--node-address-type needs at least one of %s", strings.Join(addressTypes, ", "))
 	case o.AllNamespaces && len(o.Names) > 0:
-		return fmt.Errorf("Service names need a single namespace: drop -A or the names")
+		return fmt.Errorf("naming Services needs a single namespace: drop -A or the names")
 	}
 	for _, t := range o.AddressTypes {
 		if !slices.Contains(addressTypes, t) {
@@ -329,23 +329,38 @@ func (o *Options) validateAgent() error {
 	return nil
 }
 
-// fromValues are the --from values, in the order help and completion list them.
-var fromValues = []string{"local", "cluster", "nodes", "all", "everywhere"}
+// fromValue is one --from value: its name, what completion says of it, and
+// the planner's vantage points it stands for.
+type fromValue struct {
+	name, help string
+	from       []probe.From
+}
 
-// vantagePoints maps --from to the planner's vantage points; "cluster" is the
-// agent pod, probe.FromPod.
-func (o *Options) vantagePoints() ([]probe.From, error) {
-	switch o.From {
-	case "local":
-		return []probe.From{probe.FromLocal}, nil
-	case "cluster":
-		return []probe.From{probe.FromPod}, nil
-	case "nodes":
-		return []probe.From{probe.FromNodes}, nil
-	case "all":
-		return []probe.From{probe.FromLocal, probe.FromPod}, nil
-	case "everywhere":
-		return []probe.From{probe.FromLocal, probe.FromPod, probe.FromNodes}, nil
+// fromValues are the --from values, in the order help, completion and errors
+// list them; "cluster" is the agent pod, probe.FromPod.
+var fromValues = []fromValue{
+	{"local", "this machine", []probe.From{probe.FromLocal}},
+	{"cluster", "an agent pod", []probe.From{probe.FromPod}},
+	{"nodes", "a hostNetwork agent on every Ready node", []probe.From{probe.FromNodes}},
+	{"all", "local and cluster", []probe.From{probe.FromLocal, probe.FromPod}},
+	{"everywhere", "local, cluster and nodes", []probe.From{probe.FromLocal, probe.FromPod, probe.FromNodes}},
+}
+
+// fromNames lists the --from values: "local, cluster, nodes, all or everywhere".
+func fromNames() string {
+	names := make([]string, len(fromValues))
+	for i, v := range fromValues {
+		names[i] = v.name
 	}
-	return nil, fmt.Errorf("unknown --from %q: want local, cluster, nodes, all or everywhere", o.From)
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// vantagePoints maps --from to the planner's vantage points.
+func (o *Options) vantagePoints() ([]probe.From, error) {
+	for _, v := range fromValues {
+		if v.name == o.From {
+			return slices.Clone(v.from), nil
+		}
+	}
+	return nil, fmt.Errorf("unknown --from %q: want %s", o.From, fromNames())
 }

@@ -174,7 +174,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"--timeout", "0s"}, "--timeout must be positive"},
 		{[]string{"--concurrency", "0"}, "--concurrency must be at least 1"},
 		{[]string{"--node-address-type", "PublicIP"}, `unknown node address type "PublicIP"`},
-		{[]string{"-A", "web"}, "Service names need a single namespace"},
+		{[]string{"-A", "web"}, "naming Services needs a single namespace"},
 		{[]string{"--no-such-flag"}, "unknown flag: --no-such-flag"},
 		{[]string{"--output-file", "report.txt"}, `cannot tell the report format of "report.txt"`},
 		{[]string{"--fail-on", "info"}, `unknown --fail-on "info"`},

@@ -179,8 +179,6 @@ func missing(all, seen []string) []string {
 	return out
 }
 
-// Missing returns the backends of p that are not in seen.
-func Missing(p *probe.Probe, seen []string) []string { return missing(p.Backends, seen) }
 
 func matches(sel, labels map[string]string) bool {
 	for k, v := range sel {
