@@ -179,7 +179,6 @@ func missing(all, seen []string) []string {
 	return out
 }
 
-
 func matches(sel, labels map[string]string) bool {
 	for k, v := range sel {
 		if labels[k] != v {
