@@ -91,10 +91,13 @@ Exit codes: 0 every expectation met, 1 an expectation failed or an error was fou
 		SilenceErrors:     true,
 		ValidArgsFunction: o.completeServices,
 		RunE: interruptible(func(c *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
+			// Every flag is checked before the kubeconfig is read: a bad
+			// flag is a usage error (exit 2) whatever the cluster.
+			o.Names = args
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			if err := o.Validate(); err != nil {
+			if err := o.Complete(args); err != nil {
 				return err
 			}
 			return o.Run(c.Context())

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -205,6 +206,20 @@ func TestRunBadKubeconfig(t *testing.T) {
 	err := cmd.Execute()
 	if ExitCode(err) != ExitCluster || !strings.Contains(err.Error(), "kubeconfig") {
 		t.Errorf("err = %v code %d", err, ExitCode(err))
+	}
+}
+
+// TestBadFlagsBeforeKubeconfig: a bad flag is exit 2 even where no
+// kubeconfig is found (exit 3 otherwise).
+func TestBadFlagsBeforeKubeconfig(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "missing"))
+	for _, args := range [][]string{{"--from", "nowhere"}, {"-o", "xml"}, {"--fail-on", "maybe"}, {"--attempts", "0"}} {
+		var out, errOut bytes.Buffer
+		cmd := NewCmd(genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
+		cmd.SetArgs(args)
+		if err := cmd.Execute(); ExitCode(err) != ExitUsage || strings.Contains(fmt.Sprint(err), "kubeconfig") {
+			t.Errorf("%v: exit %d, %v; want a usage error", args, ExitCode(err), err)
+		}
 	}
 }
 
