@@ -123,9 +123,13 @@ func (c *svcContext) answered(f func(p *probe.Probe) bool) []int {
 
 func anyProbe(*probe.Probe) bool { return true }
 
+// direct: paths of kind v go straight at one endpoint, which alone may
+// answer.
+func direct(v probe.Via) bool { return v.Kind().Route == probe.RouteDirect }
+
 // insideEndpoint: a direct connection to an endpoint from inside the cluster.
 func insideEndpoint(p *probe.Probe) bool {
-	return p.Via == probe.ViaEndpoint && p.From != probe.FromLocal
+	return direct(p.Via) && p.From != probe.FromLocal
 }
 
 // reachNodePort: a NodePort that must answer.

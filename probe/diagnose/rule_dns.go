@@ -103,7 +103,7 @@ func answer(targets []string) string {
 // describeTarget names a probe's target: "ClusterIP 10.96.0.1:80", "pod
 // web-a (10.244.1.7:80)".
 func describeTarget(p *probe.Probe) string {
-	if p.Via == probe.ViaEndpoint {
+	if direct(p.Via) {
 		if p.Pod != "" {
 			return "pod " + p.Pod + " (" + p.Address() + ")"
 		}

@@ -110,7 +110,7 @@ func (c *svcContext) judgeCutOff(v probe.From, n string) bool {
 			}
 		}
 		count++
-		if p.Via == probe.ViaEndpoint {
+		if direct(p.Via) {
 			if p.Node != "" && !slices.Contains(podNodes, p.Node) {
 				podNodes = append(podNodes, p.Node)
 			}
@@ -122,7 +122,7 @@ func (c *svcContext) judgeCutOff(v probe.From, n string) bool {
 	}
 	for i := range c.plan.Probes {
 		p, r := &c.plan.Probes[i], &c.results[i]
-		if p.Via == probe.ViaEndpoint && hosts[p.Host] && p.From != probe.FromLocal && c.plan.NodeOf(p.From) != n && connFailed(p, r) {
+		if insideEndpoint(p) && hosts[p.Host] && c.plan.NodeOf(p.From) != n && connFailed(p, r) {
 			return false // the pod fails from another node too: not n's alone
 		}
 	}
