@@ -220,7 +220,7 @@ func nodeContradiction(f Finding, ci CodeInfo, cited, all []*Observation) string
 		return ""
 	}
 	outside := func(o *Observation) bool {
-		return o.Via == probe.ViaNodePort && o.Node == f.Node && o.From == probe.FromLocal && o.Want == probe.Reach && o.Outcome != probe.NotRun
+		return targetForwarded(o.Via) && o.Node == f.Node && o.From == probe.FromLocal && o.Want == probe.Reach && o.Outcome != probe.NotRun
 	}
 	if slices.ContainsFunc(all, outside) && !slices.ContainsFunc(all, func(o *Observation) bool { return outside(o) && !(o.Pass && o.Outcome == probe.OK) }) {
 		return "its NodePort answered from outside"

@@ -37,7 +37,7 @@ func (c *svcContext) placeOf(p *probe.Probe) place {
 	if n := c.viaNode(p); n != "" {
 		return place{at: n, node: n}
 	}
-	if p.Via == probe.ViaClusterIP || p.Via == probe.ViaDNS {
+	if p.Via.Kind().Through == probe.ThroughVantage {
 		// Forwarded by the vantage point's node, whichever that is: a DNS
 		// name leads to the ClusterIP.
 		return place{at: "node of " + string(p.From)}
