@@ -84,10 +84,11 @@ func dnsFaultCode(r *probe.Result) Code {
 }
 
 // resolvedAnswer lists the probes from p's vantage point and port that
-// answered at an address p's name should resolve to.
+// answered at an address p's name should resolve to: a cluster-internal
+// one (the ClusterIP, or a headless Service's endpoints).
 func (c *svcContext) resolvedAnswer(p *probe.Probe) []int {
 	return c.answered(func(q *probe.Probe) bool {
-		return q.From == p.From && q.Port == p.Port && (q.Via == probe.ViaClusterIP || q.Via == probe.ViaEndpoint) &&
+		return q.From == p.From && q.Port == p.Port && q.Via.Kind().ClusterInternal &&
 			slices.Contains(p.Expect.Addresses, q.Host)
 	})
 }
@@ -109,5 +110,5 @@ func describeTarget(p *probe.Probe) string {
 		}
 		return "endpoint " + p.Address()
 	}
-	return "ClusterIP " + p.Address()
+	return p.Via.Kind().Name(p) + " " + p.Address()
 }
