@@ -123,29 +123,49 @@ func (c *svcContext) answered(f func(p *probe.Probe) bool) []int {
 
 func anyProbe(*probe.Probe) bool { return true }
 
-// insideEndpoint: a direct connection to an endpoint from inside the cluster.
-func insideEndpoint(p *probe.Probe) bool {
-	return p.Via == probe.ViaEndpoint && p.From != probe.FromLocal
+// direct: paths of kind v go straight at one endpoint, which alone may
+// answer.
+func direct(v probe.Via) bool { return v.Kind().Route == probe.RouteDirect }
+
+// targetForwarded: paths of kind v go to the backends through the node the
+// probe connects to, which forwards them (a NodePort).
+func targetForwarded(v probe.Via) bool {
+	k := v.Kind()
+	return k.Route == probe.RouteForwarded && k.Through == probe.ThroughTarget
 }
 
-// reachNodePort: a NodePort that must answer.
+// insideEndpoint: a direct connection to an endpoint from inside the cluster.
+func insideEndpoint(p *probe.Probe) bool {
+	return direct(p.Via) && p.From != probe.FromLocal
+}
+
+// reachNodePort: a NodePort (a path its target node forwards) that must
+// answer.
 func reachNodePort(p *probe.Probe) bool {
-	return p.Via == probe.ViaNodePort && p.Expect.Want == probe.Reach
+	return targetForwarded(p.Via) && p.Expect.Want == probe.Reach
 }
 
 // viaNode is the node a probe's forwarded path is forwarded by (the
 // NodePort's node, or the node of the vantage point of a ClusterIP or of a
 // DNS name, which resolves to the ClusterIP), or "".
 func (c *svcContext) viaNode(p *probe.Probe) string {
+	n, _ := c.forwarder(p)
+	return n
+}
+
+// forwarder is the node that forwards a probe's path, as viaNode, and
+// whether the path is one a node the probe names forwards: its target's or
+// its vantage point's, though that may be unknown ("").
+func (c *svcContext) forwarder(p *probe.Probe) (string, bool) {
 	if k := p.Via.Kind(); k.Route == probe.RouteForwarded {
 		switch k.Through {
 		case probe.ThroughTarget:
-			return p.Node
+			return p.Node, true
 		case probe.ThroughVantage:
-			return c.plan.NodeOf(p.From)
+			return c.plan.NodeOf(p.From), true
 		}
 	}
-	return ""
+	return "", false
 }
 
 // forwardedReach: a path to the Service's backends through a VIP, a name or

@@ -35,7 +35,7 @@ func Observe(p *probe.Probe, r *probe.Result) Observation {
 	o := Observation{ID: p.ID, Namespace: p.Namespace, Service: p.Service, Port: p.Port, TargetPort: p.TargetPort,
 		Protocol: p.Protocol, From: p.From, Via: p.Via, Node: p.Node, Want: p.Expect.Want,
 		Outcome: r.Outcome, Pass: r.Pass, Seen: r.Seen, Failures: r.Failures, Observed: r.Observed}
-	if p.Via == probe.ViaEndpoint {
+	if direct(p.Via) {
 		o.Pod = nameOr(p.Pod, p.Host)
 	}
 	return o
@@ -151,7 +151,7 @@ func contradiction(f Finding, cited, all []*Observation) string {
 			break
 		}
 		if i := slices.IndexFunc(all, func(o *Observation) bool {
-			return o.Want == probe.Reach && o.Via != probe.ViaHealthCheck && o.Pass && o.Outcome == probe.OK
+			return o.Want == probe.Reach && o.Via.Kind().Route != probe.RouteProxy && o.Pass && o.Outcome == probe.OK
 		}); i >= 0 {
 			return "probe " + all[i].ID + " reached the Service"
 		}
@@ -174,7 +174,7 @@ func podAnswered(f Finding, onTarget bool, cited, all []*Observation) string {
 		for _, c := range cited {
 			same := o.Port == c.Port
 			if onTarget {
-				same = same && (o.Via != probe.ViaEndpoint || c.Via == probe.ViaEndpoint && o.TargetPort == c.TargetPort)
+				same = same && (!direct(o.Via) || direct(c.Via) && o.TargetPort == c.TargetPort)
 			}
 			if same && o.answeredBy(f.Pod) {
 				return "probe " + o.ID + " reached " + f.Pod
@@ -220,7 +220,7 @@ func nodeContradiction(f Finding, ci CodeInfo, cited, all []*Observation) string
 		return ""
 	}
 	outside := func(o *Observation) bool {
-		return o.Via == probe.ViaNodePort && o.Node == f.Node && o.From == probe.FromLocal && o.Want == probe.Reach && o.Outcome != probe.NotRun
+		return targetForwarded(o.Via) && o.Node == f.Node && o.From == probe.FromLocal && o.Want == probe.Reach && o.Outcome != probe.NotRun
 	}
 	if slices.ContainsFunc(all, outside) && !slices.ContainsFunc(all, func(o *Observation) bool { return outside(o) && !(o.Pass && o.Outcome == probe.OK) }) {
 		return "its NodePort answered from outside"

@@ -31,13 +31,13 @@ func (pl place) String() string {
 
 // placeOf is where probe p tries its backends from.
 func (c *svcContext) placeOf(p *probe.Probe) place {
-	if p.Via == probe.ViaEndpoint {
+	if direct(p.Via) {
 		return place{direct: true, at: string(p.From), node: c.plan.NodeOf(p.From)}
 	}
 	if n := c.viaNode(p); n != "" {
 		return place{at: n, node: n}
 	}
-	if p.Via == probe.ViaClusterIP || p.Via == probe.ViaDNS {
+	if p.Via.Kind().Through == probe.ThroughVantage {
 		// Forwarded by the vantage point's node, whichever that is: a DNS
 		// name leads to the ClusterIP.
 		return place{at: "node of " + string(p.From)}
@@ -88,11 +88,12 @@ func (c *svcContext) backends() []*backend {
 	}
 	for _, i := range c.idx {
 		p, r := c.probe(i)
-		if r.Outcome == probe.NotRun || p.Via == probe.ViaHealthCheck || p.From == probe.FromLocal && p.Via == probe.ViaEndpoint {
+		route := p.Via.Kind().Route
+		if r.Outcome == probe.NotRun || route == probe.RouteProxy || p.From == probe.FromLocal && route == probe.RouteDirect {
 			continue
 		}
 		pl := c.placeOf(p)
-		if p.Via == probe.ViaEndpoint {
+		if route == probe.RouteDirect {
 			if s, ok := directSighting(i, pl, p, r); ok {
 				add(p, nameOr(p.Pod, p.Host), s)
 			}

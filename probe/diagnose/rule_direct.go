@@ -62,7 +62,7 @@ func (c *svcContext) allRefused(idx []int) bool {
 func (c *svcContext) answeredOn(port string, target int32) bool {
 	for _, i := range c.ran(func(p *probe.Probe) bool { return p.Port == port && p.Expect.Want == probe.Reach }) {
 		p, r := c.probe(i)
-		if p.Via == probe.ViaEndpoint && p.From != probe.FromLocal && p.TargetPort == target && r.Outcome == probe.OK && r.Pass ||
+		if insideEndpoint(p) && p.TargetPort == target && r.Outcome == probe.OK && r.Pass ||
 			forwardedReach(p) && len(r.Seen) > 0 {
 			return true
 		}

@@ -84,10 +84,11 @@ func dnsFaultCode(r *probe.Result) Code {
 }
 
 // resolvedAnswer lists the probes from p's vantage point and port that
-// answered at an address p's name should resolve to.
+// answered at an address p's name should resolve to: a cluster-internal
+// one (the ClusterIP, or a headless Service's endpoints).
 func (c *svcContext) resolvedAnswer(p *probe.Probe) []int {
 	return c.answered(func(q *probe.Probe) bool {
-		return q.From == p.From && q.Port == p.Port && (q.Via == probe.ViaClusterIP || q.Via == probe.ViaEndpoint) &&
+		return q.From == p.From && q.Port == p.Port && q.Via.Kind().ClusterInternal &&
 			slices.Contains(p.Expect.Addresses, q.Host)
 	})
 }
@@ -103,11 +104,11 @@ func answer(targets []string) string {
 // describeTarget names a probe's target: "ClusterIP 10.96.0.1:80", "pod
 // web-a (10.244.1.7:80)".
 func describeTarget(p *probe.Probe) string {
-	if p.Via == probe.ViaEndpoint {
+	if direct(p.Via) {
 		if p.Pod != "" {
 			return "pod " + p.Pod + " (" + p.Address() + ")"
 		}
 		return "endpoint " + p.Address()
 	}
-	return "ClusterIP " + p.Address()
+	return p.Via.Kind().Name(p) + " " + p.Address()
 }

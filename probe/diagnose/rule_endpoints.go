@@ -61,7 +61,9 @@ func (noReadyEndpoints) apply(c *svcContext) bool {
 		code, pod = VerdictEndpointNotReady, firstOr(names)
 		why = fmt.Sprintf("selector %s matches %d pod(s), none ready: %s", selectorString(svc.Selector), len(c.selected), c.readiness(names))
 	}
-	if answered := c.answered(func(p *probe.Probe) bool { return p.Expect.Want == probe.Reach && p.Via != probe.ViaHealthCheck }); len(answered) > 0 {
+	if answered := c.answered(func(p *probe.Probe) bool {
+		return p.Expect.Want == probe.Reach && p.Via.Kind().Route != probe.RouteProxy
+	}); len(answered) > 0 {
 		if serving := c.servingTerminating(); len(serving) > 0 && c.seenOnly(answered, serving) {
 			c.add(SevError, VerdictTerminatingFallback, "", "", append(answered, all...),
 				"no ready endpoints (%s); %s answered through %s, terminating but still serving: kube-proxy falls back to serving terminating endpoints when none is ready, and nothing will answer once they exit",

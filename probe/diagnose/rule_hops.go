@@ -83,7 +83,7 @@ func (c *svcContext) acrossNodes(idx []int) bool {
 	var nodes []string
 	for _, i := range idx {
 		p := &c.plan.Probes[i]
-		if p.Via != probe.ViaNodePort && p.Via != probe.ViaHealthCheck || p.Node == "" {
+		if p.Via.Kind().Through != probe.ThroughTarget || p.Node == "" {
 			return false
 		}
 		if !slices.Contains(nodes, p.Node) {
@@ -100,7 +100,7 @@ func hopKey(p *probe.Probe) string { return p.Port + "|" + string(p.From) + "|" 
 // and describes it as a member of its hop.
 func classifyHop(p *probe.Probe, r *probe.Result) (Code, Severity, string) {
 	where := p.Address()
-	if p.Via == probe.ViaNodePort || p.Via == probe.ViaHealthCheck {
+	if p.Via.Kind().Through == probe.ThroughTarget {
 		where = p.Node + " (" + p.Address() + ")"
 	}
 	switch {

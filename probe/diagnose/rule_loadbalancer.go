@@ -27,7 +27,7 @@ func (loadBalancerNotDelivering) apply(c *svcContext) bool {
 	for _, port := range ports {
 		idx := byPort[port]
 		behind := func(p *probe.Probe) bool {
-			return p.From == probe.FromLocal && p.Via == probe.ViaNodePort && p.Port == port && p.Expect.Want == probe.Reach
+			return p.From == probe.FromLocal && reachNodePort(p) && p.Port == port
 		}
 		ok, all := c.answered(behind), c.ran(behind)
 		if len(all) == 0 || len(ok) != len(all) {

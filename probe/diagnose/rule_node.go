@@ -44,16 +44,18 @@ func (nodeFaults) apply(c *svcContext) bool {
 
 // forwardedBy: a path node n forwards that must reach.
 func (c *svcContext) forwardedBy(p *probe.Probe, n string) bool {
-	return (p.Via == probe.ViaNodePort || p.Via == probe.ViaClusterIP || p.Via == probe.ViaDNS) &&
-		p.Expect.Want == probe.Reach && c.viaNode(p) == n
+	m, ok := c.forwarder(p)
+	return ok && m == n && p.Expect.Want == probe.Reach
 }
 
 // ownPath: a path node n forwards for itself: a ClusterIP or DNS name probed
 // from an agent on n, or n's NodePort probed from n's own host (which does
 // not cross a firewall in front of n's port).
 func (c *svcContext) ownPath(p *probe.Probe, n string) bool {
-	return (p.Via == probe.ViaClusterIP || p.Via == probe.ViaDNS) && c.plan.NodeOf(p.From) == n ||
-		p.Via == probe.ViaNodePort && p.Node == n && p.From == probe.FromNode(n)
+	if m, ok := c.forwarder(p); !ok || m != n {
+		return false
+	}
+	return p.Via.Kind().Through == probe.ThroughVantage || p.From == probe.FromNode(n)
 }
 
 // openConnFailures lists the probes matching f whose connections failed and

@@ -144,7 +144,7 @@ func (c *svcContext) notEnforced(k string, idx []int) {
 // none was attributed).
 func (c *svcContext) answeringNodes(i int) []string {
 	p, r := c.probe(i)
-	if p.Via == probe.ViaEndpoint {
+	if direct(p.Via) {
 		if p.Node == "" {
 			return nil
 		}

@@ -62,7 +62,7 @@ func (vantageCutOff) apply(c *svcContext) bool {
 		cite := c.open(on)
 		if len(cut) == len(byNode[n]) {
 			// Its NodePort fails from everywhere else too: the same cut.
-			cite = c.open(func(p *probe.Probe) bool { return on(p) || c.forwardedBy(p, n) && p.Via == probe.ViaNodePort })
+			cite = c.open(func(p *probe.Probe) bool { return on(p) || c.forwardedBy(p, n) && targetForwarded(p.Via) })
 		}
 		policy := ""
 		if slices.Contains(cut, probe.FromPod) {
@@ -110,7 +110,7 @@ func (c *svcContext) judgeCutOff(v probe.From, n string) bool {
 			}
 		}
 		count++
-		if p.Via == probe.ViaEndpoint {
+		if direct(p.Via) {
 			if p.Node != "" && !slices.Contains(podNodes, p.Node) {
 				podNodes = append(podNodes, p.Node)
 			}
@@ -122,7 +122,7 @@ func (c *svcContext) judgeCutOff(v probe.From, n string) bool {
 	}
 	for i := range c.plan.Probes {
 		p, r := &c.plan.Probes[i], &c.results[i]
-		if p.Via == probe.ViaEndpoint && hosts[p.Host] && p.From != probe.FromLocal && c.plan.NodeOf(p.From) != n && connFailed(p, r) {
+		if insideEndpoint(p) && hosts[p.Host] && c.plan.NodeOf(p.From) != n && connFailed(p, r) {
 			return false // the pod fails from another node too: not n's alone
 		}
 	}
@@ -236,7 +236,7 @@ func (c *svcContext) nodeWide(n string) bool {
 		c.facts.failedVI = map[string][]string{}
 		for i := range c.plan.Probes {
 			p, r := &c.plan.Probes[i], &c.results[i]
-			if p.Via != probe.ViaClusterIP && p.Via != probe.ViaDNS || !connFailed(p, r) {
+			if p.Via.Kind().Through != probe.ThroughVantage || !connFailed(p, r) {
 				continue
 			}
 			m, key := c.plan.NodeOf(p.From), p.Namespace+"/"+p.Service

@@ -162,7 +162,7 @@ func insideAnswers(pl *probe.Plan, results []probe.Result) map[string]bool {
 	out := map[string]bool{}
 	for i := range pl.Probes {
 		p := &pl.Probes[i]
-		if p.Via == probe.ViaNodePort && p.From != probe.FromLocal && results[i].Outcome == probe.OK && results[i].Pass {
+		if targetForwarded(p.Via) && p.From != probe.FromLocal && results[i].Outcome == probe.OK && results[i].Pass {
 			out[p.Node] = true
 		}
 	}
