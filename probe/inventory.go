@@ -78,14 +78,25 @@ type Service struct {
 // Key returns "namespace/name".
 func (s *Service) Key() string { return s.Namespace + "/" + s.Name }
 
+// Protocol is a port's protocol as Kubernetes names it. Discovery fills an
+// empty protocol in as TCP, Kubernetes' default.
+type Protocol string
+
+// The port protocols Kubernetes knows.
+const (
+	ProtocolTCP  Protocol = "TCP"
+	ProtocolUDP  Protocol = "UDP"
+	ProtocolSCTP Protocol = "SCTP"
+)
+
 // ServicePort is one port of a Service.
 type ServicePort struct {
-	Name        string `json:"name,omitempty"`
-	Protocol    string `json:"protocol"`
-	Port        int32  `json:"port"`
-	TargetPort  string `json:"targetPort,omitempty"` // as declared: a number or a container port name
-	NodePort    int32  `json:"nodePort,omitempty"`
-	AppProtocol string `json:"appProtocol,omitempty"`
+	Name        string   `json:"name,omitempty"`
+	Protocol    Protocol `json:"protocol"`
+	Port        int32    `json:"port"`
+	TargetPort  string   `json:"targetPort,omitempty"` // as declared: a number or a container port name
+	NodePort    int32    `json:"nodePort,omitempty"`
+	AppProtocol string   `json:"appProtocol,omitempty"`
 }
 
 // Label returns the port's name, or its number when unnamed.
@@ -152,8 +163,8 @@ type Pod struct {
 
 // ContainerPort is one port a container declares.
 type ContainerPort struct {
-	Container string `json:"container"`
-	Name      string `json:"name,omitempty"`
-	Port      int32  `json:"port"`
-	Protocol  string `json:"protocol"`
+	Container string   `json:"container"`
+	Name      string   `json:"name,omitempty"`
+	Port      int32    `json:"port"`
+	Protocol  Protocol `json:"protocol"`
 }

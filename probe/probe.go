@@ -89,11 +89,11 @@ type Probe struct {
 	Namespace string `json:"namespace"`
 	Service   string `json:"service"`
 	// Port is the Service port's name, or its number when unnamed.
-	Port        string `json:"port"`
-	ServicePort int32  `json:"servicePort"`
-	Protocol    string `json:"protocol"`
-	From        From   `json:"from"`
-	Via         Via    `json:"via"`
+	Port        string   `json:"port"`
+	ServicePort int32    `json:"servicePort"`
+	Protocol    Protocol `json:"protocol"`
+	From        From     `json:"from"`
+	Via         Via      `json:"via"`
 	// Node is the node whose NodePort is probed, or the node hosting the
 	// endpoint probed directly.
 	Node        string `json:"node,omitempty"`

@@ -123,7 +123,7 @@ func Evaluate(p *Probe, r *Result) {
 	switch {
 	case r.Outcome == NotRun:
 		r.Pass = true
-	case p.Protocol == "UDP" && r.Outcome == NoAnswer && r.Observed[OK] == 0:
+	case p.Protocol == ProtocolUDP && r.Outcome == NoAnswer && r.Observed[OK] == 0:
 		r.Pass = true // silence proves nothing either way: inconclusive
 	case p.Expect.Want == Reach:
 		r.Pass = r.Outcome == OK && r.Failures == 0 &&

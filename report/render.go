@@ -225,9 +225,9 @@ func SummaryLine(r *Report) string {
 func portLabel(p ProbeRow) string {
 	num := strconv.Itoa(int(p.ServicePort))
 	if p.Port == num {
-		return num + "/" + p.Protocol
+		return num + "/" + string(p.Protocol)
 	}
-	return p.Port + ":" + num + "/" + p.Protocol
+	return p.Port + ":" + num + "/" + string(p.Protocol)
 }
 
 func status(rows []ProbeRow) string {

@@ -274,29 +274,29 @@ type ProbeRow struct {
 	// Key is the end of ID that identifies the probe within its port,
 	// vantage point and path kind by names (node and address type, endpoint
 	// owner and position), never IPs; Target keeps the address.
-	Key          string        `json:"key"`
-	Port         string        `json:"port"`
-	ServicePort  int32         `json:"servicePort"`
-	Protocol     string        `json:"protocol"`
-	From         probe.From    `json:"from"`
-	Via          probe.Via     `json:"via"`
-	Node         string        `json:"node,omitempty"`
-	AddressType  string        `json:"addressType,omitempty"`
-	Pod          string        `json:"pod,omitempty"`
-	Target       string        `json:"target"`
-	HTTP         bool          `json:"http,omitempty"`
-	Expect       probe.Want    `json:"expect"`
-	ExpectReason string        `json:"expectReason"`
-	Outcome      probe.Outcome `json:"outcome"`
-	Pass         bool          `json:"pass"`
-	Detail       string        `json:"detail,omitempty"`
-	LatencyMs    float64       `json:"latencyMs"`
-	HTTPStatus   int           `json:"httpStatus,omitempty"`
-	Backend      string        `json:"backend,omitempty"`
-	Attribution  string        `json:"attribution,omitempty"`
-	Connections  int           `json:"attempts"`
-	Failures     int           `json:"failures"`
-	Tries        int           `json:"tries"`
+	Key          string         `json:"key"`
+	Port         string         `json:"port"`
+	ServicePort  int32          `json:"servicePort"`
+	Protocol     probe.Protocol `json:"protocol"`
+	From         probe.From     `json:"from"`
+	Via          probe.Via      `json:"via"`
+	Node         string         `json:"node,omitempty"`
+	AddressType  string         `json:"addressType,omitempty"`
+	Pod          string         `json:"pod,omitempty"`
+	Target       string         `json:"target"`
+	HTTP         bool           `json:"http,omitempty"`
+	Expect       probe.Want     `json:"expect"`
+	ExpectReason string         `json:"expectReason"`
+	Outcome      probe.Outcome  `json:"outcome"`
+	Pass         bool           `json:"pass"`
+	Detail       string         `json:"detail,omitempty"`
+	LatencyMs    float64        `json:"latencyMs"`
+	HTTPStatus   int            `json:"httpStatus,omitempty"`
+	Backend      string         `json:"backend,omitempty"`
+	Attribution  string         `json:"attribution,omitempty"`
+	Connections  int            `json:"attempts"`
+	Failures     int            `json:"failures"`
+	Tries        int            `json:"tries"`
 	// Observed counts connections by outcome when they differed or failed.
 	Observed map[probe.Outcome]int `json:"observed,omitempty"`
 	// FailedBackends counts failed connections known to have gone to a pod.

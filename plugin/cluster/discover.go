@@ -316,9 +316,9 @@ func convertService(s *corev1.Service) probe.Service {
 func convertPorts(ports []corev1.ServicePort) []probe.ServicePort {
 	var out []probe.ServicePort
 	for _, p := range ports {
-		proto := string(p.Protocol)
+		proto := probe.Protocol(p.Protocol)
 		if proto == "" {
-			proto = "TCP"
+			proto = probe.ProtocolTCP
 		}
 		tp := p.TargetPort.String()
 		if p.TargetPort.IntVal == 0 && p.TargetPort.StrVal == "" {
@@ -406,9 +406,9 @@ func convertPod(p *corev1.Pod) probe.Pod {
 	}
 	for _, c := range p.Spec.Containers {
 		for _, cp := range c.Ports {
-			proto := string(cp.Protocol)
+			proto := probe.Protocol(cp.Protocol)
 			if proto == "" {
-				proto = "TCP"
+				proto = probe.ProtocolTCP
 			}
 			out.Ports = append(out.Ports, probe.ContainerPort{Container: c.Name, Name: cp.Name, Port: cp.ContainerPort, Protocol: proto})
 		}

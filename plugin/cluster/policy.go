@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/svccheck/svccheck/internal/exitcode"
+	"github.com/svccheck/svccheck/probe"
 	"github.com/svccheck/svccheck/probe/policy"
 )
 
@@ -197,9 +198,9 @@ func convertPeers(peers []networkingv1.NetworkPolicyPeer) []policy.Peer {
 func convertPolicyPorts(ports []networkingv1.NetworkPolicyPort) []policy.Port {
 	var out []policy.Port
 	for _, pp := range ports {
-		p := policy.Port{Protocol: string(corev1.ProtocolTCP)}
+		p := policy.Port{Protocol: probe.ProtocolTCP}
 		if pp.Protocol != nil {
-			p.Protocol = string(*pp.Protocol)
+			p.Protocol = probe.Protocol(*pp.Protocol)
 		}
 		if pp.Port != nil {
 			if pp.Port.StrVal != "" {

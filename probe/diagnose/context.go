@@ -209,7 +209,7 @@ func connFailed(p *probe.Probe, r *probe.Result) bool {
 		return false
 	}
 	kinds := failureKinds(r)
-	return !(p.Protocol == "UDP" && len(kinds) == 1 && kinds[0] == probe.NoAnswer)
+	return !(p.Protocol == probe.ProtocolUDP && len(kinds) == 1 && kinds[0] == probe.NoAnswer)
 }
 
 // openGroups lists the Service's open failed probes that match f and keep

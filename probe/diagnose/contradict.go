@@ -15,7 +15,7 @@ type Observation struct {
 	// Port is the Service port's label; TargetPort the port probed.
 	Port       string
 	TargetPort int32
-	Protocol   string
+	Protocol   probe.Protocol
 	From       probe.From
 	Via        probe.Via
 	// Node is a NodePort's or health check's node, or a probed endpoint's.

@@ -10,7 +10,7 @@ import (
 )
 
 // probed are the protocols the probers speak (prober.Protocols).
-var probed = []string{"TCP", "UDP"}
+var probed = []probe.Protocol{probe.ProtocolTCP, probe.ProtocolUDP}
 
 // scriptedResults builds one result per probe from an outcome function; a
 // probe the plan skips did not run.

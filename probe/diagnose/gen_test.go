@@ -90,7 +90,7 @@ var mutations = []struct {
 		}
 	}},
 	{0.2, func(rng *rand.Rand, inv *probe.Inventory) {
-		proto := []string{"TCP", "UDP", "SCTP"}[rng.IntN(3)]
+		proto := []probe.Protocol{probe.ProtocolTCP, probe.ProtocolUDP, probe.ProtocolSCTP}[rng.IntN(3)]
 		svc := &inv.Services[0]
 		svc.Ports = append(svc.Ports, probe.ServicePort{Name: "metrics", Protocol: proto, Port: 9090, TargetPort: "9090", NodePort: 30090})
 		for i := range svc.Endpoints {
@@ -129,7 +129,7 @@ func generate(rng *rand.Rand) genCase {
 	if rng.IntN(2) == 0 {
 		from = slices.DeleteFunc(slices.Clone(from), func(probe.From) bool { return rng.IntN(2) == 0 })
 	}
-	opts := plan.Options{From: from, HTTP: rng.IntN(4) > 0, Protocols: [][]string{{"TCP"}, probed}[rng.IntN(2)]}
+	opts := plan.Options{From: from, HTTP: rng.IntN(4) > 0, Protocols: [][]probe.Protocol{{probe.ProtocolTCP}, probed}[rng.IntN(2)]}
 	if rng.IntN(4) == 0 {
 		opts.AddressTypes = []string{"InternalIP", "ExternalIP"}
 	}

@@ -60,7 +60,7 @@ type udpSilence struct{}
 func (udpSilence) apply(c *svcContext) bool {
 	byPort := map[string][]int{}
 	var order []string
-	for _, i := range c.passed(func(p *probe.Probe) bool { return p.Protocol == "UDP" }) {
+	for _, i := range c.passed(func(p *probe.Probe) bool { return p.Protocol == probe.ProtocolUDP }) {
 		if r := &c.results[i]; r.Outcome != probe.NoAnswer {
 			continue
 		}

@@ -18,7 +18,7 @@ func TestExternalName(t *testing.T) {
 }
 
 func TestProtocolNotProbed(t *testing.T) {
-	addPort := func(name, proto string) func(inv *probe.Inventory) {
+	addPort := func(name string, proto probe.Protocol) func(inv *probe.Inventory) {
 		return func(inv *probe.Inventory) {
 			inv.Services[0].Ports = append(inv.Services[0].Ports, probe.ServicePort{Name: name, Protocol: proto, Port: 53, TargetPort: "53"})
 		}

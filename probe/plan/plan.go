@@ -25,7 +25,7 @@ type Options struct {
 	HTTP bool
 	// Protocols are the port protocols the probers can probe (prober.Protocols);
 	// ports of other protocols are planned but marked not probed. TCP when empty.
-	Protocols []string
+	Protocols []probe.Protocol
 	// ClusterDomain is the cluster's DNS domain; "cluster.local" when empty.
 	ClusterDomain string
 	// Adjust run, in order, on every probe as it is planned, and may change
@@ -95,7 +95,7 @@ func newPlanner(inv probe.Inventory, opts Options) *planner {
 		b.addrTypes = []string{"InternalIP"}
 	}
 	if len(b.protocols) == 0 {
-		b.protocols = []string{"TCP"}
+		b.protocols = []probe.Protocol{probe.ProtocolTCP}
 	}
 	b.owners = make(map[string]string, len(inv.Pods))
 	for _, p := range inv.Pods {
@@ -122,7 +122,7 @@ type planner struct {
 	opts      Options
 	nodes     []probe.Node
 	addrTypes []string
-	protocols []string
+	protocols []probe.Protocol
 	domain    string
 	counting  bool // count the probes instead of making them
 	count     int
@@ -152,9 +152,9 @@ func (b *planner) service(svc *probe.Service) {
 	}
 	epKeys := b.endpointKeys(svc)
 	for _, port := range svc.Ports {
-		pc := portCtx{svc: svc, port: port, epKeys: epKeys, http: port.Protocol == "TCP" && (b.opts.HTTP || IsHTTP(port))}
+		pc := portCtx{svc: svc, port: port, epKeys: epKeys, http: port.Protocol == probe.ProtocolTCP && (b.opts.HTTP || IsHTTP(port))}
 		if !slices.Contains(b.protocols, port.Protocol) {
-			pc.skip, pc.cause = "protocol "+port.Protocol+" is not probed", probe.NotRunProtocol
+			pc.skip, pc.cause = "protocol "+string(port.Protocol)+" is not probed", probe.NotRunProtocol
 		}
 		seen := map[string]bool{}
 		for _, ep := range svc.Endpoints {
@@ -217,7 +217,7 @@ func (b *planner) add(pc *portCtx, from probe.From, via probe.Via, node, addrTyp
 	attempts := 1
 	// HTTP body, a UDP reply (an echo may name its pod: if it does not, the
 	// first answer stops the loop), or conntrack on the node.
-	attributable := pc.http || pc.port.Protocol == "UDP" || from.Node() != ""
+	attributable := pc.http || pc.port.Protocol == probe.ProtocolUDP || from.Node() != ""
 	switch {
 	case exp.Sticky && attributable:
 		attempts = 5

@@ -425,7 +425,7 @@ func TestUDPThroughVIPSpendsTheBudget(t *testing.T) {
 			{Address: "10.244.1.7", PodName: "echo-b", Ready: true, Ports: map[string]int32{"echo": 5005}},
 		}}
 	inv := probe.Inventory{Services: []probe.Service{svc}, Nodes: []probe.Node{{Name: "n1", Ready: true, Addresses: map[string][]string{"InternalIP": {"10.10.0.1"}}}}}
-	pl := Build(inv, Options{From: []probe.From{probe.FromLocal, probe.FromPod}, Protocols: []string{"TCP", "UDP"}})
+	pl := Build(inv, Options{From: []probe.From{probe.FromLocal, probe.FromPod}, Protocols: []probe.Protocol{probe.ProtocolTCP, probe.ProtocolUDP}})
 	for _, p := range pl.Probes {
 		want := 1
 		if p.Expect.Want == probe.Reach && p.Via != probe.ViaEndpoint {

@@ -70,7 +70,7 @@ func ReachPorts(probes []probe.Probe, idx []int, n int) []ReachPort {
 			order = append(order, c)
 		}
 		c.backends = max(c.backends, len(p.Backends))
-		if p.Protocol != "TCP" || p.Skip != "" || p.Expect.Want != probe.Reach || p.Expect.Status != 0 {
+		if p.Protocol != probe.ProtocolTCP || p.Skip != "" || p.Expect.Want != probe.Reach || p.Expect.Status != 0 {
 			c.ok = false
 		}
 	}

@@ -124,7 +124,7 @@ func (a *Adjuster) Adjust(p *probe.Probe) {
 	apply(p, combine(vs))
 }
 
-func (a *Adjuster) evaluate(path []check, protocol string) Verdict {
+func (a *Adjuster) evaluate(path []check, protocol probe.Protocol) Verdict {
 	v := Verdict{Admit: Yes}
 	var reasons []string
 	for _, c := range path {

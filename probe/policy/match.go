@@ -1,6 +1,10 @@
 package policy
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/svccheck/svccheck/probe"
+)
 
 // Tri is a three-valued answer.
 type Tri int8
@@ -92,7 +96,7 @@ func (s *Set) namespaceMatch(sel *Selector, ns string) (Tri, string) {
 // connection with peer on port/protocol; target is the connection's
 // destination, whose declared ports resolve named ports. When the answer is
 // Maybe, the string says what it depends on.
-func (s *Set) ruleAdmits(polNS string, r Rule, peer, target Host, port int32, protocol string) (Tri, string) {
+func (s *Set) ruleAdmits(polNS string, r Rule, peer, target Host, port int32, protocol probe.Protocol) (Tri, string) {
 	ports := Tri(Yes)
 	if len(r.Ports) > 0 {
 		ports = No
@@ -191,17 +195,17 @@ func (b *IPBlock) has(a netip.Addr) bool {
 
 // matches reports whether the policy port admits port/protocol on target,
 // whose declared container ports resolve a named port.
-func (p *Port) matches(target Host, port int32, protocol string) bool {
+func (p *Port) matches(target Host, port int32, protocol probe.Protocol) bool {
 	proto := p.Protocol
 	if proto == "" {
-		proto = "TCP"
+		proto = probe.ProtocolTCP
 	}
 	switch {
 	case proto != protocol:
 		return false
 	case p.Name != "":
 		for _, np := range target.Ports {
-			if np.Name == p.Name && np.Port == port && (np.Protocol == protocol || np.Protocol == "" && protocol == "TCP") {
+			if np.Name == p.Name && np.Port == port && (np.Protocol == protocol || np.Protocol == "" && protocol == probe.ProtocolTCP) {
 				return true
 			}
 		}

@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/svccheck/svccheck/probe"
 )
 
 // Policy is one NetworkPolicy.
@@ -65,7 +67,7 @@ type IPBlock struct {
 // number (with EndPort, a range) or by name; neither means every port of
 // the protocol.
 type Port struct {
-	Protocol string
+	Protocol probe.Protocol
 	Port     int32
 	Name     string
 	EndPort  int32
@@ -121,7 +123,7 @@ type Host struct {
 type NamedPort struct {
 	Name     string
 	Port     int32
-	Protocol string
+	Protocol probe.Protocol
 }
 
 // Verdict is whether policy admits a connection, and why.
@@ -140,7 +142,7 @@ type Verdict struct {
 // on port/protocol: the egress policies selecting src (a pod) must admit
 // it to dst, and the ingress policies selecting dst (a pod) must admit it
 // from src.
-func (s *Set) Evaluate(src, dst Host, port int32, protocol string) Verdict {
+func (s *Set) Evaluate(src, dst Host, port int32, protocol probe.Protocol) Verdict {
 	eg := s.direction(src, dst, port, protocol, true)
 	in := s.direction(src, dst, port, protocol, false)
 	v := Verdict{Admit: and(eg.Admit, in.Admit), Policies: union(eg.Policies, in.Policies)}
@@ -161,7 +163,7 @@ func (s *Set) Evaluate(src, dst Host, port int32, protocol string) Verdict {
 
 // direction evaluates the egress policies of src (egress) or the ingress
 // policies of dst.
-func (s *Set) direction(src, dst Host, port int32, protocol string, egress bool) Verdict {
+func (s *Set) direction(src, dst Host, port int32, protocol probe.Protocol, egress bool) Verdict {
 	self, peer := dst, src
 	if egress {
 		self, peer = src, dst
@@ -202,7 +204,7 @@ func (s *Set) direction(src, dst Host, port int32, protocol string, egress bool)
 }
 
 // reason says what a direction's policies decided.
-func reason(admit Tri, names []string, egress bool, src, dst Host, port int32, protocol, why string) string {
+func reason(admit Tri, names []string, egress bool, src, dst Host, port int32, protocol probe.Protocol, why string) string {
 	subject := "NetworkPolicy " + names[0]
 	verb := "admits"
 	if len(names) > 1 {
@@ -212,7 +214,7 @@ func reason(admit Tri, names []string, egress bool, src, dst Host, port int32, p
 	if egress {
 		dir = "egress from " + src.Desc + " to " + dst.Desc
 	}
-	on := " on port " + itoa(port) + "/" + protocol
+	on := " on port " + itoa(port) + "/" + string(protocol)
 	switch admit {
 	case Yes:
 		return "admitted by " + subject

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/svccheck/svccheck/probe"
 )
 
 var (
@@ -53,7 +55,7 @@ func TestEvaluate(t *testing.T) {
 		ns       map[string]map[string]string
 		src, dst Host
 		port     int32
-		proto    string
+		proto    probe.Protocol
 		want     Tri
 		reason   string
 	}{

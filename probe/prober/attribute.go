@@ -10,7 +10,7 @@ import (
 
 // Tracer maps a connection to the address a NAT sent it to.
 type Tracer interface {
-	Backend(protocol string, local, remote netip.AddrPort) (netip.Addr, bool)
+	Backend(protocol probe.Protocol, local, remote netip.AddrPort) (netip.Addr, bool)
 	Close() error
 }
 

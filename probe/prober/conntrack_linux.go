@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/ti-mo/conntrack"
+
+	"github.com/svccheck/svccheck/probe"
 )
 
 // conntrackTracer reads the node's connection-tracking table over netlink.
@@ -38,13 +40,13 @@ func NewConntrack() (Tracer, error) {
 }
 
 // ipProtocols are the IANA protocol numbers conntrack keys flows by.
-var ipProtocols = map[string]uint8{"TCP": 6, "": 6, "UDP": 17, "SCTP": 132}
+var ipProtocols = map[probe.Protocol]uint8{probe.ProtocolTCP: 6, "": 6, probe.ProtocolUDP: 17, probe.ProtocolSCTP: 132}
 
 // Backend looks up the connection local→remote by its original tuple and
 // returns the source of its reply tuple: the endpoint a DNAT (kube-proxy)
 // sent it to. The entry exists whether or not the endpoint answered: a
 // connection nobody answered stays in the table, unreplied, for minutes.
-func (t *conntrackTracer) Backend(protocol string, local, remote netip.AddrPort) (netip.Addr, bool) {
+func (t *conntrackTracer) Backend(protocol probe.Protocol, local, remote netip.AddrPort) (netip.Addr, bool) {
 	num, ok := ipProtocols[protocol]
 	if !ok {
 		return netip.Addr{}, false

@@ -98,7 +98,7 @@ func TestConntrackAttributesAnswer(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		entries       []conntrack.Flow
-		protocol      string
+		protocol      probe.Protocol
 		addrs         map[string]string
 		local, remote net.Addr
 		want, how     string

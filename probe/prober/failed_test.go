@@ -22,7 +22,7 @@ type natTable struct {
 	remotes []netip.AddrPort
 }
 
-func (n *natTable) Backend(_ string, local, remote netip.AddrPort) (netip.Addr, bool) {
+func (n *natTable) Backend(_ probe.Protocol, local, remote netip.AddrPort) (netip.Addr, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.asked = append(n.asked, local)

@@ -63,7 +63,7 @@ type Attempt struct {
 
 // Protocols are the Service port protocols Sockets probes; the planner marks
 // ports of any other protocol not probed.
-var Protocols = []string{"TCP", "UDP"}
+var Protocols = []probe.Protocol{probe.ProtocolTCP, probe.ProtocolUDP}
 
 // connector picks how p is probed. This is the one place a protocol is added:
 // write its Connector, return it here and list it in Protocols. A probe via
@@ -71,13 +71,13 @@ var Protocols = []string{"TCP", "UDP"}
 func (s *Sockets) connector(p *probe.Probe) Connector {
 	var c Connector
 	switch p.Protocol {
-	case "TCP", "":
+	case probe.ProtocolTCP, "":
 		if p.HTTP {
 			c = newHTTP(s.timeout(), s.MaxBody, s.Tracer != nil)
 		} else {
 			c = &TCP{Timeout: s.timeout(), Bind: s.Tracer != nil}
 		}
-	case "UDP":
+	case probe.ProtocolUDP:
 		c = &UDP{Timeout: s.timeout(), Payload: []byte("svccheck\n")}
 	default:
 		return nil
@@ -95,7 +95,7 @@ func (s *Sockets) Probe(ctx context.Context, p *probe.Probe) probe.Result {
 	}
 	conn := s.connector(p)
 	if conn == nil {
-		r.Outcome, r.Detail, r.Cause = probe.NotRun, "protocol "+p.Protocol+" is not probed", probe.NotRunProtocol
+		r.Outcome, r.Detail, r.Cause = probe.NotRun, "protocol "+string(p.Protocol)+" is not probed", probe.NotRunProtocol
 		return r
 	}
 	defer conn.Close()
