@@ -75,8 +75,13 @@ type Service struct {
 	LastChange time.Time `json:"lastChange,omitzero"`
 }
 
-// Key returns "namespace/name".
-func (s *Service) Key() string { return s.Namespace + "/" + s.Name }
+// ServiceKey returns the key of the Service name in namespace,
+// "namespace/name": what identifies a Service across inventories, plans,
+// findings and reports.
+func ServiceKey(namespace, name string) string { return namespace + "/" + name }
+
+// Key returns the Service's key, "namespace/name" (ServiceKey).
+func (s *Service) Key() string { return ServiceKey(s.Namespace, s.Name) }
 
 // Protocol is a port's protocol as Kubernetes names it. Discovery fills an
 // empty protocol in as TCP, Kubernetes' default.

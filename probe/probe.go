@@ -127,6 +127,10 @@ type Probe struct {
 	Exception string `json:"exception,omitempty"`
 }
 
+// ServiceKey returns the key of the probe's Service, "namespace/name"
+// (ServiceKey).
+func (p *Probe) ServiceKey() string { return ServiceKey(p.Namespace, p.Service) }
+
 // Address returns host:port.
 func (p *Probe) Address() string {
 	return net.JoinHostPort(p.Host, strconv.Itoa(int(p.TargetPort)))

@@ -160,7 +160,7 @@ func Interleave(probes []Probe, idx []int) []int {
 	var groups []*group
 	for _, i := range idx {
 		p := &probes[i]
-		k := p.Namespace + "/" + p.Service + "/" + p.Port
+		k := p.ServiceKey() + "/" + p.Port
 		gi, ok := byPort[k]
 		if !ok {
 			gi = len(groups)

@@ -30,6 +30,10 @@ type Observation struct {
 	Observed map[probe.Outcome]int
 }
 
+// ServiceKey returns the key of the observed probe's Service,
+// "namespace/name" (probe.ServiceKey).
+func (o *Observation) ServiceKey() string { return probe.ServiceKey(o.Namespace, o.Service) }
+
 // Observe states probe p and its result r as an Observation.
 func Observe(p *probe.Probe, r *probe.Result) Observation {
 	o := Observation{ID: p.ID, Namespace: p.Namespace, Service: p.Service, Port: p.Port, TargetPort: p.TargetPort,
@@ -106,7 +110,7 @@ func Contradictions(fs []Finding, obs []Observation) []string {
 	for i := range obs {
 		o := &obs[i]
 		byID[o.ID] = o
-		bySvc[o.Namespace+"/"+o.Service] = append(bySvc[o.Namespace+"/"+o.Service], o)
+		bySvc[o.ServiceKey()] = append(bySvc[o.ServiceKey()], o)
 	}
 	var out []string
 	for _, f := range fs {
@@ -115,11 +119,11 @@ func Contradictions(fs []Finding, obs []Observation) []string {
 			if o, ok := byID[id]; ok {
 				cited = append(cited, o)
 			} else {
-				out = append(out, fmt.Sprintf("%s %s/%s cites probe %s, which the report lacks", f.Code, f.Namespace, f.Service, id))
+				out = append(out, fmt.Sprintf("%s %s cites probe %s, which the report lacks", f.Code, f.ServiceKey(), id))
 			}
 		}
-		if why := contradiction(f, cited, bySvc[f.Namespace+"/"+f.Service]); why != "" {
-			out = append(out, fmt.Sprintf("%s %s/%s (node %q, pod %q): %s: %q", f.Code, f.Namespace, f.Service, f.Node, f.Pod, why, f.Message))
+		if why := contradiction(f, cited, bySvc[f.ServiceKey()]); why != "" {
+			out = append(out, fmt.Sprintf("%s %s (node %q, pod %q): %s: %q", f.Code, f.ServiceKey(), f.Node, f.Pod, why, f.Message))
 		}
 	}
 	return out

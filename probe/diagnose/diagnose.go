@@ -127,6 +127,10 @@ type Finding struct {
 	Probes  []string `json:"probes,omitempty"`
 }
 
+// ServiceKey returns the key of the Service the finding is about,
+// "namespace/name" (probe.ServiceKey); "/" for a finding about no Service.
+func (f *Finding) ServiceKey() string { return probe.ServiceKey(f.Namespace, f.Service) }
+
 // Diagnose correlates the results of every vantage point with the inventory
 // into verdicts that name the broken hop, and adds what facts says of the
 // run. A failure explained by a verdict (no endpoints explains every refused
@@ -140,7 +144,7 @@ func Diagnose(inv probe.Inventory, plan probe.Plan, results []probe.Result, fact
 	byKey := map[string][]int{}
 	for i := range plan.Probes {
 		p := &plan.Probes[i]
-		k := p.Namespace + "/" + p.Service
+		k := p.ServiceKey()
 		byKey[k] = append(byKey[k], i)
 	}
 	memo := &runFacts{}

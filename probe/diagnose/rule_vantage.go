@@ -239,7 +239,7 @@ func (c *svcContext) nodeWide(n string) bool {
 			if p.Via.Kind().Through != probe.ThroughVantage || !connFailed(p, r) {
 				continue
 			}
-			m, key := c.plan.NodeOf(p.From), p.Namespace+"/"+p.Service
+			m, key := c.plan.NodeOf(p.From), p.ServiceKey()
 			if svcs := c.facts.failedVI[m]; m != "" && len(svcs) < 2 && !slices.Contains(svcs, key) {
 				c.facts.failedVI[m] = append(svcs, key)
 			}

@@ -166,7 +166,7 @@ func (r *Rule) match() string {
 
 // matches reports whether the rule selects probe p.
 func (r *Rule) matches(p *probe.Probe) bool {
-	if ok, _ := path.Match(r.Service, p.Namespace+"/"+p.Service); !ok {
+	if ok, _ := path.Match(r.Service, p.ServiceKey()); !ok {
 		return false
 	}
 	if r.Port != "" && string(r.Port) != p.Port && string(r.Port) != strconv.Itoa(int(p.ServicePort)) {
@@ -207,7 +207,7 @@ func (c *Config) Declared() func(p *probe.Probe) {
 			p.Exception = "routablePods"
 		}
 		for i, g := range c.Internal {
-			if ok, _ := path.Match(g, p.Namespace+"/"+p.Service); ok && p.Expect.Want == probe.Reach {
+			if ok, _ := path.Match(g, p.ServiceKey()); ok && p.Expect.Want == probe.Reach {
 				p.Expect = probe.Expectation{Want: probe.NoReach, Reason: "declared internal: " + g + " must not answer from outside (" + c.internalAt[i] + ")"}
 				p.Exception = internalName(i)
 			}

@@ -62,7 +62,7 @@ func ReachPorts(probes []probe.Probe, idx []int, n int) []ReachPort {
 		if p.From != probe.FromLocal || p.Via != probe.ViaNodePort {
 			continue
 		}
-		k := ReachPort{Service: p.Namespace + "/" + p.Service, Port: p.TargetPort}
+		k := ReachPort{Service: p.ServiceKey(), Port: p.TargetPort}
 		c, ok := byKey[k]
 		if !ok {
 			c = &cand{ReachPort: k, ok: true}

@@ -25,7 +25,7 @@ func SampleNodes(namespace, service, port string, nodes []string, k int) []strin
 		h    uint64
 	}
 	rs := make([]ranked, len(nodes))
-	prefix := namespace + "/" + service + "/" + port + "|"
+	prefix := probe.ServiceKey(namespace, service) + "/" + port + "|"
 	for i, n := range nodes {
 		rs[i] = ranked{n, hash64(prefix + n)}
 	}
@@ -76,7 +76,7 @@ func (b *planner) covering(pc *portCtx, node, self string, backends []string) []
 	if pc.svc.ExternalTrafficPolicy == probe.PolicyLocal && len(pc.byNode[node]) > 0 {
 		return backends
 	}
-	key := pc.svc.Namespace + "/" + pc.svc.Name + "/" + pc.port.Label()
+	key := pc.svc.Key() + "/" + pc.port.Label()
 	if b.sampled.key != key || b.sampled.nodes == nil {
 		all := make([]string, len(b.nodes))
 		for i, n := range b.nodes {

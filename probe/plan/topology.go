@@ -62,7 +62,7 @@ func Topology(pl *probe.Plan, inv *probe.Inventory) int {
 		if p.Expect.Want != probe.Reach || len(p.Backends) == 0 || !names[p.Service] {
 			continue
 		}
-		key := p.Namespace + "/" + p.Service
+		key := p.ServiceKey()
 		kind := p.Via.Kind()
 		if nodes := local[key]; nodes != nil && p.From == probe.FromPod && kind.Traffic == probe.TrafficInternal {
 			if localToAgent(pl, p, nodes) {

@@ -210,7 +210,7 @@ func (a *Adjuster) targets(p *probe.Probe) []target {
 		}
 		return []target{a.target(p.Namespace, p.Pod, p.TargetPort)}
 	}
-	svc := a.svcs[p.Namespace+"/"+p.Service]
+	svc := a.svcs[p.ServiceKey()]
 	portName := ""
 	if svc != nil {
 		for _, sp := range svc.Ports {
@@ -267,7 +267,7 @@ func ingress(src Host, t target) check { return check{src: src, dst: t.host, por
 // policy makes on it; more than one when the route depends on what is not
 // known before the run (the agent's node, the node a LoadBalancer picks).
 func (a *Adjuster) paths(p *probe.Probe, t target) [][]check {
-	svc := a.svcs[p.Namespace+"/"+p.Service]
+	svc := a.svcs[p.ServiceKey()]
 	masq := svc == nil || svc.ExternalTrafficPolicy != probe.PolicyLocal
 	switch {
 	case p.From == probe.FromPod:
