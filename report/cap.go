@@ -81,7 +81,7 @@ func foldSubject(f diagnose.Finding) (string, string) {
 	if f.Service == "" {
 		return f.Node, "nodes"
 	}
-	return f.Namespace + "/" + f.Service, "Services"
+	return f.ServiceKey(), "Services"
 }
 
 // writeFindings writes the FINDINGS section: each finding on one line, its
@@ -124,7 +124,7 @@ func findingWho(f diagnose.Finding) string {
 	if f.Service == "" {
 		return "cluster"
 	}
-	return f.Namespace + "/" + f.Service
+	return f.ServiceKey()
 }
 
 // capMessage cuts a finding's list of members ("desc: m1; m2; …; mN (all N

@@ -22,7 +22,7 @@ func writeConvergence(w io.Writer, r *Report) {
 			fmt.Fprintln(w, "CONVERGENCE")
 			header = true
 		}
-		fmt.Fprintf(w, "  %s/%s: %s\n", s.Namespace, s.Name, convergenceText(c, r.Metadata.GeneratedAt))
+		fmt.Fprintf(w, "  %s: %s\n", s.Key(), convergenceText(c, r.Metadata.GeneratedAt))
 	}
 }
 

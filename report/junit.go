@@ -63,7 +63,7 @@ func JUnit(w io.Writer, r *Report) error {
 		for _, id := range f.Probes {
 			byProbe[id] = append(byProbe[id], f)
 		}
-		byService[f.Namespace+"/"+f.Service] = append(byService[f.Namespace+"/"+f.Service], f)
+		byService[f.ServiceKey()] = append(byService[f.ServiceKey()], f)
 	}
 	regressions := map[string]bool{}
 	if r.Baseline != nil {
@@ -74,7 +74,7 @@ func JUnit(w io.Writer, r *Report) error {
 	out := junitSuites{Name: "svccheck", Time: seconds(float64(r.Metadata.DurationMs))}
 	for i := range r.Services {
 		s := &r.Services[i]
-		name := s.Namespace + "/" + s.Name
+		name := s.Key()
 		suite := junitSuite{Name: name}
 		verdict := junitCase{Name: "verdict", Classname: name, Time: "0", SystemOut: "verdict: " + string(s.Verdict)}
 		if !s.Pass {
@@ -92,7 +92,7 @@ func JUnit(w io.Writer, r *Report) error {
 		}
 		out.add(suite, total)
 	}
-	if cluster := clusterSuite(r, byService["/"]); len(cluster.Cases) > 0 { // "/": findings about no Service
+	if cluster := clusterSuite(r, byService[probe.ServiceKey("", "")]); len(cluster.Cases) > 0 { // findings about no Service
 		out.add(cluster, 0)
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {

@@ -145,7 +145,7 @@ func table(w io.Writer, r *Report, wide, quiet bool) error {
 	}
 	for i := range r.Services {
 		s := &r.Services[i]
-		name := s.Namespace + "/" + s.Name
+		name := s.Key()
 		if len(s.Probes) == 0 {
 			row := []string{name, "-", "-", strings.ToLower(s.Type), "-", "not probed", "-", "SKIP"}
 			if wide {
@@ -445,7 +445,7 @@ func writeMatrix(w io.Writer, s *Service) {
 	if m == nil {
 		return
 	}
-	fmt.Fprintf(w, "\nCOVERAGE %s/%s (pods: ", s.Namespace, s.Name)
+	fmt.Fprintf(w, "\nCOVERAGE %s (pods: ", s.Key())
 	for j, b := range m.Backends {
 		if j > 0 {
 			fmt.Fprint(w, ", ")

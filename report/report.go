@@ -74,7 +74,7 @@ func (r *Report) ApplyBaseline(file string, base *Report) {
 	now := map[string]bool{}
 	regressed := map[string]bool{}
 	for _, s := range r.Services {
-		key := s.Namespace + "/" + s.Name
+		key := s.Key()
 		now[key] = true
 		if !services[key] {
 			d.NewServices = append(d.NewServices, key)
@@ -104,7 +104,7 @@ func (r *Report) ApplyBaseline(file string, base *Report) {
 		}
 	}
 	for _, s := range base.Services {
-		key := s.Namespace + "/" + s.Name
+		key := s.Key()
 		if !now[key] {
 			d.GoneServices = append(d.GoneServices, key)
 			continue
@@ -121,7 +121,7 @@ func (r *Report) ApplyBaseline(file string, base *Report) {
 		r.Summary.Result = "fail"
 	}
 	for i := range r.Services {
-		r.Services[i].Pass = !regressed[r.Services[i].Namespace+"/"+r.Services[i].Name]
+		r.Services[i].Pass = !regressed[r.Services[i].Key()]
 	}
 }
 
@@ -130,7 +130,7 @@ func (r *Report) ApplyBaseline(file string, base *Report) {
 func baselineProbes(base *Report) (ran, planned, services map[string]bool) {
 	ran, planned, services = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, s := range base.Services {
-		services[s.Namespace+"/"+s.Name] = true
+		services[s.Key()] = true
 		for _, p := range s.Probes {
 			id := baselineID(base.APIVersion, p)
 			planned[id] = true
@@ -226,6 +226,9 @@ type Service struct {
 	// Service's paths came to agree with their expectations.
 	Convergence *Convergence `json:"convergence,omitempty"`
 }
+
+// Key returns the Service's key, "namespace/name" (probe.ServiceKey).
+func (s *Service) Key() string { return probe.ServiceKey(s.Namespace, s.Name) }
 
 // Convergence states.
 const (
@@ -436,7 +439,7 @@ func countEndpoints(eps []probe.Endpoint) Endpoints {
 func (r *Report) addProbes(pl probe.Plan, results []probe.Result, byKey map[string]int) {
 	for i := range pl.Probes {
 		p, res := &pl.Probes[i], results[i]
-		si, ok := byKey[p.Namespace+"/"+p.Service]
+		si, ok := byKey[p.ServiceKey()]
 		if !ok {
 			continue
 		}
@@ -478,11 +481,11 @@ func (r *Report) judge(failOn diagnose.Severity) {
 		if diagnose.Fails(f, failOn) {
 			r.Summary.Result = "fail"
 		}
-		byService[f.Namespace+"/"+f.Service] = append(byService[f.Namespace+"/"+f.Service], f)
+		byService[f.ServiceKey()] = append(byService[f.ServiceKey()], f)
 	}
 	for i := range r.Services {
 		s := &r.Services[i]
-		fs := byService[s.Namespace+"/"+s.Name]
+		fs := byService[s.Key()]
 		s.Verdict = diagnose.Verdict(fs)
 		for _, f := range fs {
 			if diagnose.Fails(f, failOn) {

@@ -234,7 +234,8 @@ func buildInventory(svcs []corev1.Service, slices []discoveryv1.EndpointSlice, n
 		if name == "" {
 			continue
 		}
-		bySvc[s.Namespace+"/"+name] = append(bySvc[s.Namespace+"/"+name], s)
+		key := probe.ServiceKey(s.Namespace, name)
+		bySvc[key] = append(bySvc[key], s)
 	}
 	changes := newChangeIndex(pods)
 	for i := range svcs {

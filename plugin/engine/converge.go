@@ -92,7 +92,7 @@ func (c *converger) unsettled(inv *probe.Inventory, pl *probe.Plan, results []pr
 	disagree := map[string][]string{}
 	for i := range pl.Probes {
 		if disagrees(results[i]) {
-			key := pl.Probes[i].Namespace + "/" + pl.Probes[i].Service
+			key := pl.Probes[i].ServiceKey()
 			disagree[key] = append(disagree[key], pl.Probes[i].ID)
 		}
 	}
@@ -217,7 +217,7 @@ func (c *converger) carryOver(pl *probe.Plan, results []probe.Result, pl2 *probe
 	for j := range pl2.Probes {
 		p := &pl2.Probes[j]
 		i, ok := old[p.ID]
-		if ok && sameProbe(&pl.Probes[i], p) && (!disagrees(results[i]) || !pending[p.Namespace+"/"+p.Service]) {
+		if ok && sameProbe(&pl.Probes[i], p) && (!disagrees(results[i]) || !pending[p.ServiceKey()]) {
 			out[j] = results[i]
 			continue
 		}
@@ -251,6 +251,6 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 func applyConvergence(rep *report.Report, conv map[string]*report.Convergence) {
 	for i := range rep.Services {
 		s := &rep.Services[i]
-		s.Convergence = conv[s.Namespace+"/"+s.Name]
+		s.Convergence = conv[s.Key()]
 	}
 }
