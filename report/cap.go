@@ -105,7 +105,7 @@ func writeFindings(w io.Writer, fs []diagnose.Finding) {
 		}
 		for _, i := range shown {
 			f := fs[i]
-			msg := capMessage(f.Message)
+			msg := capMessage(f)
 			if len(g) > foldAfter {
 				var rest []string
 				for _, j := range g[1:] {
@@ -127,18 +127,12 @@ func findingWho(f diagnose.Finding) string {
 	return f.ServiceKey()
 }
 
-// capMessage cuts a finding's list of members ("desc: m1; m2; …; mN (all N
-// fail…)") after capMembers, and any message after maxFindingLine.
-func capMessage(msg string) string {
-	desc, list, ok := strings.Cut(msg, ": ")
-	if ok && strings.Count(list, "; ") >= capMembers {
-		members := strings.Split(list, "; ")
-		tail := ""
-		last := members[len(members)-1]
-		if i := strings.LastIndex(last, " ("); i >= 0 && strings.HasSuffix(last, ")") {
-			tail = last[i:]
-		}
-		msg = fmt.Sprintf("%s: %s; … %d more (all in JSON)%s", desc, strings.Join(members[:capMembers], "; "), len(members)-capMembers, tail)
+// capMessage is a finding's message for the table: a list (diagnose.List)
+// cut after capMembers members, and any message after maxFindingLine.
+func capMessage(f diagnose.Finding) string {
+	msg := f.Message
+	if l := f.List; l != nil && len(l.Members) > capMembers {
+		msg = fmt.Sprintf("%s: %s; … %d more (all in JSON)%s", l.Lead, strings.Join(l.Members[:capMembers], "; "), len(l.Members)-capMembers, l.Tail)
 	}
 	if len(msg) > maxFindingLine {
 		n := maxFindingLine

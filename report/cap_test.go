@@ -50,9 +50,13 @@ func TestTableAtScale(t *testing.T) {
 			Code: diagnose.VerdictNodePathFailed, Node: "lab-sim-0001", Message: "NodePort 31000 fails on node lab-sim-0001 only (refused from outside)"})
 		r.Findings = append(r.Findings, diagnose.Finding{Severity: diagnose.SevError, Code: "nodeUnreachable", Node: n, Message: "node " + n + " unreachable from here"})
 	}
-	members := strings.Repeat("lab-sim-0000 (10.253.0.1:31000) refused; ", 999) + "lab-sim-0999 (10.253.3.232:31000) refused (all 1000 fail: the Service, not one node)"
+	l := &diagnose.List{Lead: "port http NodePort 31000 from local", Tail: " (all 1000 fail: the Service, not one node)"}
+	for range 999 {
+		l.Members = append(l.Members, "lab-sim-0000 (10.253.0.1:31000) refused")
+	}
+	l.Members = append(l.Members, "lab-sim-0999 (10.253.3.232:31000) refused")
 	r.Findings = append(r.Findings, diagnose.Finding{Namespace: "sim", Service: "broken", Severity: diagnose.SevError, Code: diagnose.VerdictPathFailed,
-		Message: "port http NodePort 31000 from local: " + members})
+		Message: l.Text(), List: l})
 	var buf bytes.Buffer
 	if err := Table(&buf, r, false, Options{}); err != nil {
 		t.Fatal(err)

@@ -66,6 +66,13 @@ func (c *svcContext) add(sev Severity, code Code, node, pod string, probes []int
 	c.out = append(c.out, f)
 }
 
+// addList is add for a message that is a list (List): its members are
+// cut in a table, never in the JSON.
+func (c *svcContext) addList(sev Severity, code Code, node string, probes []int, l *List) {
+	c.add(sev, code, node, "", probes, "%s", l.Text())
+	c.out[len(c.out)-1].List = l
+}
+
 func (c *svcContext) probe(i int) (*probe.Probe, *probe.Result) {
 	return &c.plan.Probes[i], &c.results[i]
 }

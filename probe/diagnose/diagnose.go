@@ -125,7 +125,22 @@ type Finding struct {
 	Node    string   `json:"node,omitempty"`
 	Pod     string   `json:"pod,omitempty"`
 	Probes  []string `json:"probes,omitempty"`
+	// List, when set, is the message as a list, which a renderer may cut
+	// to a few members: the message is List.Text().
+	List *List `json:"-"`
 }
+
+// List is a finding's message made of a lead, members and a tail: "lead:
+// m1; m2; m3 tail". The members grow with the cluster (one per node of a
+// failing NodePort), so a table shows a few.
+type List struct {
+	Lead    string
+	Members []string
+	Tail    string
+}
+
+// Text is the whole message.
+func (l *List) Text() string { return l.Lead + ": " + strings.Join(l.Members, "; ") + l.Tail }
 
 // ServiceKey returns the key of the Service the finding is about,
 // "namespace/name" (probe.ServiceKey); "/" for a finding about no Service.

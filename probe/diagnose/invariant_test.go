@@ -20,6 +20,7 @@ const invariantCases = 5000
 func TestInvariants(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	counts := map[Code]int{}
+	lists := 0
 	for n := range invariantCases {
 		c := generate(rng)
 		fs := Diagnose(c.inv, c.plan, c.results, RunFacts{})
@@ -31,9 +32,18 @@ func TestInvariants(t *testing.T) {
 		}
 		for _, f := range fs {
 			counts[f.Code]++
+			if f.List != nil {
+				lists++
+				if f.List.Text() != f.Message {
+					t.Fatalf("case %d: %s's list says %q, its message %q", n, f.Code, f.List.Text(), f.Message)
+				}
+			}
 		}
 	}
 	t.Logf("%d cases, findings by code: %v", invariantCases, counts)
+	if lists == 0 {
+		t.Errorf("no finding came with its list of members")
+	}
 	for _, code := range []Code{VerdictBackendUnreachableFrom, VerdictBackendHung, VerdictEndpointUnreachable, VerdictApplicationError,
 		VerdictBackendNotListening, VerdictNodePortBlocked, VerdictDataplaneBroken, VerdictBlockedFromOperator, VerdictStaleForwarding} {
 		if counts[code] == 0 {

@@ -68,11 +68,11 @@ func (hopFailures) apply(c *svcContext) bool {
 		total[hopKey(&c.plan.Probes[i])]++
 	}
 	for _, g := range order {
-		msg := strings.Join(g.members, "; ")
+		l := &List{Lead: g.desc, Members: g.members}
 		if n := total[g.hop]; g.code == VerdictPathFailed && n > 1 && len(g.idx) == n && c.acrossNodes(g.idx) {
-			msg += fmt.Sprintf(" (all %d fail: the Service, not one node)", n)
+			l.Tail = fmt.Sprintf(" (all %d fail: the Service, not one node)", n)
 		}
-		c.add(g.sev, g.code, g.node, "", g.idx, "%s: %s", g.desc, msg)
+		c.addList(g.sev, g.code, g.node, g.idx, l)
 	}
 	return false
 }
