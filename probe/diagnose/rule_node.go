@@ -26,20 +26,34 @@ import (
 //
 // A failure that is not a failed connection (a second backend on a sticky
 // path, a wrong status, an answer where none is wanted) is the hop rule's.
-// When more than one node fails and every NodePort of the Service fails, the
-// Service is broken, not a node, and the rule leaves it to hopFailures.
+// When every NodePort of the Service that must answer fails, on more than
+// one node or on the only node its NodePort is probed through (a one-node
+// cluster has no other node to compare with), the Service is broken, not a
+// node, and the rule leaves it to hopFailures.
 type nodeFaults struct{}
 
 func (nodeFaults) apply(c *svcContext) bool {
 	c.vantageNodeFaults() // rule_vantage.go: a node failing its own paths and others' NodePorts from an agent on it
 	nodes := c.failingNodes()
-	if ran := c.ran(reachNodePort); len(nodes) > 1 && len(ran) > 0 && len(c.failed(reachNodePort)) == len(ran) {
+	if ran := c.ran(reachNodePort); len(nodes) > 0 && len(ran) > 0 && len(c.failed(reachNodePort)) == len(ran) && (len(nodes) > 1 || c.nodePortNodes() == 1) {
 		return false // every node failing is the Service's problem, not a node's
 	}
 	for _, n := range nodes {
 		c.nodeVerdict(n)
 	}
 	return false
+}
+
+// nodePortNodes counts the nodes the Service's NodePort is probed through,
+// whatever each is expected to do.
+func (c *svcContext) nodePortNodes() int {
+	var nodes []string
+	for _, i := range c.idx {
+		if p := &c.plan.Probes[i]; targetForwarded(p.Via) && p.Node != "" && !slices.Contains(nodes, p.Node) {
+			nodes = append(nodes, p.Node)
+		}
+	}
+	return len(nodes)
 }
 
 // forwardedBy: a path node n forwards that must reach.

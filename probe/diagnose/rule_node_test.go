@@ -26,7 +26,10 @@ func TestNodeFaults(t *testing.T) {
 		return func(p *probe.Probe) bool { return a(p) || b(p) }
 	}
 	fromPod := []probe.From{probe.FromLocal, probe.FromPod}
+	oneNode := func(inv *probe.Inventory) { inv.Nodes = inv.Nodes[:1] }
 	testRule(t, nodeFaults{}, []ruleCase{
+		{name: "one node: its NodePort failing says nothing of other nodes", from: local, mutate: oneNode,
+			outcome: failing(func(p *probe.Probe) bool { return p.Via == probe.ViaNodePort }, probe.Refused)},
 		{name: "NodePort fails from outside only", from: local, outcome: failing(firewalled("worker1"), probe.Refused),
 			codes: "error:nodePathFailed", node: "worker1", cites: everyFailed,
 			msgs: []string{"NodePort 30080 fails on node worker1 only (refused from outside; other nodes answer); --from everywhere tells a broken kube-proxy from a firewall"}},
