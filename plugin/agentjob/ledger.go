@@ -174,7 +174,7 @@ func (l *Ledger) Cleanup(cs kubernetes.Interface, p CleanupPolicy) error {
 		switch {
 		case err == nil && len(left) == 0 && settle:
 			settle = false // once more after a pause: a lost create may still land
-			if !sleepCtx(ctx, p.Settle) {
+			if !cluster.Sleep(ctx, p.Settle) {
 				return fail(nil, ctx.Err())
 			}
 			continue
@@ -183,7 +183,7 @@ func (l *Ledger) Cleanup(cs kubernetes.Interface, p CleanupPolicy) error {
 		case err != nil && !cluster.Transient(err):
 			return fail(left, err)
 		}
-		if !sleepCtx(ctx, wait) {
+		if !cluster.Sleep(ctx, wait) {
 			if err == nil {
 				err = errors.New("still terminating")
 			}
@@ -210,17 +210,6 @@ func releaseFromJob(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod)
 	}
 	patch := fmt.Sprintf(`[{"op":"test","path":"/metadata/finalizers/%d","value":%q},{"op":"remove","path":"/metadata/finalizers/%d"}]`, i, jobTracking, i)
 	_, _ = cs.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.JSONPatchType, []byte(patch), metav1.PatchOptions{})
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // sweep deletes what selector matches in ns, Jobs first (so no controller

@@ -122,3 +122,15 @@ func RetryAPI(ctx context.Context, fn func(ctx context.Context) error) error {
 		}
 	}
 }
+
+// Sleep sleeps d, or less when ctx ends first (false).
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -130,7 +130,8 @@ type Vantage interface {
 	// or when unknown.
 	Node() string
 	// Run runs the probes pl.Probes[i], i in idx, within lim, and calls
-	// onResult(i, r) once for each as it finishes (from any goroutine).
+	// onResult(i, r) once for each as it finishes (from any goroutine),
+	// with r evaluated against the probe's expectation (probe.Evaluate).
 	// A probe it could not run is reported NotRun with why; Run's error
 	// says why the vantage point stopped before answering every probe (nil
 	// when every probe was answered or ctx ended).

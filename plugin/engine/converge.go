@@ -157,7 +157,7 @@ func (r *runner) converge(ctx context.Context, inv *probe.Inventory, pl *probe.P
 	deadline := firstEnd.Add(r.cfg.WaitConverged)
 	for delay := convergeFirst; len(pending) > 0; delay = min(2*delay, convergeMax) {
 		wait := min(delay, time.Until(deadline))
-		if wait <= 0 || !sleepCtx(ctx, wait) {
+		if wait <= 0 || !cluster.Sleep(ctx, wait) {
 			break
 		}
 		prog.say(fmt.Sprintf("waiting for %s to converge", report.Count(len(pending), "Service")))
@@ -234,18 +234,6 @@ func sameProbe(a, b *probe.Probe) bool {
 
 // disagrees reports whether a probe ran and did not meet its expectation.
 func disagrees(r probe.Result) bool { return r.Outcome != probe.NotRun && !r.Pass }
-
-// sleepCtx sleeps d, or less when ctx ends first (false).
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
 
 // applyConvergence puts each Service's convergence into the report.
 func applyConvergence(rep *report.Report, conv map[string]*report.Convergence) {

@@ -246,7 +246,13 @@ func group(pl *probe.Plan, idx []int) (order []probe.From, by map[probe.From][]i
 // removes.
 func (r *runner) open(ctx context.Context, pl *probe.Plan, prog *progress) (map[probe.From]Vantage, error) {
 	order, by := group(pl, allIndexes(len(pl.Probes)))
-	if agents := len(order) - len(by[probe.FromLocal][:min(len(by[probe.FromLocal]), 1)]); agents > 0 {
+	agents := 0
+	for _, f := range order {
+		if f != probe.FromLocal {
+			agents++
+		}
+	}
+	if agents > 0 {
 		prog.say(fmt.Sprintf("starting %d agent pod(s)", agents))
 	}
 	vs := make([]Vantage, len(order))
@@ -288,20 +294,18 @@ func (r *runner) need(pl *probe.Plan, idx []int, from probe.From) Need {
 
 // pass runs the probes idx of pl, each through its vantage point, every
 // vantage point at once and each within the run's limits, and calls
-// onResult with each evaluated result. The first pass and every re-probe
+// onResult with each result, evaluated by the vantage point. The first pass and every re-probe
 // while converging run here.
 func (r *runner) pass(ctx context.Context, pl *probe.Plan, idx []int, vs map[probe.From]Vantage, onResult func(i int, res probe.Result)) {
 	order, by := group(pl, idx)
-	record := func(i int, res probe.Result) {
-		probe.Evaluate(&pl.Probes[i], &res)
-		onResult(i, res)
-	}
 	var wg sync.WaitGroup
 	for _, f := range order {
 		v := vs[f]
 		if v == nil { // a vantage point that appeared after the first pass
 			for _, i := range by[f] {
-				record(i, probe.Result{ID: pl.Probes[i].ID, Outcome: probe.NotRun, Detail: "no agent for vantage point " + string(f)})
+				res := probe.Result{ID: pl.Probes[i].ID, Outcome: probe.NotRun, Detail: "no agent for vantage point " + string(f)}
+				probe.Evaluate(&pl.Probes[i], &res)
+				onResult(i, res)
 			}
 			continue
 		}
@@ -316,7 +320,7 @@ func (r *runner) pass(ctx context.Context, pl *probe.Plan, idx []int, vs map[pro
 					notRun[res.ID] = true
 					mu.Unlock()
 				}
-				record(i, res)
+				onResult(i, res)
 			})
 			r.agentFailed(f, err, notRun)
 		}()

@@ -48,6 +48,7 @@ func (v *recordingVantage) Run(_ context.Context, pl *probe.Plan, idx []int, lim
 		if p.Expect.Want != probe.Reach || first && p.Service == v.failService {
 			r = probe.Result{ID: p.ID, Outcome: probe.Timeout, Connections: 1, Failures: 1}
 		}
+		probe.Evaluate(p, &r)
 		onResult(i, r)
 	}
 	return nil

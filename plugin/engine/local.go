@@ -310,7 +310,9 @@ func (rp *ReachPass) skip(pl *probe.Plan, idx []int, onResult func(i int, r prob
 		if !ok {
 			continue
 		}
-		onResult(i, probe.Result{ID: p.ID, Outcome: probe.NotRun, Detail: rp.detail(rp.down[d])})
+		r := probe.Result{ID: p.ID, Outcome: probe.NotRun, Detail: rp.detail(rp.down[d])}
+		probe.Evaluate(p, &r)
+		onResult(i, r)
 		skipped[i] = true
 	}
 	return skipped

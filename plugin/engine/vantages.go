@@ -170,5 +170,8 @@ func (v agentVantage) Run(ctx context.Context, pl *probe.Plan, idx []int, lim Li
 		sub[n] = pl.Probes[i]
 	}
 	req := agent.Request{Timeout: lim.Timeout, Concurrency: lim.InFlight, Tries: lim.Tries}
-	return v.a.Run(ctx, sub, req, func(n int, r probe.Result) { onResult(idx[n], r) })
+	return v.a.Run(ctx, sub, req, func(n int, r probe.Result) {
+		probe.Evaluate(&pl.Probes[idx[n]], &r)
+		onResult(idx[n], r)
+	})
 }
